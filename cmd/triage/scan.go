@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/triage-bot/triage/annotate"
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
+	"github.com/triage-bot/triage/mailfile"
+	"github.com/triage-bot/triage/normalize"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// sniffBytes is how much of an input is read to tell mail from text.
+const sniffBytes = 4096
+
+// scanner is one run of `triage scan`.
+type scanner struct {
+	ctx     context.Context
+	e       env
+	cat     *catalog.Catalog
+	out     *bufio.Writer
+	json    bool
+	workers int
+	limits  normalize.Limits
+
+	tickets, withCodes, matches int
+	failed                      int
+	bytes                       atomic.Int64 // read so far, for progress
+}
+
+func cmdScan(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet("scan", e)
+	var cf catalogFlags
+	cf.register(fs, e)
+	asJSON := fs.Bool("json", false, "write one JSON object per ticket (JSON Lines) with every match")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel readers for large text files")
+	noProgress := fs.Bool("no-progress", false, "never show a progress line")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("scan needs at least one PATH (a file, Maildir, folder, mbox) or - for stdin")
+	}
+	cat, err := cf.load()
+	if err != nil {
+		return err
+	}
+	s := &scanner{ctx: ctx, e: e, cat: cat, out: bufio.NewWriterSize(e.stdout, 64<<10), json: *asJSON, workers: max(1, *workers)}
+	if !*noProgress && isTerminal(e.stderr) {
+		stop := s.showProgress()
+		defer stop()
+	}
+	for _, p := range pos {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.input(p)
+	}
+	if err := s.out.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if !s.json {
+		fmt.Fprintf(e.stdout, "\n%d ticket(s), %d with ngrok error codes, %d match(es)\n", s.tickets, s.withCodes, s.matches)
+	}
+	if s.failed > 0 {
+		return partialError{s.failed}
+	}
+	return nil
+}
+
+// fail reports an unreadable input and goes on with the others.
+func (s *scanner) fail(name string, err error) {
+	s.failed++
+	s.out.Flush()
+	fmt.Fprintf(s.e.stderr, "triage scan: %s: %v\n", name, err)
+}
+
+func (s *scanner) input(path string) {
+	if path == "-" {
+		s.stream("-", "stdin", io.NopCloser(s.e.stdin), nil, 0)
+		return
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		s.fail(path, unwrapPathError(err))
+		return
+	}
+	if !st.IsDir() {
+		s.file(path)
+		return
+	}
+	if err := mailfile.Walk(path, func(p string) error {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		s.file(p)
+		return nil
+	}); err != nil && !errors.Is(err, context.Canceled) {
+		s.fail(path, err)
+	}
+}
+
+func (s *scanner) file(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		s.fail(path, unwrapPathError(err))
+		return
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		s.fail(path, err)
+		return
+	}
+	s.stream(path, path, f, f, st.Size())
+}
+
+// stream reads one input, decides what it is, and scans it. ra is set for
+// regular files, which can be read in parallel.
+func (s *scanner) stream(name, id string, rc io.ReadCloser, ra io.ReaderAt, size int64) {
+	defer rc.Close()
+	br := bufio.NewReaderSize(&countingReader{r: rc, n: &s.bytes}, 64<<10)
+	head, err := br.Peek(sniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		s.fail(name, err)
+		return
+	}
+	switch mailfile.Sniff(head) {
+	case mailfile.Mbox:
+		mr := mailfile.NewMboxReader(br)
+		for n := 1; ; n++ {
+			msg, err := mr.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				s.fail(fmt.Sprintf("%s (message %d)", name, n), err)
+				return
+			}
+			s.message(fmt.Sprintf("%s#%d", id, n), name, msg)
+		}
+	case mailfile.Message:
+		s.message(id, name, br)
+	default:
+		s.text(id, name, br, ra, size)
+	}
+}
+
+func (s *scanner) message(id, name string, r io.Reader) {
+	t, err := normalize.Message(r, s.limits)
+	if err != nil {
+		s.fail(name, err)
+		return
+	}
+	t.ID = "file:" + id
+	t.Channel = name
+	ms, ann := annotate.Ticket(t, s.cat)
+	s.count(len(ms))
+	if s.json {
+		s.writeJSON(ticketJSON{Ticket: t, File: name, Annotation: ann, Matches: ms})
+		return
+	}
+	s.writeTable(name, t, ann, len(ms))
+}
+
+// text scans a plain-text input as one ticket without holding it in
+// memory: matches are aggregated, and streamed out in JSON mode.
+func (s *scanner) text(id, name string, br *bufio.Reader, ra io.ReaderAt, size int64) {
+	t := &ticket.Ticket{ID: "file:" + id, Source: "file", Channel: name, Parts: []ticket.Part{{Kind: ticket.KindBody, ContentType: "text/plain"}}}
+	b := annotate.NewBuilder(s.cat)
+	var jw *jsonStream
+	if s.json {
+		jw = s.startJSONStream(t, name)
+	}
+	n := 0
+	fn := func(m extract.Match) error {
+		tm := annotate.FromExtract(m, 0, t.Parts[0], "")
+		b.Add(tm)
+		n++
+		if jw != nil {
+			jw.match(tm)
+		}
+		return nil
+	}
+	var err error
+	if ra != nil && size > 4<<20 && s.workers > 1 {
+		err = extract.ScanAt(&countingReaderAt{r: ra, n: &s.bytes}, size, s.workers, fn)
+	} else {
+		err = extract.Scan(br, fn)
+	}
+	if err != nil {
+		t.Problems = append(t.Problems, err.Error())
+	}
+	ann := b.Annotation()
+	s.count(n)
+	if jw != nil {
+		jw.finish(ann, t.Problems)
+	} else {
+		s.writeTable(name, t, ann, n)
+	}
+	if err != nil {
+		s.fail(name, err)
+	}
+}
+
+func (s *scanner) count(matches int) {
+	s.tickets++
+	s.matches += matches
+	if matches > 0 {
+		s.withCodes++
+	}
+}
+
+// ticketJSON is one line of `scan --json`.
+type ticketJSON struct {
+	*ticket.Ticket
+	File string `json:"file"`
+	annotate.Annotation
+	Matches []ticket.Match `json:"matches"`
+}
+
+func (s *scanner) writeJSON(v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(s.e.stderr, "triage scan: encode JSON: %v\n", err)
+		return
+	}
+	s.out.Write(data)
+	s.out.WriteByte('\n')
+}
+
+// jsonStream writes one ticket's JSON object with its matches as they
+// are found, so a huge input needs no memory for them.
+type jsonStream struct {
+	w     *bufio.Writer
+	first bool
+}
+
+func (s *scanner) startJSONStream(t *ticket.Ticket, name string) *jsonStream {
+	head, _ := json.Marshal(struct {
+		*ticket.Ticket
+		File string `json:"file"`
+	}{t, name})
+	s.out.Write(head[:len(head)-1])
+	s.out.WriteString(`,"matches":[`)
+	return &jsonStream{w: s.out, first: true}
+}
+
+func (j *jsonStream) match(m ticket.Match) {
+	if !j.first {
+		j.w.WriteByte(',')
+	}
+	j.first = false
+	data, _ := json.Marshal(m)
+	j.w.Write(data)
+}
+
+func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
+	j.w.WriteString("],")
+	tail, _ := json.Marshal(struct {
+		annotate.Annotation
+		Problems []string `json:"problems,omitempty"`
+	}{ann, problems})
+	j.w.Write(tail[1:])
+	j.w.WriteByte('\n')
+}
+
+func (s *scanner) writeTable(name string, t *ticket.Ticket, ann annotate.Annotation, n int) {
+	w := s.out
+	fmt.Fprintf(w, "%s\n", name)
+	var meta []string
+	if t.From != "" {
+		meta = append(meta, "from "+t.From)
+	}
+	if t.Subject != "" {
+		meta = append(meta, fmt.Sprintf("subject %q", oneLine(t.Subject, 80)))
+	}
+	if len(meta) > 0 {
+		fmt.Fprintf(w, "  %s\n", strings.Join(meta, ", "))
+	}
+	if !ann.HasCodes() {
+		fmt.Fprintf(w, "  no ngrok error codes\n")
+	}
+	for _, c := range ann.Codes {
+		where := strings.Join(c.Where, ", ")
+		if c.QuotedOnly {
+			where = "only in quoted history"
+		}
+		count := ""
+		if c.Count > 1 {
+			count = fmt.Sprintf(" ×%d", c.Count)
+		}
+		fmt.Fprintf(w, "  %-16s %-18s %s%s\n", c.Name, c.Category, where, count)
+		fmt.Fprintf(w, "      %s\n", c.Summary)
+		fmt.Fprintf(w, "      %s\n", c.DocsURL)
+	}
+	for _, p := range t.Problems {
+		fmt.Fprintf(w, "  note: %s\n", p)
+	}
+	w.WriteByte('\n')
+}
+
+func oneLine(s string, most int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > most {
+		return string(r[:most-1]) + "…"
+	}
+	return s
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+type countingReaderAt struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// showProgress prints a progress line on stderr once a scan has run for
+// two seconds, and clears it when stopped.
+func (s *scanner) showProgress() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		shown := false
+		for {
+			select {
+			case <-done:
+				if shown {
+					fmt.Fprint(s.e.stderr, "\r\033[K")
+				}
+				return
+			case <-tick.C:
+				el := time.Since(start)
+				if el < 2*time.Second {
+					continue
+				}
+				shown = true
+				mb := float64(s.bytes.Load()) / (1 << 20)
+				fmt.Fprintf(s.e.stderr, "\r\033[Kscanning: %.0f MiB read, %.0f MiB/s", mb, mb/el.Seconds())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,274 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+)
+
+const (
+	// jsonWindow is how near (in bytes) an "ngrok" mention must be for a
+	// numeric "error_code" to count.
+	jsonWindow = 512
+	// margin is the context kept on each side of the part of a buffer whose
+	// anchors are examined: enough for the JSON window and the longest form.
+	margin = jsonWindow + 128
+	// DefaultBufferSize is the read buffer Scan uses.
+	DefaultBufferSize = 256 << 10
+)
+
+var errorCodeKey = []byte("error_code")
+
+// region holds reusable scratch space for scanning one buffer.
+type region struct {
+	anchors []int // positions of "ngrok" words, for the JSON window
+	found   []found
+}
+
+// scan finds matches whose anchor lies in b[own0:own1]; b holds up to
+// margin bytes of context on each side. Matches are appended to r.found in
+// order of their start.
+func (r *region) scan(b []byte, own0, own1 int) {
+	r.anchors = r.anchors[:0]
+	r.found = r.found[:0]
+	from, to := max(0, own0-jsonWindow), min(len(b), own1+jsonWindow)
+	lo, up := indexFrom(b, 'k', from, to), indexFrom(b, 'K', from, to)
+	for lo >= 0 || up >= 0 {
+		var p int
+		if up < 0 || lo >= 0 && lo < up {
+			p = lo
+			lo = indexFrom(b, 'k', p+1, to)
+		} else {
+			p = up
+			up = indexFrom(b, 'K', p+1, to)
+		}
+		if _, _, _, ok := ngrokAt(b, p); !ok {
+			continue
+		}
+		r.anchors = append(r.anchors, p)
+		if p < own0 || p >= own1 {
+			continue
+		}
+		if f, ok := matchAt(b, p); ok {
+			r.found = append(r.found, f)
+		}
+	}
+	if len(r.anchors) > 0 {
+		r.scanJSONNumbers(b, own0, own1)
+	}
+}
+
+// scanJSONNumbers finds "error_code": <n> keys starting in b[own0:own1]
+// with an ngrok mention within jsonWindow bytes.
+func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
+	added := false
+	for i := own0; i < own1; {
+		j := bytes.Index(b[i:min(len(b), own1-1+len(errorCodeKey))], errorCodeKey)
+		if j < 0 {
+			break
+		}
+		q := i + j
+		i = q + 1
+		k, _ := slices.BinarySearch(r.anchors, q-jsonWindow)
+		if k == len(r.anchors) || r.anchors[k] > q+jsonWindow {
+			continue
+		}
+		if f, ok := jsonNumberAt(b, q); ok {
+			r.found = append(r.found, f)
+			added = true
+		}
+	}
+	if added {
+		slices.SortFunc(r.found, func(a, b found) int { return a.start - b.start })
+	}
+}
+
+func indexFrom(b []byte, c byte, from, to int) int {
+	if from >= to {
+		return -1
+	}
+	i := bytes.IndexByte(b[from:to], c)
+	if i < 0 {
+		return -1
+	}
+	return from + i
+}
+
+// Find returns every code in b, in order of position.
+func Find(b []byte) []Match {
+	var r region
+	r.scan(b, 0, len(b))
+	if len(r.found) == 0 {
+		return nil
+	}
+	out := make([]Match, len(r.found))
+	for i, f := range r.found {
+		out[i] = Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form}
+	}
+	return out
+}
+
+// FindString is Find for a string.
+func FindString(s string) []Match { return Find([]byte(s)) }
+
+// ErrStop may be returned by a Scan callback to end the scan early without
+// an error.
+var ErrStop = errors.New("extract: stop")
+
+// Scan reads r to the end and calls fn for every code, in order of
+// position, with offsets counted from the start of the stream. Memory use
+// is bounded by the buffer size whatever the input's length, and a code
+// split between two reads is found. An error from fn ends the scan and is
+// returned, except ErrStop, which ends it with nil.
+func Scan(r io.Reader, fn func(Match) error) error {
+	return ScanBuffer(r, make([]byte, DefaultBufferSize), fn)
+}
+
+// ScanBuffer is Scan with a caller-supplied buffer, which must be larger
+// than 4 KiB.
+func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
+	if len(buf) <= 2*margin+1024 {
+		return fmt.Errorf("extract: scan buffer of %d bytes is too small (need more than %d)", len(buf), 2*margin+1024)
+	}
+	var (
+		reg   region
+		base  int64 // stream offset of buf[0]
+		n     int   // bytes in buf
+		own0  int   // anchors before own0 were examined already
+		atEOF bool
+	)
+	for !atEOF {
+		for n < len(buf) {
+			m, err := r.Read(buf[n:])
+			n += m
+			if errors.Is(err, io.EOF) {
+				atEOF = true
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("extract: read at offset %d: %w", base+int64(n), err)
+			}
+			if m == 0 {
+				continue
+			}
+		}
+		own1 := n
+		if !atEOF {
+			own1 = n - margin
+		}
+		reg.scan(buf[:n], own0, own1)
+		for _, f := range reg.found {
+			err := fn(Match{Code: f.code, Offset: base + int64(f.start), Len: f.end - f.start, Form: f.form})
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if atEOF {
+			break
+		}
+		keep := own1 - margin
+		copy(buf, buf[keep:n])
+		n -= keep
+		base += int64(keep)
+		own0 = own1 - keep
+	}
+	return nil
+}
+
+// ScanAt scans size bytes of r with several workers, each reading its own
+// chunk with ReadAt, and calls fn for every code in order of position (fn
+// is never called concurrently). Memory use is bounded by workers × chunk
+// size. It is Scan for files, where reading in parallel pays.
+func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error {
+	const chunk = 1 << 20
+	if workers < 1 {
+		workers = 1
+	}
+	nchunks := int((size + chunk - 1) / chunk)
+	type result struct {
+		matches []Match
+		err     error
+	}
+	// Results are delivered in chunk order through one slot per chunk
+	// index modulo the window, so at most `window` chunks are in flight.
+	window := workers * 2
+	slots := make([]chan result, window)
+	for i := range slots {
+		slots[i] = make(chan result, 1)
+	}
+	jobs := make(chan int)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	bufs := sync.Pool{New: func() any { b := make([]byte, chunk+2*margin); return &b }}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var reg region
+			for c := range jobs {
+				bp := bufs.Get().(*[]byte)
+				res := scanChunkAt(r, size, int64(c)*chunk, chunk, *bp, &reg)
+				bufs.Put(bp)
+				select {
+				case slots[c%window] <- res:
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for c := 0; c < nchunks; c++ {
+			// Hand out chunk c only when its slot is free: chunk
+			// c-window must have been consumed.
+			select {
+			case jobs <- c:
+			case <-done:
+				return
+			}
+		}
+	}()
+	var err error
+	for c := 0; c < nchunks && err == nil; c++ {
+		res := <-slots[c%window]
+		err = res.err
+		for _, m := range res.matches {
+			if err = fn(m); err != nil {
+				break
+			}
+		}
+	}
+	close(done)
+	wg.Wait()
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region) (res struct {
+	matches []Match
+	err     error
+}) {
+	start := max(0, off-margin)
+	end := min(size, off+length+margin)
+	b := buf[:end-start]
+	if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+		res.err = fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
+		return res
+	}
+	own0 := int(off - start)
+	own1 := int(min(size, off+length) - start)
+	reg.scan(b, own0, own1)
+	for _, f := range reg.found {
+		res.matches = append(res.matches, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form})
+	}
+	return res
+}
