@@ -41,7 +41,7 @@ type Part struct {
 	// message/rfc822.
 	Forwarded bool `json:"forwarded,omitempty"`
 	// Text is the normalized text.
-	Text string `json:"-"`
+	Text string `json:"text,omitempty"`
 	// Truncated is true when the part was cut at the size limit.
 	Truncated bool `json:"truncated,omitempty"`
 }

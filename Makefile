@@ -1,0 +1,42 @@
+# One Makefile, the same targets locally and in CI.
+GO       ?= go
+FUZZTIME ?= 20s
+PKGS     := ./...
+
+.PHONY: all build test check vet fmt unit fuzz bench bench-extract clean
+
+all: build
+
+build:
+	$(GO) build -o triage ./cmd/triage
+
+## test: everything CI runs — formatting, vet, unit and integration tests, short fuzzing.
+test: check unit fuzz
+
+check: fmt vet
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+## fuzz: run each fuzz target for FUZZTIME (seed corpora run in `unit` too).
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzFind$$' -fuzztime=$(FUZZTIME) ./extract/
+	$(GO) test -run='^$$' -fuzz='^FuzzMessage$$' -fuzztime=$(FUZZTIME) ./normalize/
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./extract/ ./catalog/
+
+## bench-extract: triage scan vs ripgrep vs a plain Go regexp on a 256 MiB corpus.
+bench-extract:
+	bash bench/extract.sh
+
+clean:
+	rm -f triage
+	rm -rf bench/out
