@@ -1,0 +1,434 @@
+// Package config is the bot's configuration: one typed struct with named
+// defaults, read from YAML strictly (unknown keys are errors), with ${ENV}
+// expansion and a *_file sibling for every secret. Validate reports every
+// problem at once; Redacted returns a copy safe to print.
+//
+// With no file at all, Default describes a complete local setup: SQLite
+// under ./triage-data, the embedded sample Maildir, local sinks, the HTTP
+// server on 127.0.0.1:8080.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is triage.yaml.
+type Config struct {
+	// DataDir holds the SQLite database, synced catalog data and local
+	// sink output. Default "triage-data".
+	DataDir string `yaml:"data_dir"`
+	// Store chooses the database.
+	Store Store `yaml:"store"`
+	// HTTP is the API, health, metrics and dashboard server.
+	HTTP HTTP `yaml:"http"`
+	// Catalog lists overlay files.
+	Catalog Catalog `yaml:"catalog"`
+	// Sources lists where tickets come from.
+	Sources Sources `yaml:"sources"`
+	// Webhooks are named helpdesk endpoints for webhook actions.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Outbox tunes action delivery.
+	Outbox Outbox `yaml:"outbox"`
+	// Routes is the routing rules section, compiled by package route.
+	Routes yaml.Node `yaml:"routes"`
+	// Log sets logging.
+	Log Log `yaml:"log"`
+
+	// File is the path the config was read from ("" for defaults).
+	File string `yaml:"-"`
+}
+
+// Store chooses and configures the database.
+type Store struct {
+	// Driver is "sqlite" (default) or "postgres".
+	Driver string `yaml:"driver"`
+	// Path is the SQLite file, relative to DataDir. Default "triage.db".
+	Path string `yaml:"path"`
+	// DSN is the PostgreSQL connection string (a secret: use ${ENV} or dsn_file).
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// HTTP configures the server.
+type HTTP struct {
+	// Listen is host:port. Default 127.0.0.1:8080; "" or "off" disables it.
+	Listen string `yaml:"listen"`
+	// APITokens are accepted bearer tokens for /v1 (secrets).
+	APITokens []string `yaml:"api_tokens"`
+	// APITokenFile holds one more token.
+	APITokenFile string `yaml:"api_token_file"`
+	// MaxBodyBytes bounds a POST /v1/tickets body. Default 10 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Catalog configures the code catalog.
+type Catalog struct {
+	// Files are overlay files, applied in order.
+	Files []string `yaml:"files"`
+}
+
+// Sources lists the ticket sources.
+type Sources struct {
+	Maildir []Maildir `yaml:"maildir"`
+	// API enables POST /v1/tickets. Default true.
+	API *bool `yaml:"api"`
+}
+
+// Maildir is a local Maildir watched for new mail.
+type Maildir struct {
+	// Name identifies the source in ticket IDs, metrics and leases.
+	Name string `yaml:"name"`
+	// Path is the Maildir (with cur/ new/ tmp/).
+	Path string `yaml:"path"`
+	// Poll is how often new/ is checked. Default 2s.
+	Poll time.Duration `yaml:"poll"`
+	// StaleAfter fails /readyz when the source has not completed a pass for
+	// this long. Default 5m.
+	StaleAfter time.Duration `yaml:"stale_after"`
+	// Keyword is the Dovecot keyword set on handled mail. Default "$triaged".
+	Keyword string `yaml:"keyword"`
+}
+
+// Webhook is a named endpoint for webhook actions.
+type Webhook struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Secret signs each request with HMAC-SHA256 (a secret).
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+	// Timeout bounds one request. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Outbox tunes action delivery.
+type Outbox struct {
+	// Workers run actions in parallel. Default 4.
+	Workers int `yaml:"workers"`
+	// MaxAttempts parks an action as failed after this many. Default 8.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Backoff is the first retry delay, doubled each attempt. Default 2s.
+	Backoff time.Duration `yaml:"backoff"`
+	// MaxBackoff caps the delay. Default 10m.
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Lease is how long a worker holds a claimed action. Default 2m.
+	Lease time.Duration `yaml:"lease"`
+	// Poll is how often workers look for due actions. Default 500ms.
+	Poll time.Duration `yaml:"poll"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is text, json or auto (text on a terminal). Default auto.
+	Format string `yaml:"format"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	c.Sources.Maildir = []Maildir{{Name: "sample", Path: filepath.Join(c.DataDir, "inbox")}}
+	c.Sources.Maildir[0].applyDefaults()
+	c.Routes = defaultRoutes()
+	return c
+}
+
+// SampleMaildir reports whether this configuration uses the embedded
+// sample inbox (the defaults), which run seeds on first start.
+func (c *Config) SampleMaildir() bool { return c.File == "" }
+
+func defaultRoutes() yaml.Node {
+	var n yaml.Node
+	_ = yaml.Unmarshal([]byte(defaultRoutesYAML), &n)
+	return *n.Content[0]
+}
+
+// defaultRoutesYAML files each ticket into a local Maildir folder per
+// category and logs every ticket to a JSON Lines file.
+const defaultRoutesYAML = `
+rules:
+  - name: log every ticket
+    actions:
+      - kind: jsonl
+        target: triage-data/tickets.jsonl
+    continue: true
+  - name: file by category
+    match:
+      has_code: true
+    actions:
+      - kind: maildir.move
+        target: "{{.Primary}}"
+default:
+  actions:
+    - kind: maildir.move
+      target: no-code
+`
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DataDir, "triage-data")
+	def(&c.Store.Driver, "sqlite")
+	def(&c.Store.Path, "triage.db")
+	def(&c.HTTP.Listen, "127.0.0.1:8080")
+	if c.HTTP.MaxBodyBytes == 0 {
+		c.HTTP.MaxBodyBytes = 10 << 20
+	}
+	if c.Sources.API == nil {
+		t := true
+		c.Sources.API = &t
+	}
+	for i := range c.Sources.Maildir {
+		c.Sources.Maildir[i].applyDefaults()
+	}
+	for i := range c.Webhooks {
+		if c.Webhooks[i].Timeout == 0 {
+			c.Webhooks[i].Timeout = 10 * time.Second
+		}
+	}
+	o := &c.Outbox
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 8
+	}
+	if o.Backoff == 0 {
+		o.Backoff = 2 * time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 10 * time.Minute
+	}
+	if o.Lease == 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Poll == 0 {
+		o.Poll = 500 * time.Millisecond
+	}
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "auto")
+}
+
+func (m *Maildir) applyDefaults() {
+	if m.Poll == 0 {
+		m.Poll = 2 * time.Second
+	}
+	if m.StaleAfter == 0 {
+		m.StaleAfter = 5 * time.Minute
+	}
+	if m.Keyword == "" {
+		m.Keyword = "$triaged"
+	}
+}
+
+var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandEnv replaces ${NAME} and ${NAME:-default}; a variable that is
+// unset and has no default is an error, so a missing secret is noticed.
+func expandEnv(data []byte, getenv func(string) string) ([]byte, error) {
+	var missing []string
+	out := envRE.ReplaceAllFunc(data, func(m []byte) []byte {
+		sub := envRE.FindSubmatch(m)
+		v := getenv(string(sub[1]))
+		if v == "" {
+			if sub[2] != nil {
+				return sub[3]
+			}
+			missing = append(missing, string(sub[1]))
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variable(s) not set: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// Load reads a config file, expands ${ENV}, decodes strictly, applies
+// defaults, reads *_file secrets and validates. getenv nil means os.Getenv.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, getenv)
+}
+
+// Parse is Load for data already read; path names it in errors.
+func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	data, err := expandEnv(data, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.File = path
+	c.applyDefaults()
+	if err := c.readSecretFiles(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) readSecretFiles() error {
+	var errs []error
+	read := func(field, path string, dst *string) {
+		if path == "" {
+			return
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			return
+		}
+		*dst = strings.TrimSpace(string(b))
+	}
+	read("store.dsn_file", c.Store.DSNFile, &c.Store.DSN)
+	if c.HTTP.APITokenFile != "" {
+		var tok string
+		read("http.api_token_file", c.HTTP.APITokenFile, &tok)
+		if tok != "" {
+			c.HTTP.APITokens = append(c.HTTP.APITokens, tok)
+		}
+	}
+	for i := range c.Webhooks {
+		read(fmt.Sprintf("webhooks[%s].secret_file", c.Webhooks[i].Name), c.Webhooks[i].SecretFile, &c.Webhooks[i].Secret)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem at once, each naming the file and field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		prefix := c.File
+		if prefix == "" {
+			prefix = "defaults"
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn: the postgres driver needs a DSN (dsn: ${TRIAGE_PG_DSN} or dsn_file)")
+		}
+	default:
+		bad("store.driver: %q is neither sqlite nor postgres", c.Store.Driver)
+	}
+	if l := c.HTTP.Listen; l != "off" {
+		host, _, err := net.SplitHostPort(l)
+		if err != nil {
+			bad("http.listen: %q is not host:port (%v)", l, err)
+		} else if !isLoopback(host) && len(c.HTTP.APITokens) == 0 {
+			bad("http.listen: %q is reachable from other machines, so http.api_tokens (or api_token_file) must be set", l)
+		}
+	}
+	names := map[string]bool{}
+	for i, m := range c.Sources.Maildir {
+		if m.Name == "" {
+			bad("sources.maildir[%d]: name is required", i)
+		} else if names[m.Name] {
+			bad("sources.maildir[%d]: name %q is used twice", i, m.Name)
+		}
+		names[m.Name] = true
+		if m.Path == "" {
+			bad("sources.maildir[%d] (%s): path is required", i, m.Name)
+		}
+	}
+	whs := map[string]bool{}
+	for i, w := range c.Webhooks {
+		if w.Name == "" {
+			bad("webhooks[%d]: name is required", i)
+		} else if whs[w.Name] {
+			bad("webhooks[%d]: name %q is used twice", i, w.Name)
+		}
+		whs[w.Name] = true
+		if !strings.HasPrefix(w.URL, "https://") && !strings.HasPrefix(w.URL, "http://") {
+			bad("webhooks[%d] (%s): url %q must start with https:// (or http:// for local tests)", i, w.Name, w.URL)
+		}
+	}
+	if c.Outbox.Workers < 1 || c.Outbox.MaxAttempts < 1 {
+		bad("outbox: workers and max_attempts must be at least 1")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		bad("log.format: %q is not auto, text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// WebhookByName returns the named webhook.
+func (c *Config) WebhookByName(name string) (Webhook, bool) {
+	for _, w := range c.Webhooks {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return Webhook{}, false
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Redacted returns the configuration as YAML with every secret replaced,
+// safe to print or log.
+func (c *Config) Redacted() string {
+	cp := *c
+	hide := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "[REDACTED]"
+	}
+	cp.Store.DSN = hide(cp.Store.DSN)
+	cp.HTTP.APITokens = nil
+	for range c.HTTP.APITokens {
+		cp.HTTP.APITokens = append(cp.HTTP.APITokens, "[REDACTED]")
+	}
+	cp.Webhooks = append([]Webhook(nil), c.Webhooks...)
+	for i := range cp.Webhooks {
+		cp.Webhooks[i].Secret = hide(cp.Webhooks[i].Secret)
+	}
+	out, err := yaml.Marshal(&cp)
+	if err != nil {
+		return fmt.Sprintf("config: %v", err)
+	}
+	return string(out)
+}

@@ -1,0 +1,301 @@
+// Package outbox carries out planned actions exactly once in effect: each
+// action is a row in the store, claimed by one worker at a time, sent to
+// the sink for its kind with its idempotency key, and retried with
+// exponential backoff and jitter until it succeeds or is parked as failed.
+// The row, not a goroutine, is the unit of work: a crash loses nothing,
+// and a repeat after a crash carries the same key, so the receiver can
+// drop it.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/triage-bot/triage/metrics"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// Store is what the outbox needs of the store.
+type Store interface {
+	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error)
+	Complete(ctx context.Context, id int64, worker string) error
+	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
+	Fail(ctx context.Context, id int64, worker, errMsg string) error
+	Release(ctx context.Context, id int64, worker string) error
+}
+
+// Sink carries out actions of one kind. Send must be idempotent for the
+// same a.Key: it may be called again for an action that already took
+// effect (after a crash or a lost answer). An error is retried unless it
+// is marked Permanent; an error with a RetryAfter() method sets the delay.
+type Sink interface {
+	Send(ctx context.Context, a ticket.Action) error
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as not worth retrying (a 4xx answer, a missing
+// channel, bad credentials): the action is parked as failed at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+type retryAfter struct {
+	err error
+	d   time.Duration
+}
+
+func (r retryAfter) Error() string              { return r.err.Error() }
+func (r retryAfter) Unwrap() error              { return r.err }
+func (r retryAfter) RetryAfter() time.Duration { return r.d }
+
+// RetryAfter marks err as temporary with the delay the peer asked for
+// (HTTP Retry-After, Slack's ratelimited).
+func RetryAfter(err error, d time.Duration) error { return retryAfter{err, d} }
+
+// Config tunes the outbox. Zero values mean the defaults in config.Outbox.
+type Config struct {
+	// Worker names this process in claims; it must be unique per process.
+	Worker      string
+	Workers     int
+	MaxAttempts int
+	Backoff     time.Duration
+	MaxBackoff  time.Duration
+	Lease       time.Duration
+	Poll        time.Duration
+	// Grace is how long in-flight actions may finish after shutdown
+	// begins before they are released. Default 10s.
+	Grace time.Duration
+	// Now and Rand make time and jitter testable.
+	Now  func() time.Time
+	Rand func() float64
+}
+
+// Outbox runs due actions.
+type Outbox struct {
+	cfg     Config
+	st      Store
+	sinks   map[string]Sink
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	wake    chan struct{}
+}
+
+// New returns an outbox; it does nothing until Run or Drain.
+func New(cfg Config, st Store, sinks map[string]Sink, log *slog.Logger, m *metrics.Metrics) *Outbox {
+	if cfg.Workers < 1 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxAttempts < 1 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Minute
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 500 * time.Millisecond
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Worker == "" {
+		cfg.Worker = fmt.Sprintf("worker-%d", rand.Int64())
+	}
+	return &Outbox{cfg: cfg, st: st, sinks: sinks, log: log, metrics: m, wake: make(chan struct{}, 1)}
+}
+
+// Notify wakes the workers early, e.g. right after new actions were stored.
+func (o *Outbox) Notify() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs due actions until ctx is done. Then it stops claiming, lets
+// in-flight actions finish within the grace period, releases the rest
+// and returns nil.
+func (o *Outbox) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := range o.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker := fmt.Sprintf("%s/%d", o.cfg.Worker, i)
+			for ctx.Err() == nil {
+				n := o.step(ctx, worker)
+				if n > 0 {
+					continue
+				}
+				t := time.NewTimer(o.cfg.Poll)
+				select {
+				case <-ctx.Done():
+				case <-o.wake:
+					o.Notify() // pass the wake-up on to the next idle worker
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Drain runs actions until none is due now, then returns how many were
+// attempted. Actions waiting for a later retry stay pending.
+func (o *Outbox) Drain(ctx context.Context) (int, error) {
+	total := 0
+	var mu sync.Mutex
+	for ctx.Err() == nil {
+		var wg sync.WaitGroup
+		round := 0
+		for i := range o.cfg.Workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := o.step(ctx, fmt.Sprintf("%s/%d", o.cfg.Worker, i))
+				mu.Lock()
+				round += n
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if round == 0 {
+			return total, nil
+		}
+		total += round
+	}
+	return total, ctx.Err()
+}
+
+// step claims and runs up to one batch of actions; it returns how many.
+func (o *Outbox) step(ctx context.Context, worker string) (n int) {
+	defer func() {
+		if r := recover(); r != nil {
+			o.metrics.Panic("outbox")
+			o.log.Error("outbox worker panicked", "worker", worker, "panic", r)
+		}
+	}()
+	actions, err := o.st.Claim(ctx, worker, o.cfg.Now(), o.cfg.Lease, 1)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.log.Error("outbox: claim actions", "worker", worker, "err", err)
+		}
+		return 0
+	}
+	for _, a := range actions {
+		o.run(ctx, worker, a)
+	}
+	return len(actions)
+}
+
+// run sends one claimed action and records the outcome. A shutdown that
+// begins during Send gives it the grace period to finish.
+func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) {
+	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Lease)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.cfg.Grace, cancel) })
+	defer stop()
+
+	sink, ok := o.sinks[a.Kind]
+	var err error
+	if !ok {
+		err = Permanent(fmt.Errorf("no sink is configured for %q actions", a.Kind))
+	} else {
+		err = sink.Send(sctx, a)
+	}
+	// Record the outcome even when shutting down.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer rcancel()
+	switch {
+	case err == nil:
+		if e := o.st.Complete(rctx, a.ID, worker); e != nil {
+			log.Error("outbox: record success", "err", e)
+			return
+		}
+		o.metrics.Action(a.Kind, "done")
+		log.Debug("action done")
+	case ctx.Err() != nil && sctx.Err() != nil:
+		if e := o.st.Release(rctx, a.ID, worker); e != nil {
+			log.Error("outbox: release on shutdown", "err", e)
+		}
+		o.metrics.Action(a.Kind, "released")
+		log.Info("action released on shutdown")
+	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
+		if e := o.st.Fail(rctx, a.ID, worker, shortError(err)); e != nil {
+			log.Error("outbox: park failed action", "err", e)
+			return
+		}
+		o.metrics.Action(a.Kind, "failed")
+		log.Error("action failed and parked; retry it from the dashboard once the cause is fixed", "err", shortError(err), "permanent", IsPermanent(err))
+	default:
+		delay := o.backoff(a.Attempts, err)
+		if e := o.st.Retry(rctx, a.ID, worker, shortError(err), o.cfg.Now().Add(delay)); e != nil {
+			log.Error("outbox: schedule retry", "err", e)
+			return
+		}
+		o.metrics.Action(a.Kind, "retry")
+		log.Warn("action failed, will retry", "err", shortError(err), "retry_in", delay.Round(time.Millisecond))
+	}
+}
+
+// backoff returns the delay before the next attempt: the peer's
+// Retry-After when it gave one, else Backoff·2^(attempts-1) capped at
+// MaxBackoff, with ±50 % jitter.
+func (o *Outbox) backoff(attempts int, err error) time.Duration {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return ra.RetryAfter()
+	}
+	d := o.cfg.Backoff
+	for i := 1; i < attempts && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	return time.Duration(float64(d) * (0.5 + o.cfg.Rand()))
+}
+
+// shortError keeps the stored error short and on one line.
+func shortError(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}
+
+var _ Store = store.Store(nil)

@@ -1,0 +1,277 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// memStore is a hand-written fake of the outbox's view of the store.
+type memStore struct {
+	mu      sync.Mutex
+	actions map[int64]*ticket.Action
+	owner   map[int64]string
+	until   map[int64]time.Time
+}
+
+func newMemStore(actions ...ticket.Action) *memStore {
+	m := &memStore{actions: map[int64]*ticket.Action{}, owner: map[int64]string{}, until: map[int64]time.Time{}}
+	for i := range actions {
+		a := actions[i]
+		a.ID = int64(i + 1)
+		if a.State == "" {
+			a.State = ticket.StatePending
+		}
+		m.actions[a.ID] = &a
+	}
+	return m
+}
+
+func (m *memStore) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ticket.Action
+	for id := int64(1); id <= int64(len(m.actions)) && len(out) < limit; id++ {
+		a := m.actions[id]
+		due := a.State == ticket.StatePending && !a.NextAttempt.After(now) || a.State == ticket.StateRunning && m.until[id].Before(now)
+		if !due {
+			continue
+		}
+		a.State = ticket.StateRunning
+		a.Attempts++
+		m.owner[id], m.until[id] = worker, now.Add(lease)
+		out = append(out, *a)
+	}
+	return out, nil
+}
+
+func (m *memStore) held(id int64, worker string) (*ticket.Action, error) {
+	a := m.actions[id]
+	if a == nil || a.State != ticket.StateRunning || m.owner[id] != worker {
+		return nil, store.ErrLeaseLost
+	}
+	return a, nil
+}
+
+func (m *memStore) Complete(ctx context.Context, id int64, worker string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State = ticket.StateDone
+	}
+	return err
+}
+
+func (m *memStore) Retry(ctx context.Context, id int64, worker, msg string, next time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State, a.LastError, a.NextAttempt = ticket.StatePending, msg, next
+	}
+	return err
+}
+
+func (m *memStore) Fail(ctx context.Context, id int64, worker, msg string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State, a.LastError = ticket.StateFailed, msg
+	}
+	return err
+}
+
+func (m *memStore) Release(ctx context.Context, id int64, worker string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State = ticket.StatePending
+		a.Attempts--
+	}
+	return err
+}
+
+func (m *memStore) get(id int64) ticket.Action {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return *m.actions[id]
+}
+
+// sinkFunc adapts a function to Sink.
+type sinkFunc func(ctx context.Context, a ticket.Action) error
+
+func (f sinkFunc) Send(ctx context.Context, a ticket.Action) error { return f(ctx, a) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestOutcomes(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	temp := errors.New("connection reset")
+	tests := []struct {
+		name      string
+		err       error
+		attempts  int // attempts before this run
+		wantState ticket.ActionState
+		wantNext  time.Duration
+		wantError string
+	}{
+		{"success", nil, 0, ticket.StateDone, 0, ""},
+		{"first failure retries after the base delay", temp, 0, ticket.StatePending, 2 * time.Second, "connection reset"},
+		{"third failure backs off exponentially", temp, 2, ticket.StatePending, 8 * time.Second, "connection reset"},
+		{"attempts past the maximum park", temp, 20, ticket.StateFailed, 0, "connection reset"},
+		{"peer's Retry-After wins", RetryAfter(temp, 42*time.Second), 0, ticket.StatePending, 42 * time.Second, "connection reset"},
+		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request"},
+		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newMemStore(ticket.Action{Kind: "test", Key: "k", Attempts: tt.attempts, NextAttempt: now})
+			var sent []string
+			o := New(Config{Worker: "w", Workers: 1, MaxAttempts: 8, MaxBackoff: time.Minute, Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 }},
+				st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+					sent = append(sent, a.Key)
+					return tt.err
+				})}, quiet, nil)
+			n, err := o.Drain(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			assert.Equal(t, []string{"k"}, sent)
+			a := st.get(1)
+			assert.Equal(t, tt.wantState, a.State)
+			assert.Equal(t, tt.wantError, a.LastError)
+			if tt.wantState == ticket.StatePending {
+				assert.Equal(t, now.Add(tt.wantNext), a.NextAttempt)
+			}
+		})
+	}
+}
+
+func TestBackoffJitterAndCap(t *testing.T) {
+	o := New(Config{Backoff: time.Second, MaxBackoff: 10 * time.Second, Rand: func() float64 { return 0 }}, nil, nil, quiet, nil)
+	assert.Equal(t, 500*time.Millisecond, o.backoff(1, errors.New("x")), "jitter goes down to half")
+	o.cfg.Rand = func() float64 { return 0.999999 }
+	assert.InDelta(t, float64(1500*time.Millisecond), float64(o.backoff(1, errors.New("x"))), float64(time.Millisecond))
+	assert.InDelta(t, float64(15*time.Second), float64(o.backoff(30, errors.New("x"))), float64(time.Millisecond), "the cap holds at any attempt")
+}
+
+func TestUnknownKindIsParked(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "carrier-pigeon", Key: "k"})
+	o := New(Config{Worker: "w", Workers: 2}, st, map[string]Sink{}, quiet, nil)
+	_, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	a := st.get(1)
+	assert.Equal(t, ticket.StateFailed, a.State)
+	assert.Contains(t, a.LastError, `no sink is configured for "carrier-pigeon"`)
+}
+
+func TestDrainRunsEverythingOnceAndLeavesLaterRetries(t *testing.T) {
+	var actions []ticket.Action
+	for range 50 {
+		actions = append(actions, ticket.Action{Kind: "test"})
+	}
+	st := newMemStore(actions...)
+	var mu sync.Mutex
+	count := map[int64]int{}
+	o := New(Config{Worker: "w", Workers: 4}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		mu.Lock()
+		defer mu.Unlock()
+		count[a.ID]++
+		if a.ID%10 == 0 {
+			return errors.New("try later")
+		}
+		return nil
+	})}, quiet, nil)
+	n, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 50, n)
+	for id := int64(1); id <= 50; id++ {
+		assert.Equal(t, 1, count[id], "action %d", id)
+		if id%10 == 0 {
+			assert.Equal(t, ticket.StatePending, st.get(id).State)
+		} else {
+			assert.Equal(t, ticket.StateDone, st.get(id).State)
+		}
+	}
+}
+
+func TestShutdownFinishesOrReleasesInFlight(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "quick"}, ticket.Action{Kind: "stuck"})
+	started := make(chan struct{}, 2)
+	sinks := map[string]Sink{
+		"quick": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+			started <- struct{}{}
+			time.Sleep(100 * time.Millisecond) // finishes within the grace period
+			return nil
+		}),
+		"stuck": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+			started <- struct{}{}
+			<-ctx.Done() // only ends when the grace period is over
+			return ctx.Err()
+		}),
+	}
+	o := New(Config{Worker: "w", Workers: 2, Grace: 300 * time.Millisecond, Poll: 10 * time.Millisecond}, st, sinks, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	<-started
+	<-started
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within the grace period")
+	}
+	assert.Equal(t, ticket.StateDone, st.get(1).State, "in-flight work that finishes in time is recorded")
+	stuck := st.get(2)
+	assert.Equal(t, ticket.StatePending, stuck.State, "work cut off by shutdown is released for the next run")
+	assert.Equal(t, 0, stuck.Attempts, "a released attempt does not count")
+}
+
+func TestRunWakesOnNotify(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "test"})
+	sent := make(chan struct{}, 1)
+	o := New(Config{Worker: "w", Workers: 1, Poll: time.Hour}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		sent <- struct{}{}
+		return nil
+	})}, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go o.Run(ctx)
+	select {
+	case <-sent: // the first pass runs at once
+	case <-time.After(5 * time.Second):
+		t.Fatal("no first pass")
+	}
+	st.mu.Lock()
+	st.actions[2] = &ticket.Action{ID: 2, Kind: "test", State: ticket.StatePending}
+	st.mu.Unlock()
+	o.Notify()
+	select {
+	case <-sent:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Notify did not wake the worker")
+	}
+}
+
+func TestErrorHelpers(t *testing.T) {
+	assert.Nil(t, Permanent(nil))
+	base := errors.New("x")
+	assert.ErrorIs(t, Permanent(base), base)
+	assert.ErrorIs(t, RetryAfter(base, time.Second), base)
+	assert.False(t, IsPermanent(base))
+	long := errors.New(string(make([]byte, 2000)))
+	assert.LessOrEqual(t, len(shortError(long)), 504)
+}
