@@ -65,8 +65,8 @@ type retryAfter struct {
 	d   time.Duration
 }
 
-func (r retryAfter) Error() string              { return r.err.Error() }
-func (r retryAfter) Unwrap() error              { return r.err }
+func (r retryAfter) Error() string             { return r.err.Error() }
+func (r retryAfter) Unwrap() error             { return r.err }
 func (r retryAfter) RetryAfter() time.Duration { return r.d }
 
 // RetryAfter marks err as temporary with the delay the peer asked for
