@@ -88,7 +88,7 @@ func (b *Builder) Add(m ticket.Match) {
 
 // Annotation returns the result so far.
 func (b *Builder) Annotation() Annotation {
-	var a Annotation
+	a := Annotation{Codes: make([]Code, 0, len(b.codes))}
 	for _, c := range b.codes {
 		a.Codes = append(a.Codes, *c)
 	}
@@ -109,6 +109,8 @@ func (b *Builder) Annotation() Annotation {
 	slices.Sort(a.Unknown)
 	if len(a.Codes) > 0 {
 		a.Primary = a.Codes[0].Category
+	} else {
+		a.Codes = nil
 	}
 	return a
 }

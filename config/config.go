@@ -155,8 +155,9 @@ func defaultRoutes() yaml.Node {
 	return *n.Content[0]
 }
 
-// defaultRoutesYAML files each ticket into a local Maildir folder per
-// category and logs every ticket to a JSON Lines file.
+// defaultRoutesYAML logs every ticket to a JSON Lines file and files
+// each mail into a Maildir++ folder of the sample inbox named for its
+// category (or "no-code").
 const defaultRoutesYAML = `
 rules:
   - name: log every ticket
@@ -170,10 +171,12 @@ rules:
     actions:
       - kind: maildir.move
         target: "{{.Primary}}"
-default:
-  actions:
-    - kind: maildir.move
-      target: no-code
+  - name: file mail without codes
+    match:
+      has_code: false
+    actions:
+      - kind: maildir.move
+        target: no-code
 `
 
 func (c *Config) applyDefaults() {

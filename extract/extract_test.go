@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -276,4 +277,24 @@ func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
 		_ = ScanBuffer(strings.NewReader(text), buf, func(Match) error { return nil })
 	}
+}
+
+// slowStart delays reads of the first chunk so later chunks finish first.
+type slowStart struct{ r io.ReaderAt }
+
+func (s slowStart) ReadAt(p []byte, off int64) (int, error) {
+	if off < 1<<20 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return s.r.ReadAt(p, off)
+}
+
+func TestScanAtKeepsOrderWhenChunksFinishOutOfOrder(t *testing.T) {
+	text, codes := corpus(6, 9<<20)
+	var got []Match
+	require.NoError(t, ScanAt(slowStart{strings.NewReader(text)}, int64(len(text)), 4, func(m Match) error {
+		got = append(got, m)
+		return nil
+	}))
+	assert.Equal(t, codes, codesOf(got))
 }

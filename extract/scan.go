@@ -62,16 +62,21 @@ func (r *region) scan(b []byte, own0, own1 int) {
 }
 
 // scanJSONNumbers finds "error_code": <n> keys starting in b[own0:own1]
-// with an ngrok mention within jsonWindow bytes.
+// with an ngrok mention within jsonWindow bytes. It jumps between
+// underscores, which are rarer than any letter of the key.
 func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
+	const under = len("error") // offset of '_' in the key
 	added := false
-	for i := own0; i < own1; {
-		j := bytes.Index(b[i:min(len(b), own1-1+len(errorCodeKey))], errorCodeKey)
+	for i := own0 + under; i < own1+under; {
+		j := bytes.IndexByte(b[i:min(len(b), own1+under)], '_')
 		if j < 0 {
 			break
 		}
-		q := i + j
-		i = q + 1
+		q := i + j - under // where the key would start
+		i += j + 1
+		if !bytes.HasPrefix(b[q:], errorCodeKey) {
+			continue
+		}
 		k, _ := slices.BinarySearch(r.anchors, q-jsonWindow)
 		if k == len(r.anchors) || r.anchors[k] > q+jsonWindow {
 			continue
@@ -183,51 +188,46 @@ func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
 
 // ScanAt scans size bytes of r with several workers, each reading its own
 // chunk with ReadAt, and calls fn for every code in order of position (fn
-// is never called concurrently). Memory use is bounded by workers × chunk
-// size. It is Scan for files, where reading in parallel pays.
+// is never called concurrently). At most 2×workers chunks are in flight,
+// so memory use is bounded by the worker count, not the input's size. It
+// is Scan for files, where reading in parallel pays.
 func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error {
 	const chunk = 1 << 20
 	if workers < 1 {
 		workers = 1
 	}
 	nchunks := int((size + chunk - 1) / chunk)
+	window := workers * 2
 	type result struct {
+		c       int
 		matches []Match
 		err     error
 	}
-	// Results are delivered in chunk order through one slot per chunk
-	// index modulo the window, so at most `window` chunks are in flight.
-	window := workers * 2
-	slots := make([]chan result, window)
-	for i := range slots {
-		slots[i] = make(chan result, 1)
-	}
+	inflight := make(chan struct{}, window) // one token per chunk not yet consumed
 	jobs := make(chan int)
+	results := make(chan result, window)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	bufs := sync.Pool{New: func() any { b := make([]byte, chunk+2*margin); return &b }}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var reg region
+			buf := make([]byte, chunk+2*margin)
 			for c := range jobs {
-				bp := bufs.Get().(*[]byte)
-				res := scanChunkAt(r, size, int64(c)*chunk, chunk, *bp, &reg)
-				bufs.Put(bp)
-				select {
-				case slots[c%window] <- res:
-				case <-done:
-					return
-				}
+				ms, err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg)
+				results <- result{c, ms, err} // never blocks: at most window chunks are out
 			}
 		}()
 	}
 	go func() {
 		defer close(jobs)
 		for c := 0; c < nchunks; c++ {
-			// Hand out chunk c only when its slot is free: chunk
-			// c-window must have been consumed.
+			select {
+			case inflight <- struct{}{}:
+			case <-done:
+				return
+			}
 			select {
 			case jobs <- c:
 			case <-done:
@@ -236,39 +236,50 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 		}
 	}()
 	var err error
-	for c := 0; c < nchunks && err == nil; c++ {
-		res := <-slots[c%window]
+	pending := make(map[int]result, window)
+	for next := 0; next < nchunks && err == nil; next++ {
+		res, ok := pending[next]
+		for !ok {
+			r := <-results
+			pending[r.c] = r
+			res, ok = pending[next]
+		}
+		delete(pending, next)
 		err = res.err
 		for _, m := range res.matches {
 			if err = fn(m); err != nil {
 				break
 			}
 		}
+		<-inflight
 	}
 	close(done)
+	// Let workers finish their current chunk; results has room for them.
+	go func() {
+		for range results {
+		}
+	}()
 	wg.Wait()
+	close(results)
 	if errors.Is(err, ErrStop) {
 		return nil
 	}
 	return err
 }
 
-func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region) (res struct {
-	matches []Match
-	err     error
-}) {
+func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region) ([]Match, error) {
 	start := max(0, off-margin)
 	end := min(size, off+length+margin)
 	b := buf[:end-start]
 	if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-		res.err = fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
-		return res
+		return nil, fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
 	}
 	own0 := int(off - start)
 	own1 := int(min(size, off+length) - start)
 	reg.scan(b, own0, own1)
+	var ms []Match
 	for _, f := range reg.found {
-		res.matches = append(res.matches, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form})
+		ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form})
 	}
-	return res
+	return ms, nil
 }

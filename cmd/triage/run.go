@@ -54,6 +54,12 @@ Usage:
   triage catalog list [--category C] [--json]
   triage catalog sync [--from URL|FILE] [--force]
   triage catalog export               the whole catalog as JSON Lines
+  triage run [--config FILE] [--once]  the bot: sources → annotate → route → store → actions,
+                                      with the HTTP API, /healthz, /readyz and /metrics
+  triage rules test [--config FILE] [--json] INPUT...
+                                      dry run: which rules match each ticket and what would run
+  triage config check [--config FILE] [--connect]
+  triage config show [--config FILE]  the configuration with secrets redacted
   triage version
 
 Common flags:
@@ -83,6 +89,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdExplain(ctx, e, rest)
 	case "catalog":
 		return cmdCatalog(ctx, e, rest)
+	case "run":
+		return cmdRun(ctx, e, rest)
+	case "rules":
+		return cmdRules(ctx, e, rest)
+	case "config":
+		return cmdConfig(ctx, e, rest)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "triage", version)
 		return nil

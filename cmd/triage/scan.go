@@ -88,53 +88,83 @@ func (s *scanner) fail(name string, err error) {
 }
 
 func (s *scanner) input(path string) {
+	walkInput(s.ctx, s.e, path, &s.bytes, func(it inputItem) {
+		switch {
+		case it.err != nil:
+			s.fail(it.name, it.err)
+		case it.mail:
+			s.message(it.id, it.name, it.r)
+		default:
+			s.text(it.id, it.name, it.r, it.ra, it.size)
+		}
+	})
+}
+
+// inputItem is one ticket's worth of input: a mail, or a plain-text
+// stream; or an error naming what could not be read.
+type inputItem struct {
+	id, name string
+	mail     bool
+	r        io.Reader
+	ra       io.ReaderAt // set for regular text files, which can be read in parallel
+	size     int64
+	err      error
+}
+
+// walkInput finds the tickets in one command-line input: "-" for stdin,
+// a file (one mail, an mbox, or plain text) or a directory (a Maildir or
+// a folder of files). fn is called once per ticket or unreadable input;
+// readers are valid only during the call. counter, when set, counts bytes
+// read.
+func walkInput(ctx context.Context, e env, path string, counter *atomic.Int64, fn func(inputItem)) {
+	if counter == nil {
+		counter = new(atomic.Int64)
+	}
 	if path == "-" {
-		s.stream("-", "stdin", io.NopCloser(s.e.stdin), nil, 0)
+		streamInput("-", "stdin", io.NopCloser(e.stdin), nil, 0, counter, fn)
 		return
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		s.fail(path, unwrapPathError(err))
+		fn(inputItem{name: path, err: unwrapPathError(err)})
 		return
 	}
+	file := func(p string) {
+		f, err := os.Open(p)
+		if err != nil {
+			fn(inputItem{name: p, err: unwrapPathError(err)})
+			return
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			fn(inputItem{name: p, err: err})
+			return
+		}
+		streamInput(p, p, f, f, st.Size(), counter, fn)
+	}
 	if !st.IsDir() {
-		s.file(path)
+		file(path)
 		return
 	}
 	if err := mailfile.Walk(path, func(p string) error {
-		if err := s.ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s.file(p)
+		file(p)
 		return nil
 	}); err != nil && !errors.Is(err, context.Canceled) {
-		s.fail(path, err)
+		fn(inputItem{name: path, err: err})
 	}
 }
 
-func (s *scanner) file(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		s.fail(path, unwrapPathError(err))
-		return
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		s.fail(path, err)
-		return
-	}
-	s.stream(path, path, f, f, st.Size())
-}
-
-// stream reads one input, decides what it is, and scans it. ra is set for
-// regular files, which can be read in parallel.
-func (s *scanner) stream(name, id string, rc io.ReadCloser, ra io.ReaderAt, size int64) {
+// streamInput decides what one input is and hands over its tickets.
+func streamInput(name, id string, rc io.ReadCloser, ra io.ReaderAt, size int64, counter *atomic.Int64, fn func(inputItem)) {
 	defer rc.Close()
-	br := bufio.NewReaderSize(&countingReader{r: rc, n: &s.bytes}, 64<<10)
+	br := bufio.NewReaderSize(&countingReader{r: rc, n: counter}, 64<<10)
 	head, err := br.Peek(sniffBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		s.fail(name, err)
+		fn(inputItem{name: name, err: err})
 		return
 	}
 	switch mailfile.Sniff(head) {
@@ -146,15 +176,18 @@ func (s *scanner) stream(name, id string, rc io.ReadCloser, ra io.ReaderAt, size
 				return
 			}
 			if err != nil {
-				s.fail(fmt.Sprintf("%s (message %d)", name, n), err)
+				fn(inputItem{name: fmt.Sprintf("%s (message %d)", name, n), err: err})
 				return
 			}
-			s.message(fmt.Sprintf("%s#%d", id, n), name, msg)
+			fn(inputItem{id: fmt.Sprintf("%s#%d", id, n), name: name, mail: true, r: msg})
 		}
 	case mailfile.Message:
-		s.message(id, name, br)
+		fn(inputItem{id: id, name: name, mail: true, r: br})
 	default:
-		s.text(id, name, br, ra, size)
+		if ra != nil {
+			ra = &countingReaderAt{r: ra, n: counter}
+		}
+		fn(inputItem{id: id, name: name, r: br, ra: ra, size: size})
 	}
 }
 
@@ -169,7 +202,7 @@ func (s *scanner) message(id, name string, r io.Reader) {
 	ms, ann := annotate.Ticket(t, s.cat)
 	s.count(len(ms))
 	if s.json {
-		s.writeJSON(ticketJSON{Ticket: t, File: name, Annotation: ann, Matches: ms})
+		s.writeJSON(ticketJSON{Ticket: withoutText(t), File: name, Annotation: ann, Matches: ms})
 		return
 	}
 	s.writeTable(name, t, ann, len(ms))
@@ -177,7 +210,7 @@ func (s *scanner) message(id, name string, r io.Reader) {
 
 // text scans a plain-text input as one ticket without holding it in
 // memory: matches are aggregated, and streamed out in JSON mode.
-func (s *scanner) text(id, name string, br *bufio.Reader, ra io.ReaderAt, size int64) {
+func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64) {
 	t := &ticket.Ticket{ID: "file:" + id, Source: "file", Channel: name, Parts: []ticket.Part{{Kind: ticket.KindBody, ContentType: "text/plain"}}}
 	b := annotate.NewBuilder(s.cat)
 	var jw *jsonStream
@@ -196,7 +229,7 @@ func (s *scanner) text(id, name string, br *bufio.Reader, ra io.ReaderAt, size i
 	}
 	var err error
 	if ra != nil && size > 4<<20 && s.workers > 1 {
-		err = extract.ScanAt(&countingReaderAt{r: ra, n: &s.bytes}, size, s.workers, fn)
+		err = extract.ScanAt(ra, size, s.workers, fn)
 	} else {
 		err = extract.Scan(br, fn)
 	}
@@ -223,6 +256,18 @@ func (s *scanner) count(matches int) {
 	}
 }
 
+// withoutText returns a copy of t whose parts carry no text: scan output
+// lists the matches, not the whole mail.
+func withoutText(t *ticket.Ticket) *ticket.Ticket {
+	cp := *t
+	cp.Parts = make([]ticket.Part, len(t.Parts))
+	for i, p := range t.Parts {
+		p.Text = ""
+		cp.Parts[i] = p
+	}
+	return &cp
+}
+
 // ticketJSON is one line of `scan --json`.
 type ticketJSON struct {
 	*ticket.Ticket
@@ -246,6 +291,7 @@ func (s *scanner) writeJSON(v any) {
 type jsonStream struct {
 	w     *bufio.Writer
 	first bool
+	buf   []byte
 }
 
 func (s *scanner) startJSONStream(t *ticket.Ticket, name string) *jsonStream {
@@ -263,18 +309,31 @@ func (j *jsonStream) match(m ticket.Match) {
 		j.w.WriteByte(',')
 	}
 	j.first = false
-	data, _ := json.Marshal(m)
-	j.w.Write(data)
+	j.buf = appendMatchJSON(j.buf[:0], m)
+	j.w.Write(j.buf)
 }
 
 func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
-	j.w.WriteString("],")
+	// The codes are written one at a time: a large log can hold thousands.
+	j.w.WriteString(`],"codes":[`)
+	for i, c := range ann.Codes {
+		if i > 0 {
+			j.w.WriteByte(',')
+		}
+		data, _ := json.Marshal(c)
+		j.w.Write(data)
+	}
+	j.w.WriteString("]")
 	tail, _ := json.Marshal(struct {
-		annotate.Annotation
-		Problems []string `json:"problems,omitempty"`
-	}{ann, problems})
-	j.w.Write(tail[1:])
-	j.w.WriteByte('\n')
+		Primary  catalog.Category `json:"primary_category,omitempty"`
+		Unknown  []int            `json:"unknown,omitempty"`
+		Problems []string         `json:"problems,omitempty"`
+	}{ann.Primary, ann.Unknown, problems})
+	if len(tail) > 2 {
+		j.w.WriteByte(',')
+		j.w.Write(tail[1 : len(tail)-1])
+	}
+	j.w.WriteString("}\n")
 }
 
 func (s *scanner) writeTable(name string, t *ticket.Ticket, ann annotate.Annotation, n int) {

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/config"
+	"github.com/triage-bot/triage/examples"
+	"github.com/triage-bot/triage/integrations/jsonl"
+	"github.com/triage-bot/triage/integrations/maildir"
+	"github.com/triage-bot/triage/integrations/webhook"
+	"github.com/triage-bot/triage/metrics"
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/postgres"
+	"github.com/triage-bot/triage/store/sqlite"
+	"github.com/triage-bot/triage/ticket"
+	"github.com/triage-bot/triage/web"
+)
+
+// loadConfig reads --config, or returns the embedded defaults.
+func loadConfig(e env, path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path, e.getenv)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" || c.Format == "auto" && !isTerminal(w) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is everything `triage run` and `triage rules test` wire together.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	catalog  *catalog.Catalog
+	rules    *route.Rules
+	pipeline *pipeline.Pipeline
+}
+
+// build loads the catalog and compiles the rules; it opens nothing.
+func build(e env, cfg *config.Config, log *slog.Logger) (*app, error) {
+	cat, err := catalog.Load(catalog.LoadOptions{DataDir: cfg.DataDir, Overlays: cfg.Catalog.Files})
+	if err != nil {
+		return nil, err
+	}
+	file := cfg.File
+	if file == "" {
+		file = "defaults"
+	}
+	rules, err := route.Compile(file, &cfg.Routes, route.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log, catalog: cat, rules: rules,
+		pipeline: &pipeline.Pipeline{Catalog: cat, Rules: rules, Log: log}}, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		return postgres.Open(ctx, cfg.Store.DSN)
+	default:
+		path := cfg.Store.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(cfg.DataDir, path)
+		}
+		return sqlite.Open(ctx, path)
+	}
+}
+
+// seedSampleInbox copies the embedded sample mails into dir/new the first
+// time the defaults run, so the quick start has mail to work on without
+// touching the repository's examples.
+func seedSampleInbox(dir string) (bool, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return false, nil
+	}
+	for _, d := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return false, err
+		}
+	}
+	inbox := examples.Inbox()
+	err := fs.WalkDir(inbox, "new", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(inbox, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), data, 0o600)
+	})
+	return true, err
+}
+
+func workerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+func cmdRun(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet("run", e)
+	cfgPath := fs.String("config", "", "config file (default: embedded defaults)")
+	once := fs.Bool("once", false, "drain the sources and the outbox, then exit")
+	listen := fs.String("listen", "", "override http.listen (\"off\" disables the server)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("run takes no arguments, got %q", pos)
+	}
+	cfg, err := loadConfig(e, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if cfg.File == "" {
+		if tok := e.getenv("TRIAGE_API_TOKEN"); tok != "" {
+			cfg.HTTP.APITokens = []string{tok}
+		}
+	}
+	if *listen != "" {
+		cfg.HTTP.Listen = *listen
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	log := newLogger(cfg.Log, e.stderr)
+	a, err := build(e, cfg, log)
+	if err != nil {
+		return err
+	}
+	if cfg.SampleMaildir() {
+		seeded, err := seedSampleInbox(cfg.Sources.Maildir[0].Path)
+		if err != nil {
+			return fmt.Errorf("seed the sample inbox: %w", err)
+		}
+		if seeded {
+			log.Info("no config file: running on the embedded defaults with the sample inbox", "maildir", cfg.Sources.Maildir[0].Path, "data_dir", cfg.DataDir)
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m := metrics.New()
+
+	var endpoints []webhook.Endpoint
+	for _, w := range cfg.Webhooks {
+		endpoints = append(endpoints, webhook.Endpoint{Name: w.Name, URL: w.URL, Secret: w.Secret, Timeout: w.Timeout})
+	}
+	maildirs := map[string]string{}
+	var specs []pipeline.SourceSpec
+	for _, md := range cfg.Sources.Maildir {
+		maildirs[md.Name] = md.Path
+		specs = append(specs, pipeline.SourceSpec{Source: maildir.NewSource(md.Name, md.Path, md.Keyword), Interval: md.Poll, StaleAfter: md.StaleAfter})
+	}
+	sinks := map[string]outbox.Sink{
+		ticket.KindWebhook:     webhook.New(endpoints, nil),
+		ticket.KindJSONL:       jsonl.New(),
+		ticket.KindMaildirMove: maildir.NewMoveSink(maildirs),
+	}
+	o := cfg.Outbox
+	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)
+	var stored []*store.Record // tickets of this run, for --once's report
+	a.pipeline.Store, a.pipeline.Metrics = st, m
+	a.pipeline.Stored = func(rec *store.Record) {
+		ob.Notify()
+		if *once {
+			stored = append(stored, rec)
+		}
+	}
+	runner := &pipeline.Runner{Pipeline: a.pipeline, Holder: workerID(), Log: log, Metrics: m}
+	if cfg.Store.Driver == "postgres" {
+		runner.Leases = st
+	}
+
+	if *once {
+		return runOnce(ctx, e, runner, ob, st, specs, &stored)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runner.Run(gctx, specs) })
+	g.Go(func() error { return ob.Run(gctx) })
+	g.Go(func() error { return refreshGauges(gctx, st, m) })
+	if cfg.HTTP.Listen != "off" {
+		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
+			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
+			Metrics: m, Log: log}
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		log.Info("listening", "addr", ln.Addr().String())
+		g.Go(func() error {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 10*time.Second)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		})
+	}
+	log.Info("triage running", "sources", len(specs), "store", cfg.Store.Driver, "worker", workerID())
+	err = g.Wait()
+	log.Info("triage stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// refreshGauges keeps the outbox-state gauge current.
+func refreshGauges(ctx context.Context, st store.Store, m *metrics.Metrics) error {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		if counts, err := st.CountActions(ctx); err == nil {
+			out := map[string]int{}
+			for k, v := range counts {
+				out[string(k)] = v
+			}
+			m.ActionStates(out)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Outbox, st store.Store, specs []pipeline.SourceSpec, stored *[]*store.Record) error {
+	n, serr := runner.Once(ctx, specs)
+	ran, oerr := ob.Drain(ctx)
+	counts, err := st.CountActions(ctx)
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	if len(*stored) > 0 {
+		fmt.Fprintf(w, "%-44s %-18s %-16s %s\n", "SUBJECT", "CATEGORY", "CODES", "ACTIONS")
+	}
+	byCat := map[string]int{}
+	for _, r := range *stored {
+		c := orNone(r.Category)
+		byCat[c]++
+		var codes, acts []string
+		for _, n := range r.Codes {
+			codes = append(codes, strconv.Itoa(n))
+		}
+		for _, a := range r.Actions {
+			acts = append(acts, a.Kind+"→"+a.Target)
+		}
+		subject := r.Ticket.Subject
+		if subject == "" {
+			subject = r.Ticket.ID
+		}
+		fmt.Fprintf(w, "%-44s %-18s %-16s %s\n", oneLine(subject, 44), c, oneLine(strings.Join(codes, ","), 16), strings.Join(acts, "  "))
+	}
+	fmt.Fprintf(w, "\ntook in %d new ticket(s); ran %d action(s)\n", n, ran)
+	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
+	if len(byCat) > 0 {
+		var parts []string
+		for _, c := range append(catalogCategories(), "none") {
+			if byCat[c] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", c, byCat[c]))
+			}
+		}
+		fmt.Fprintf(w, "by category: %s\n", strings.Join(parts, ", "))
+	}
+	return errors.Join(serr, oerr)
+}
+
+func catalogCategories() []string {
+	var out []string
+	for _, c := range catalog.Categories() {
+		out = append(out, string(c))
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/triage-bot/triage/ticket"
+)
+
+// appendMatchJSON appends m as encoding/json would encode it, without
+// reflection: `scan --json` writes one per match, and a large log holds
+// hundreds of thousands.
+func appendMatchJSON(b []byte, m ticket.Match) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(m.Code), 10)
+	b = append(b, `,"canonical":`...)
+	b = appendJSONString(b, m.Canonical)
+	b = append(b, `,"part":`...)
+	b = strconv.AppendInt(b, int64(m.Part), 10)
+	b = append(b, `,"where":`...)
+	b = appendJSONString(b, string(m.PartKind))
+	if m.PartName != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, m.PartName)
+	}
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, m.Offset, 10)
+	b = append(b, `,"text":`...)
+	b = appendJSONString(b, m.Text)
+	b = append(b, `,"form":`...)
+	b = appendJSONString(b, m.Form)
+	b = append(b, `,"confidence":`...)
+	b = strconv.AppendFloat(b, m.Confidence, 'f', -1, 64)
+	if m.Quoted {
+		b = append(b, `,"quoted":true`...)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string; plain ASCII is copied
+// directly, anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			data, _ := json.Marshal(s)
+			return append(b, data...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

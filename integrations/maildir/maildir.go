@@ -1,0 +1,247 @@
+// Package maildir reads support mail from a local Maildir — the delivery
+// target of Postfix, Dovecot's LDA, fetchmail or mbsync — and files
+// handled mail into per-category folders.
+//
+// The source takes each message in new/, hands it to the pipeline, and
+// only after the ticket is stored moves it to cur/ with the Dovecot keyword
+// "$triaged" (a lowercase Maildir flag letter declared in the folder's
+// dovecot-keywords file), so Dovecot users see the keyword in their
+// client. Nothing is ever deleted. A message is identified by its unique
+// name (the file name without its ":2," info), so a crash between storing
+// and moving only makes the next pass find a duplicate, which is skipped.
+package maildir
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// Source watches one Maildir's new/ folder.
+type Source struct {
+	name    string
+	path    string
+	keyword string
+	// Batch caps the messages handed over per pass (0: 500), so a huge
+	// backlog does not starve other sources.
+	Batch int
+}
+
+// NewSource returns a source named name for the Maildir at path.
+func NewSource(name, path, keyword string) *Source {
+	if keyword == "" {
+		keyword = "$triaged"
+	}
+	return &Source{name: name, path: path, keyword: keyword}
+}
+
+// Name returns "maildir:<name>".
+func (s *Source) Name() string { return "maildir:" + s.name }
+
+// TicketID returns the ticket ID of the message with unique name u.
+func (s *Source) TicketID(u string) string { return "maildir:" + s.name + "/" + u }
+
+// uniqueName strips the ":2,flags" info from a Maildir file name.
+func uniqueName(file string) string {
+	if i := strings.Index(file, ":2,"); i >= 0 {
+		return file[:i]
+	}
+	return file
+}
+
+// Poll hands over the messages in new/ (oldest name first) and moves each
+// to cur/ with the keyword once it is stored.
+func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline.Incoming) error) (int, error) {
+	for _, d := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(s.path, d), 0o700); err != nil {
+			return 0, fmt.Errorf("maildir %s: %w", s.name, err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(s.path, "new"))
+	if err != nil {
+		return 0, fmt.Errorf("maildir %s: list new/: %w", s.name, err)
+	}
+	letter, err := keywordLetter(s.path, s.keyword)
+	if err != nil {
+		return 0, fmt.Errorf("maildir %s: %w", s.name, err)
+	}
+	batch := s.Batch
+	if batch <= 0 {
+		batch = 500
+	}
+	n := 0
+	for _, e := range entries {
+		if n == batch || ctx.Err() != nil {
+			break
+		}
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		src := filepath.Join(s.path, "new", e.Name())
+		f, err := os.Open(src)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // another reader moved it
+		}
+		if err != nil {
+			return n, fmt.Errorf("maildir %s: %w", s.name, err)
+		}
+		u := uniqueName(e.Name())
+		err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: bufio.NewReaderSize(f, 64<<10)})
+		f.Close()
+		if err != nil {
+			return n, err
+		}
+		dst := filepath.Join(s.path, "cur", u+":2,"+addFlag(flagsOf(e.Name()), letter))
+		if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("maildir %s: mark %s handled: %w", s.name, u, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+func flagsOf(file string) string {
+	if i := strings.Index(file, ":2,"); i >= 0 {
+		return file[i+3:]
+	}
+	return ""
+}
+
+// addFlag adds a flag letter keeping Maildir's sorted order.
+func addFlag(flags string, f byte) string {
+	if strings.IndexByte(flags, f) >= 0 {
+		return flags
+	}
+	b := []byte(flags + string(f))
+	slices.Sort(b)
+	return string(b)
+}
+
+// keywordMu serialises edits of dovecot-keywords within this process.
+var keywordMu sync.Mutex
+
+// keywordLetter returns the Maildir flag letter (a–z) for a keyword,
+// declaring it in dir/dovecot-keywords (lines "N keyword") when missing,
+// the way Dovecot does.
+func keywordLetter(dir, keyword string) (byte, error) {
+	keywordMu.Lock()
+	defer keywordMu.Unlock()
+	path := filepath.Join(dir, "dovecot-keywords")
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	used := map[int]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		num, name, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(num)
+		if err != nil || i < 0 || i > 25 {
+			continue
+		}
+		if name == keyword {
+			return byte('a' + i), nil
+		}
+		used[i] = true
+	}
+	for i := 0; i < 26; i++ {
+		if used[i] {
+			continue
+		}
+		content := string(data)
+		if content != "" && !strings.HasSuffix(content, "\n") {
+			content += "\n"
+		}
+		content += fmt.Sprintf("%d %s\n", i, keyword)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			return 0, err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return 0, err
+		}
+		return byte('a' + i), nil
+	}
+	return 0, fmt.Errorf("no free keyword letter in %s (all 26 in use)", path)
+}
+
+// MoveSink carries out maildir.move actions: it moves a handled message
+// from the source Maildir's cur/ into the Maildir++ subfolder named by the
+// action's target (e.g. ".agent-auth/cur/"), creating the folder.
+type MoveSink struct {
+	sources map[string]string // source name → Maildir path
+}
+
+// NewMoveSink returns a sink that knows the Maildir of each source name.
+func NewMoveSink(sources map[string]string) *MoveSink {
+	return &MoveSink{sources: sources}
+}
+
+// Send moves the message; it is idempotent: a message already in the
+// destination folder counts as moved.
+func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
+	rest, ok := strings.CutPrefix(a.TicketID, "maildir:")
+	name, u, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 {
+		return outbox.Permanent(fmt.Errorf("maildir.move: ticket %s did not come from a Maildir source", a.TicketID))
+	}
+	root, ok := m.sources[name]
+	if !ok {
+		return outbox.Permanent(fmt.Errorf("maildir.move: no Maildir source named %q", name))
+	}
+	folder := strings.Trim(a.Target, "./ ")
+	if folder == "" || strings.ContainsAny(folder, "/\\") || strings.Contains(folder, "..") {
+		return outbox.Permanent(fmt.Errorf("maildir.move: folder %q is not a plain folder name", a.Target))
+	}
+	dstDir := filepath.Join(root, "."+folder)
+	for _, d := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dstDir, d), 0o700); err != nil {
+			return fmt.Errorf("maildir.move: %w", err)
+		}
+	}
+	if found, _ := findUnique(filepath.Join(dstDir, "cur"), u); found != "" {
+		return nil
+	}
+	src, err := findUnique(filepath.Join(root, "cur"), u)
+	if err != nil {
+		return fmt.Errorf("maildir.move: %w", err)
+	}
+	if src == "" {
+		return outbox.Permanent(fmt.Errorf("maildir.move: message %s is in neither %s/cur nor the destination", u, root))
+	}
+	if err := os.Rename(filepath.Join(root, "cur", src), filepath.Join(dstDir, "cur", src)); err != nil {
+		return fmt.Errorf("maildir.move: %w", err)
+	}
+	return nil
+}
+
+// findUnique returns the file in dir whose unique name is u, or "".
+func findUnique(dir, u string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, u)); err == nil {
+		return u, nil
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, globEscape(u)+":2,*"))
+	if err != nil || len(matches) == 0 {
+		return "", err
+	}
+	return filepath.Base(matches[0]), nil
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
+}

@@ -1,0 +1,116 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/ticket"
+)
+
+var (
+	_ pipeline.Source = (*Source)(nil)
+	_ outbox.Sink     = (*MoveSink)(nil)
+)
+
+func writeMail(t *testing.T, dir, name, body string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "new"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new", name), []byte(body), 0o600))
+}
+
+func list(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestPollMovesOnlyStoredMail(t *testing.T) {
+	dir := t.TempDir()
+	writeMail(t, dir, "100.M1.host", "Subject: a\n\nERR_NGROK_108\n")
+	writeMail(t, dir, "101.M2.host", "Subject: b\n\nhello\n")
+	writeMail(t, dir, "102.M3.host", "Subject: c\n\nbye\n")
+	s := NewSource("support", dir, "")
+	assert.Equal(t, "maildir:support", s.Name())
+
+	var got []string
+	fail := errors.New("database is down")
+	n, err := s.Poll(context.Background(), func(ctx context.Context, in pipeline.Incoming) error {
+		if in.ID == "maildir:support/101.M2.host" {
+			return fail
+		}
+		body, _ := io.ReadAll(in.Raw)
+		assert.NotEmpty(t, body)
+		assert.Equal(t, "email", in.Source)
+		assert.Equal(t, "support", in.Channel)
+		got = append(got, in.ID)
+		return nil
+	})
+	assert.ErrorIs(t, err, fail)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{"maildir:support/100.M1.host"}, got)
+	assert.Equal(t, []string{"101.M2.host", "102.M3.host"}, list(t, filepath.Join(dir, "new")), "unstored mail stays in new/")
+	assert.Equal(t, []string{"100.M1.host:2,a"}, list(t, filepath.Join(dir, "cur")))
+	kw, err := os.ReadFile(filepath.Join(dir, "dovecot-keywords"))
+	require.NoError(t, err)
+	assert.Equal(t, "0 $triaged\n", string(kw))
+
+	n, err = s.Poll(context.Background(), func(ctx context.Context, in pipeline.Incoming) error { return nil })
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Empty(t, list(t, filepath.Join(dir, "new")))
+	assert.Len(t, list(t, filepath.Join(dir, "cur")), 3, "nothing is deleted")
+}
+
+func TestKeywordLetterReusesDovecotKeywords(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dovecot-keywords"), []byte("0 $Junk\n1 $triaged\n3 Other"), 0o600))
+	l, err := keywordLetter(dir, "$triaged")
+	require.NoError(t, err)
+	assert.Equal(t, byte('b'), l)
+	l, err = keywordLetter(dir, "$new")
+	require.NoError(t, err)
+	assert.Equal(t, byte('c'), l)
+	data, _ := os.ReadFile(filepath.Join(dir, "dovecot-keywords"))
+	assert.Equal(t, "0 $Junk\n1 $triaged\n3 Other\n2 $new\n", string(data))
+	assert.Equal(t, "Sab", addFlag("Sa", 'b'))
+	assert.Equal(t, "Sa", addFlag("S", 'a'))
+	assert.Equal(t, "S", addFlag("S", 'S'))
+}
+
+func TestMoveSink(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "cur"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", "100.M1.host:2,Sa"), []byte("x"), 0o600))
+	m := NewMoveSink(map[string]string{"support": dir})
+	a := ticket.Action{TicketID: "maildir:support/100.M1.host", Kind: ticket.KindMaildirMove, Target: "agent-auth"}
+	require.NoError(t, m.Send(context.Background(), a))
+	assert.Equal(t, []string{"100.M1.host:2,Sa"}, list(t, filepath.Join(dir, ".agent-auth", "cur")))
+	assert.Empty(t, list(t, filepath.Join(dir, "cur")))
+	require.NoError(t, m.Send(context.Background(), a), "moving again is a no-op")
+
+	for _, bad := range []ticket.Action{
+		{TicketID: "slack:T/C/1", Target: "x"},
+		{TicketID: "maildir:other/1", Target: "x"},
+		{TicketID: "maildir:support/100.M1.host", Target: "../escape"},
+		{TicketID: "maildir:support/404.M1.host", Target: "x"},
+	} {
+		err := m.Send(context.Background(), bad)
+		assert.True(t, outbox.IsPermanent(err), "%+v: %v", bad, err)
+	}
+}
