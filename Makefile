@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test check vet fmt unit fuzz bench bench-extract clean
+.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run clean
 
 all: build
 
@@ -29,13 +29,18 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFind$$' -fuzztime=$(FUZZTIME) ./extract/
 	$(GO) test -run='^$$' -fuzz='^FuzzMessage$$' -fuzztime=$(FUZZTIME) ./normalize/
+	$(GO) test -run='^$$' -fuzz='^FuzzString$$' -fuzztime=$(FUZZTIME) ./redact/
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./extract/ ./catalog/
+	$(GO) test -run='^$$' -bench=. -benchmem ./extract/ ./catalog/ ./route/ ./redact/
 
 ## bench-extract: triage scan vs ripgrep vs a plain Go regexp on a 256 MiB corpus.
 bench-extract:
 	bash bench/extract.sh
+
+## bench-run: triage run --once on 20,000 mails vs a Python extractor.
+bench-run:
+	bash bench/run.sh
 
 clean:
 	rm -f triage

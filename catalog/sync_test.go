@@ -156,4 +156,3 @@ func TestReadOfficialDamaged(t *testing.T) {
 	_, err := Load(LoadOptions{DataDir: dir})
 	assert.ErrorContains(t, err, "damaged")
 }
-

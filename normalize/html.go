@@ -58,9 +58,6 @@ func HTMLToText(r io.Reader, maxBytes int64) (text string, truncated bool, err e
 	for len(out) > 0 && (out[len(out)-1] == '\n' || out[len(out)-1] == ' ') {
 		out = out[:len(out)-1]
 	}
-	if !utf8.Valid(out) {
-		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
-	}
 	return string(out), c.truncated, err
 }
 
@@ -76,7 +73,7 @@ const (
 
 type openElem struct {
 	tag   atom.Atom
-	name  string // only for tags without an atom
+	hash  uint64 // name hash, for tags without an atom
 	flags elemFlags
 	href  string
 	start int // output length when a link opened
@@ -98,6 +95,7 @@ type htmlConverter struct {
 	pre       int
 
 	lineStart bool // the next byte written starts a line
+	preStart  bool // right after <pre>, where a first newline is ignored
 	space     bool // collapsed whitespace pending
 	newlines  int  // consecutive '\n' at the end of out
 }
@@ -126,8 +124,7 @@ func (c *htmlConverter) run(r io.Reader) error {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			err = c.startTag(z, tt == html.SelfClosingTagToken)
 		case html.EndTagToken:
-			name, _ := z.TagName()
-			err = c.endTag(atom.Lookup(name), name)
+			err = c.endTag(tagName(z.Raw()))
 		}
 		if errors.Is(err, errOutputFull) {
 			c.truncated = true
@@ -168,12 +165,17 @@ func (c *htmlConverter) recover(z *html.Tokenizer, src *bufio.Reader) (*html.Tok
 	return nz, err
 }
 
+// maxQuotePrefix caps the "> " written per line: deeper quoting is still
+// quoted, and absurd nesting cannot blow text up.
+const maxQuotePrefix = 8
+
+// quoteDepth is how many "> " start each line of the current content.
 func (c *htmlConverter) quoteDepth() int {
 	d := c.quote
 	if c.quoteRest {
 		d++
 	}
-	return d
+	return min(d, maxQuotePrefix)
 }
 
 // put appends b, which is whole characters, or reports errOutputFull.
@@ -181,8 +183,53 @@ func (c *htmlConverter) put(b []byte) error {
 	if int64(len(c.out)+len(b)) > c.max {
 		return errOutputFull
 	}
+	c.grow(len(b))
 	c.out = append(c.out, b...)
 	return nil
+}
+
+// grow makes room for n more bytes, doubling the buffer up to the output
+// cap, so that a large text costs about twice its size in allocations.
+func (c *htmlConverter) grow(n int) {
+	need := len(c.out) + n
+	if need <= cap(c.out) {
+		return
+	}
+	size := max(2*cap(c.out), need, 4<<10)
+	size = int(min(int64(size), c.max))
+	out := make([]byte, len(c.out), max(size, need))
+	copy(out, c.out)
+	c.out = out
+}
+
+// tagName returns the atom of a raw start or end tag, or for a tag without
+// an atom a hash of its lower-cased name, without allocating.
+func tagName(raw []byte) (atom.Atom, uint64) {
+	raw = bytes.TrimPrefix(raw, []byte("<"))
+	raw = bytes.TrimPrefix(raw, []byte("/"))
+	var buf [32]byte
+	n := 0
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, b := range raw {
+		if b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '/' || b == '>' {
+			break
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if n < len(buf) {
+			buf[n] = b
+		}
+		n++
+		h = (h ^ uint64(b)) * prime
+	}
+	if n <= len(buf) {
+		if a := atom.Lookup(buf[:n]); a != 0 {
+			return a, 0
+		}
+	}
+	return 0, h
 }
 
 // beginLine writes the quote prefix when a line starts.
@@ -216,8 +263,10 @@ func (c *htmlConverter) newline() error {
 		c.lineStart = true
 		return nil
 	}
-	if c.lineStart && c.quoteDepth() > 0 {
-		if err := c.put(bytes.Repeat([]byte(">"), c.quoteDepth())); err != nil {
+	if d := c.quoteDepth(); c.lineStart && d > 0 {
+		// An empty quoted line: "> > " without its trailing blank.
+		p := bytes.Repeat([]byte("> "), d)
+		if err := c.put(p[:len(p)-1]); err != nil {
 			return err
 		}
 	}
@@ -238,6 +287,12 @@ func (c *htmlConverter) text(s []byte) error {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if c.pre > 0 {
+			if c.preStart && b == '\n' {
+				c.preStart = false
+				i++
+				continue
+			}
+			c.preStart = false
 			switch b {
 			case '\r':
 				i++
@@ -285,16 +340,22 @@ func (c *htmlConverter) text(s []byte) error {
 	return nil
 }
 
-// putText writes as much of s as fits, cut at a character boundary.
+// putText writes as much of s as fits, cut at a character boundary;
+// invalid UTF-8 is replaced first, so the cap holds for the result.
 func (c *htmlConverter) putText(s []byte) error {
+	if !utf8.Valid(s) {
+		s = bytes.ToValidUTF8(s, []byte("\uFFFD"))
+	}
 	if room := c.max - int64(len(c.out)); int64(len(s)) > room {
 		n := int(room)
 		for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
 			n--
 		}
+		c.grow(n)
 		c.out = append(c.out, s[:n]...)
 		return errOutputFull
 	}
+	c.grow(len(s))
 	c.out = append(c.out, s...)
 	return nil
 }
@@ -346,16 +407,17 @@ func isQuoteClass(class []byte) bool {
 }
 
 func (c *htmlConverter) startTag(z *html.Tokenizer, selfClosing bool) error {
-	name, hasAttr := z.TagName()
-	a := atom.Lookup(name)
-	e := openElem{tag: a}
-	if a == 0 {
-		e.name = string(name)
-	}
+	raw := z.Raw()
+	a, h := tagName(raw)
+	e := openElem{tag: a, hash: h}
 	var href string
-	for hasAttr {
+	// Attributes are read only when one can matter: the tokenizer copies
+	// each one it returns.
+	more := a == atom.A || bytes.Contains(raw, []byte("quote")) || bytes.Contains(raw, []byte("moz-cite")) ||
+		bytes.Contains(raw, []byte("divRplyFwdMsg")) || bytes.Contains(raw, []byte("appendonsend"))
+	for more {
 		var key, val []byte
-		key, val, hasAttr = z.TagAttr()
+		key, val, more = z.TagAttr()
 		switch string(key) {
 		case "class":
 			if isQuoteClass(val) {
@@ -374,7 +436,9 @@ func (c *htmlConverter) startTag(z *html.Tokenizer, selfClosing bool) error {
 	switch {
 	case a == atom.Body:
 		// A head left open ends where the body starts.
-		c.popTo(atom.Head, "")
+		if _, err := c.popTo(atom.Head, 0); err != nil {
+			return err
+		}
 	case a == atom.Blockquote:
 		e.flags |= flagQuote
 	case a == atom.Pre || a == atom.Textarea || a == atom.Plaintext || a == atom.Xmp || a == atom.Listing:
@@ -432,11 +496,12 @@ func (c *htmlConverter) push(e openElem) {
 	}
 	if e.flags&flagPre != 0 {
 		c.pre++
+		c.preStart = true
 	}
 	c.stack = append(c.stack, e)
 }
 
-func (c *htmlConverter) endTag(a atom.Atom, name []byte) error {
+func (c *htmlConverter) endTag(a atom.Atom, hash uint64) error {
 	if c.overflow > 0 {
 		c.overflow--
 		return nil
@@ -448,7 +513,7 @@ func (c *htmlConverter) endTag(a atom.Atom, name []byte) error {
 		}
 		return c.newline()
 	}
-	closed, err := c.popTo(a, string(name))
+	closed, err := c.popTo(a, hash)
 	if err != nil {
 		return err
 	}
@@ -461,13 +526,14 @@ func (c *htmlConverter) endTag(a atom.Atom, name []byte) error {
 	return nil
 }
 
-// popTo closes the innermost open element named a (or name for tags without
-// an atom) and everything opened after it. It reports whether one was open.
-func (c *htmlConverter) popTo(a atom.Atom, name string) (bool, error) {
+// popTo closes the innermost open element named a (or with the name hash
+// for tags without an atom) and everything opened after it. It reports
+// whether one was open.
+func (c *htmlConverter) popTo(a atom.Atom, hash uint64) (bool, error) {
 	i := len(c.stack) - 1
 	for ; i >= 0; i-- {
 		e := &c.stack[i]
-		if e.tag == a && (a != 0 || e.name == name) {
+		if e.tag == a && e.hash == hash {
 			break
 		}
 	}
@@ -500,27 +566,30 @@ func (c *htmlConverter) popTo(a atom.Atom, name string) (bool, error) {
 	return true, nil
 }
 
+// maxHref is the longest link target appended to a link's text.
+const maxHref = 2048
+
 // linkEnd appends a link's target when it tells more than its text and
 // points at ngrok.
 func (c *htmlConverter) linkEnd(e openElem) error {
-	if !strings.Contains(strings.ToLower(e.href), "ngrok") {
+	if len(e.href) > maxHref || !strings.Contains(strings.ToLower(e.href), "ngrok") {
 		return nil
 	}
+	// Only a text about as long as the link can repeat it; a longer one is
+	// not copied to be compared.
 	var text string
-	if e.start <= len(c.out) {
+	if n := len(c.out) - e.start; e.start <= len(c.out) && n <= 2*len(e.href)+16 {
 		text = string(c.out[e.start:])
 	}
 	if sameLink(text, e.href) {
 		return nil
 	}
-	if c.space {
-		c.space = false
-	}
+	c.space = false
 	if err := c.beginLine(); err != nil {
 		return err
 	}
 	sep := " ("
-	if c.lineStart || len(c.out) == 0 || c.out[len(c.out)-1] == ' ' || c.out[len(c.out)-1] == '\n' {
+	if len(c.out) == 0 || c.out[len(c.out)-1] == ' ' || c.out[len(c.out)-1] == '\n' {
 		sep = "("
 	}
 	if err := c.putText([]byte(sep)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,7 +19,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/triage-bot/triage/internal/mailgen"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/postgres"
+	"github.com/triage-bot/triage/store/postgres/pgtest"
 	"github.com/triage-bot/triage/store/sqlite"
 )
 
@@ -163,18 +169,29 @@ func TestCrashMidDrainLosesNothing(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(crashConfig(filepath.Join(dir, "data"), maildir, "{driver: sqlite}", srv.URL)), 0o644))
 	logf := filepath.Join(dir, "triage.log")
 
+	// First kill: while mail is still being taken in.
 	first := startCLI(t, logf, "run", "--config", cfg)
-	waitFor(t, 60*time.Second, "the first webhooks", func() bool { u, _, _ := hd.counts(); return u >= messages/5 })
+	waitFor(t, 60*time.Second, "ingest under way", func() bool {
+		return countFiles(t, filepath.Join(maildir, "cur")) >= messages/10
+	})
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
+	leftInNew := countFiles(t, filepath.Join(maildir, "new"))
+	t.Logf("first SIGKILL during ingest: %d messages still in new/", leftInNew)
+
+	// Second kill: while webhooks are being delivered.
+	second := startCLI(t, logf, "run", "--config", cfg)
+	waitFor(t, 60*time.Second, "deliveries under way", func() bool { u, _, _ := hd.counts(); return u >= messages/2 })
+	require.NoError(t, second.Process.Signal(syscall.SIGKILL))
+	_ = second.Wait()
 	uniqueAtKill, _, _ := hd.counts()
-	t.Logf("killed with SIGKILL after %d of %d webhooks", uniqueAtKill, messages)
+	t.Logf("second SIGKILL after %d of %d webhooks", uniqueAtKill, messages)
 	require.Less(t, uniqueAtKill, messages, "the kill must land mid-drain")
 
 	// Claims of the killed process expire after the outbox lease (2s).
 	time.Sleep(2500 * time.Millisecond)
-	second := startCLI(t, logf, "run", "--once", "--config", cfg)
-	require.NoError(t, second.Wait(), "log: %s", readFile(logf))
+	third := startCLI(t, logf, "run", "--once", "--config", cfg)
+	require.NoError(t, third.Wait(), "log: %s", readFile(logf))
 
 	unique, raw, tickets := hd.counts()
 	t.Logf("after restart: %d unique deliveries, %d raw deliveries (%d repeats after the crash), %d tickets", unique, raw, raw-unique, tickets)
@@ -196,7 +213,8 @@ func TestCrashMidDrainLosesNothing(t *testing.T) {
 	counts, err := st.CountActions(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, messages, counts["done"], "every action is done: %v", counts)
-	writeReport(t, "crash-sqlite", fmt.Sprintf("killed after %d/%d; repeats after restart: %d; delivered once each: %d", uniqueAtKill, messages, raw-unique, unique))
+	writeReport(t, "crash-sqlite", fmt.Sprintf("SIGKILL during ingest (%d left in new/) and after %d/%d webhooks; raw repeats received: %d; unique deliveries: %d; tickets: %d",
+		leftInNew, uniqueAtKill, messages, raw-unique, unique, tickets))
 }
 
 func readFile(p string) string {
@@ -221,4 +239,79 @@ func writeReport(t *testing.T, name, line string) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "%s: %s\n", name, line)
+}
+
+// TestCrashOneOfTwoReplicasOnPostgres runs two `triage run` replicas on one
+// PostgreSQL store and one Maildir, kills one with SIGKILL mid-drain, and
+// checks that the survivor finishes the work: every message one ticket,
+// every webhook delivered (deduplicated by key; raw repeats counted).
+func TestCrashOneOfTwoReplicasOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test is not short")
+	}
+	dsn := pgtest.Schema(t)
+	const messages = 2000
+	dir := t.TempDir()
+	maildir := filepath.Join(dir, "inbox")
+	_, err := mailgen.Maildir(maildir, messages)
+	require.NoError(t, err)
+	hd := newHelpdesk()
+	srv := httptest.NewServer(hd)
+	defer srv.Close()
+	cfg := filepath.Join(dir, "triage.yaml")
+	storeYAML := fmt.Sprintf("{driver: postgres, dsn: %q}", dsn)
+	require.NoError(t, os.WriteFile(cfg, []byte(crashConfig(filepath.Join(dir, "data"), maildir, storeYAML, srv.URL)), 0o644))
+	logf := filepath.Join(dir, "triage.log")
+
+	a := startCLI(t, logf, "run", "--config", cfg)
+	b := startCLI(t, logf, "run", "--config", cfg)
+	waitFor(t, 90*time.Second, "deliveries under way", func() bool { u, _, _ := hd.counts(); return u >= messages/4 })
+	// Kill whichever replica holds the Maildir's lease, so the survivor
+	// must take the source over when the lease expires.
+	victim, survivor := a, b
+	holder := leaseHolder(t, dsn)
+	if holder == fmt.Sprint(b.Process.Pid) {
+		victim, survivor = b, a
+	}
+	require.NoError(t, victim.Process.Signal(syscall.SIGKILL))
+	_ = victim.Wait()
+	uniqueAtKill, _, _ := hd.counts()
+	t.Logf("killed replica pid %d (lease holder %q) after %d of %d webhooks", victim.Process.Pid, holder, uniqueAtKill, messages)
+
+	waitFor(t, 120*time.Second, "the survivor to finish", func() bool {
+		u, _, _ := hd.counts()
+		return u == messages && countFiles(t, filepath.Join(maildir, "new")) == 0
+	})
+	require.NoError(t, survivor.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, survivor.Wait(), "the survivor exits cleanly on SIGTERM; log: %s", readFile(logf))
+
+	unique, raw, tickets := hd.counts()
+	t.Logf("%d unique deliveries, %d raw (%d repeats), %d tickets", unique, raw, raw-unique, tickets)
+	assert.Equal(t, messages, unique)
+	assert.Equal(t, messages, tickets)
+	assert.Equal(t, messages, countFiles(t, filepath.Join(maildir, "cur")), "no mail is lost or deleted")
+	st, err := postgres.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	defer st.Close()
+	recs, err := st.Tickets(context.Background(), store.TicketQuery{Limit: 5000})
+	require.NoError(t, err)
+	assert.Len(t, recs, messages, "one ticket per message")
+	writeReport(t, "crash-postgres", fmt.Sprintf("two replicas, lease holder killed after %d/%d webhooks; raw repeats received: %d; unique deliveries: %d; tickets: %d",
+		uniqueAtKill, messages, raw-unique, unique, tickets))
+}
+
+// leaseHolder returns the pid part of the Maildir source lease's holder.
+func leaseHolder(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var holder string
+	err = conn.QueryRow(ctx, `SELECT holder FROM leases WHERE name = 'source:maildir:support'`).Scan(&holder)
+	require.NoError(t, err)
+	if i := strings.LastIndex(holder, "-"); i >= 0 {
+		return holder[i+1:]
+	}
+	return holder
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -128,9 +129,21 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	cfgPath := fs.String("config", "", "config file (default: embedded defaults)")
 	once := fs.Bool("once", false, "drain the sources and the outbox, then exit")
 	listen := fs.String("listen", "", "override http.listen (\"off\" disables the server)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for benchmarks)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if len(pos) > 0 {
 		return usagef("run takes no arguments, got %q", pos)
@@ -175,16 +188,17 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	for _, w := range cfg.Webhooks {
 		endpoints = append(endpoints, webhook.Endpoint{Name: w.Name, URL: w.URL, Secret: w.Secret, Timeout: w.Timeout})
 	}
-	maildirs := map[string]string{}
+	var maildirs []*maildir.Source
 	var specs []pipeline.SourceSpec
 	for _, md := range cfg.Sources.Maildir {
-		maildirs[md.Name] = md.Path
-		specs = append(specs, pipeline.SourceSpec{Source: maildir.NewSource(md.Name, md.Path, md.Keyword), Interval: md.Poll, StaleAfter: md.StaleAfter})
+		src := maildir.NewSource(md.Name, md.Path, md.Keyword)
+		maildirs = append(maildirs, src)
+		specs = append(specs, pipeline.SourceSpec{Source: src, Interval: md.Poll, StaleAfter: md.StaleAfter})
 	}
 	sinks := map[string]outbox.Sink{
 		ticket.KindWebhook:     webhook.New(endpoints, nil),
 		ticket.KindJSONL:       jsonl.New(),
-		ticket.KindMaildirMove: maildir.NewMoveSink(maildirs),
+		ticket.KindMaildirMove: maildir.NewMoveSink(maildirs...),
 	}
 	o := cfg.Outbox
 	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)

@@ -183,12 +183,16 @@ func keywordLetter(dir, keyword string) (byte, error) {
 // from the source Maildir's cur/ into the Maildir++ subfolder named by the
 // action's target (e.g. ".agent-auth/cur/"), creating the folder.
 type MoveSink struct {
-	sources map[string]string // source name → Maildir path
+	sources map[string]*Source // source name → source
 }
 
-// NewMoveSink returns a sink that knows the Maildir of each source name.
-func NewMoveSink(sources map[string]string) *MoveSink {
-	return &MoveSink{sources: sources}
+// NewMoveSink returns a sink for the messages of these sources.
+func NewMoveSink(sources ...*Source) *MoveSink {
+	m := &MoveSink{sources: map[string]*Source{}}
+	for _, s := range sources {
+		m.sources[s.name] = s
+	}
+	return m
 }
 
 // Send moves the message; it is idempotent: a message already in the
@@ -199,9 +203,16 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	if !ok || !ok2 {
 		return outbox.Permanent(fmt.Errorf("maildir.move: ticket %s did not come from a Maildir source", a.TicketID))
 	}
-	root, ok := m.sources[name]
+	src, ok := m.sources[name]
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("maildir.move: no Maildir source named %q", name))
+	}
+	root := src.path
+	// The name the source gave the message in cur/, when it came from new/
+	// without flags: found with one stat instead of a directory scan.
+	var guesses []string
+	if letter, err := keywordLetter(root, src.keyword); err == nil {
+		guesses = append(guesses, u+":2,"+string(letter))
 	}
 	folder := strings.Trim(a.Target, "./ ")
 	if folder == "" || strings.ContainsAny(folder, "/\\") || strings.Contains(folder, "..") {
@@ -213,26 +224,29 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 			return fmt.Errorf("maildir.move: %w", err)
 		}
 	}
-	if found, _ := findUnique(filepath.Join(dstDir, "cur"), u); found != "" {
-		return nil
-	}
-	src, err := findUnique(filepath.Join(root, "cur"), u)
+	file, err := findUnique(filepath.Join(root, "cur"), u, guesses)
 	if err != nil {
 		return fmt.Errorf("maildir.move: %w", err)
 	}
-	if src == "" {
+	if file == "" {
+		if done, _ := findUnique(filepath.Join(dstDir, "cur"), u, guesses); done != "" {
+			return nil // moved before: a repeat after a crash
+		}
 		return outbox.Permanent(fmt.Errorf("maildir.move: message %s is in neither %s/cur nor the destination", u, root))
 	}
-	if err := os.Rename(filepath.Join(root, "cur", src), filepath.Join(dstDir, "cur", src)); err != nil {
+	if err := os.Rename(filepath.Join(root, "cur", file), filepath.Join(dstDir, "cur", file)); err != nil {
 		return fmt.Errorf("maildir.move: %w", err)
 	}
 	return nil
 }
 
-// findUnique returns the file in dir whose unique name is u, or "".
-func findUnique(dir, u string) (string, error) {
-	if _, err := os.Stat(filepath.Join(dir, u)); err == nil {
-		return u, nil
+// findUnique returns the file in dir whose unique name is u, or "". It
+// tries the likely names first and scans the folder only when they miss.
+func findUnique(dir, u string, guesses []string) (string, error) {
+	for _, g := range append([]string{u}, guesses...) {
+		if _, err := os.Stat(filepath.Join(dir, g)); err == nil {
+			return g, nil
+		}
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, globEscape(u)+":2,*"))
 	if err != nil || len(matches) == 0 {

@@ -97,7 +97,7 @@ func TestMoveSink(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "cur"), 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", "100.M1.host:2,Sa"), []byte("x"), 0o600))
-	m := NewMoveSink(map[string]string{"support": dir})
+	m := NewMoveSink(NewSource("support", dir, ""))
 	a := ticket.Action{TicketID: "maildir:support/100.M1.host", Kind: ticket.KindMaildirMove, Target: "agent-auth"}
 	require.NoError(t, m.Send(context.Background(), a))
 	assert.Equal(t, []string{"100.M1.host:2,Sa"}, list(t, filepath.Join(dir, ".agent-auth", "cur")))

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bench/run.sh — end-to-end throughput of `triage run --once`.
+#
+# Generates a Maildir of N mails (default 20,000) in every MIME shape of the
+# sample inbox, then, in the same run:
+#   triage run --once   the whole job: parse, annotate, route, store in
+#                       SQLite, run the actions (a JSON Lines log and a
+#                       Maildir move per ticket), mark each mail handled
+#   bench/pyextract.py  Python's mailbox + email + re, extraction only
+# and prints messages/s, peak RSS and the ratio. It reports; it asserts
+# nothing.
+#
+# Usage: bench/run.sh [MESSAGES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-20000}
+out=bench/out/run
+rm -rf "$out"
+mkdir -p "$out"
+if [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+go build -o "$out/triage" ./cmd/triage
+go run ./bench/genmaildir -o "$out/py-maildir" -n "$n"
+cp -r "$out/py-maildir" "$out/maildir"
+cat "$out"/maildir/new/* >/dev/null # warm the page cache for both
+
+cat >"$out/triage.yaml" <<YAML
+data_dir: $out/data
+http: {listen: "off"}
+log: {level: warn}
+sources:
+  maildir:
+    - {name: bench, path: $out/maildir}
+routes:
+  rules:
+    - name: log
+      actions: [{kind: jsonl, target: $out/data/tickets.jsonl}]
+      continue: true
+    - name: file
+      match: {has_code: true}
+      actions: [{kind: maildir.move, target: "{{.Primary}}"}]
+YAML
+
+/usr/bin/time -f '%e %M' -o "$out/triage.time" "$out/triage" run --once --config "$out/triage.yaml" >"$out/triage.out"
+/usr/bin/time -f '%e %M' -o "$out/py.time" python3 bench/pyextract.py "$out/py-maildir" >"$out/py.out"
+read -r t_tr m_tr <"$out/triage.time"
+read -r t_py m_py <"$out/py.time"
+
+printf '\n%s messages, %s cores\n\n' "$n" "$(nproc)"
+printf '%-40s %9s %12s %12s\n' "" seconds messages/s "peak RSS"
+printf '%-40s %9.2f %12.0f %9.1f MiB\n' "triage run --once (full job, SQLite)" "$t_tr" "$(awk "BEGIN{print $n/$t_tr}")" "$(awk "BEGIN{print $m_tr/1024}")"
+printf '%-40s %9.2f %12.0f %9.1f MiB\n' "python mailbox+email+re (extract only)" "$t_py" "$(awk "BEGIN{print $n/$t_py}")" "$(awk "BEGIN{print $m_py/1024}")"
+printf '\ntriage throughput / python throughput: %.1fx   (target >= 5)\n' "$(awk "BEGIN{print $t_py/$t_tr}")"
+tail -3 "$out/triage.out"
+cat "$out/py.out"

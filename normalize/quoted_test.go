@@ -1,0 +1,131 @@
+package normalize
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSplitQuoted(t *testing.T) {
+	tests := []struct {
+		name         string
+		text         string
+		body, quoted string
+	}{
+		{
+			name: "no history",
+			text: "Hello\nERR_NGROK_108\n",
+			body: "Hello\nERR_NGROK_108",
+		},
+		{
+			name:   "angle quoted lines",
+			text:   "New text ERR_NGROK_120\n\n> old text ERR_NGROK_108\n  > indented old\n",
+			body:   "New text ERR_NGROK_120",
+			quoted: "> old text ERR_NGROK_108\n  > indented old",
+		},
+		{
+			name:   "inline reply keeps both sides",
+			text:   "> question one?\nanswer one\n> question two?\nanswer two\n",
+			body:   "answer one\nanswer two",
+			quoted: "> question one?\n> question two?",
+		},
+		{
+			name:   "on wrote one line",
+			text:   "Still broken.\n\nOn Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\nplain history ERR_NGROK_108\n",
+			body:   "Still broken.",
+			quoted: "On Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\nplain history ERR_NGROK_108",
+		},
+		{
+			name:   "on wrote wrapped over two lines",
+			text:   "Fixed.\nOn Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com>\nwrote:\n> x\n",
+			body:   "Fixed.",
+			quoted: "On Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com>\nwrote:\n> x",
+		},
+		{
+			name:   "german attribution",
+			text:   "Neu.\nAm 24.11.2026 um 10:02 schrieb Jane Doe <jane@example.org>:\nalt\n",
+			body:   "Neu.",
+			quoted: "Am 24.11.2026 um 10:02 schrieb Jane Doe <jane@example.org>:\nalt",
+		},
+		{
+			name:   "french attribution",
+			text:   "Nouveau.\nLe lun. 24 nov. 2026 à 10:02, Jane <jane@example.org> a écrit :\nancien\n",
+			body:   "Nouveau.",
+			quoted: "Le lun. 24 nov. 2026 à 10:02, Jane <jane@example.org> a écrit :\nancien",
+		},
+		{
+			name:   "spanish attribution",
+			text:   "Nuevo.\nEl lun, 24 nov 2026 a las 10:02, Jane (<jane@example.org>) escribió:\nviejo\n",
+			body:   "Nuevo.",
+			quoted: "El lun, 24 nov 2026 a las 10:02, Jane (<jane@example.org>) escribió:\nviejo",
+		},
+		{
+			name: "a sentence with wrote is not an attribution",
+			text: "On Monday I wrote:\nthe agent failed\n",
+			body: "On Monday I wrote:\nthe agent failed",
+		},
+		{
+			name:   "outlook block with separator",
+			text:   "New ERR_NGROK_3202\n\n________________________________\nFrom: Support <s@example.com>\nSent: Thursday, December 4, 2026 17:40\nTo: Petra\nSubject: RE: case\n\nold ERR_NGROK_3200\n",
+			body:   "New ERR_NGROK_3202",
+			quoted: "________________________________\nFrom: Support <s@example.com>\nSent: Thursday, December 4, 2026 17:40\nTo: Petra\nSubject: RE: case\n\nold ERR_NGROK_3200",
+		},
+		{
+			name:   "outlook bold markers and date",
+			text:   "New\n*From:* Support\n*Date:* Thu\n*Subject:* case\nold\n",
+			body:   "New",
+			quoted: "*From:* Support\n*Date:* Thu\n*Subject:* case\nold",
+		},
+		{
+			name:   "original message marker",
+			text:   "New\n-----Original Message-----\nold\n",
+			body:   "New",
+			quoted: "-----Original Message-----\nold",
+		},
+		{
+			name:   "german outlook block",
+			text:   "Neu\nVon: Support\nGesendet: Donnerstag\nAn: Petra\nBetreff: AW: Fall\nalt\n",
+			body:   "Neu",
+			quoted: "Von: Support\nGesendet: Donnerstag\nAn: Petra\nBetreff: AW: Fall\nalt",
+		},
+		{
+			name: "from line without a block is text",
+			text: "From: the agent log\nERR_NGROK_108\n",
+			body: "From: the agent log\nERR_NGROK_108",
+		},
+		{
+			name: "gmail inline forward is new text",
+			text: "FYI\n---------- Forwarded message ---------\nFrom: Carla <c@example.org>\nDate: Fri, Dec 5, 2026\nSubject: q\nTo: <se@example.org>\n\nERR_NGROK_334\n",
+			body: "FYI\n---------- Forwarded message ---------\nFrom: Carla <c@example.org>\nDate: Fri, Dec 5, 2026\nSubject: q\nTo: <se@example.org>\n\nERR_NGROK_334",
+		},
+		{
+			name: "apple forward is new text",
+			text: "See below\nBegin forwarded message:\n\nFrom: Carla <c@example.org>\nSubject: q\nDate: 5 December 2026\nTo: se@example.org\n\nERR_NGROK_334\n",
+			body: "See below\nBegin forwarded message:\n\nFrom: Carla <c@example.org>\nSubject: q\nDate: 5 December 2026\nTo: se@example.org\n\nERR_NGROK_334",
+		},
+		{
+			name: "outlook forward block is new text",
+			text: "FYI\n________________________________\nFrom: Carla\nSent: Friday\nTo: SE\nSubject: FW: agent\n\nERR_NGROK_334\n",
+			body: "FYI\n________________________________\nFrom: Carla\nSent: Friday\nTo: SE\nSubject: FW: agent\n\nERR_NGROK_334",
+		},
+		{
+			name:   "history inside a forward is still quoted",
+			text:   "FYI\n---------- Forwarded message ---------\nFrom: Carla\nDate: Fri\nSubject: q\nTo: SE\n\nnew ERR_NGROK_334\n\nOn Fri, Dec 5, 2026 at 9:00 AM SE <se@example.org> wrote:\n> old\n",
+			body:   "FYI\n---------- Forwarded message ---------\nFrom: Carla\nDate: Fri\nSubject: q\nTo: SE\n\nnew ERR_NGROK_334",
+			quoted: "On Fri, Dec 5, 2026 at 9:00 AM SE <se@example.org> wrote:\n> old",
+		},
+		{
+			name:   "only history",
+			text:   "> all quoted\n",
+			quoted: "> all quoted",
+		},
+		{name: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, quoted := SplitQuoted(tt.text)
+			assert.Equal(t, tt.body, body, "body")
+			assert.Equal(t, tt.quoted, quoted, "quoted")
+		})
+	}
+}

@@ -1,0 +1,357 @@
+package route
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode/utf8"
+
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/redact"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// Payload is the JSON document in every planned action's Payload. Sinks
+// take what they need: the text for Slack and e-mail, the whole document
+// for webhooks and JSON Lines files.
+type Payload struct {
+	// Ticket is the ticket as routing saw it, customer text redacted.
+	Ticket TicketView `json:"ticket"`
+	// Rule is the rule that planned the action ("default" for the default).
+	Rule string `json:"rule"`
+	// Kind is the action kind.
+	Kind string `json:"kind"`
+	// Target is the rendered target.
+	Target string `json:"target"`
+	// Text is the rendered human-readable text, redacted.
+	Text string `json:"text"`
+}
+
+// TicketView is a ticket with its annotation as payloads and templates see
+// it. Subject and Excerpt have passed through redact.String.
+type TicketView struct {
+	// ID is the ticket's stable ID.
+	ID string `json:"id"`
+	// Source is "email", "slack", "api" or "file".
+	Source string `json:"source"`
+	// Channel is the mailbox, Slack channel or input file.
+	Channel string `json:"channel,omitempty"`
+	// From is the sender's address or Slack user ID.
+	From string `json:"from,omitempty"`
+	// Subject is the subject line, redacted.
+	Subject string `json:"subject,omitempty"`
+	// Date is when the sender wrote it; absent when unknown.
+	Date time.Time `json:"date,omitzero"`
+	// PrimaryCategory is the category of the most important code, "" when
+	// the ticket has none.
+	PrimaryCategory string `json:"primary_category"`
+	// Codes are the distinct codes, most important first.
+	Codes []CodeView `json:"codes"`
+	// Unknown lists codes the catalog does not know.
+	Unknown []int `json:"unknown,omitempty"`
+	// Excerpt is the first ExcerptRunes characters of the new body text
+	// (not quoted history, not attachments), redacted; "…" marks a cut.
+	Excerpt string `json:"excerpt"`
+}
+
+// CodeView is one code of a ticket with what the catalog says about it.
+type CodeView struct {
+	// Code is n in ERR_NGROK_n.
+	Code int `json:"code"`
+	// Name is "ERR_NGROK_<n>".
+	Name string `json:"name"`
+	// Summary is the catalog's meaning.
+	Summary string `json:"summary"`
+	// Category is the owning team's queue.
+	Category string `json:"category"`
+	// DocsURL is the code's page in ngrok's docs.
+	DocsURL string `json:"docs_url"`
+	// Hint is a first step for the customer; may be empty.
+	Hint string `json:"hint,omitempty"`
+	// QuotedOnly is true when the code appears only in quoted history.
+	QuotedOnly bool `json:"quoted_only"`
+	// Official is ngrok's own message, when the catalog was synced.
+	Official string `json:"official,omitempty"`
+	// Known is false for a code the catalog has no entry for yet; its
+	// Summary is then a note for the team, not for customers.
+	Known bool `json:"known"`
+}
+
+// TemplateData is what `target` and `template` templates are executed
+// with.
+type TemplateData struct {
+	// Ticket is the ticket view (the same as in the payload).
+	Ticket TicketView
+	// Codes is Ticket.Codes.
+	Codes []CodeView
+	// Primary is Ticket.PrimaryCategory.
+	Primary string
+	// Unknown is Ticket.Unknown.
+	Unknown []int
+	// Rule is the rule's name ("default" for the default).
+	Rule string
+	// Kind is the action kind.
+	Kind string
+	// Target is the rendered target; empty while the target itself renders.
+	Target string
+}
+
+// ExcerptRunes is the length of TicketView.Excerpt, in characters.
+const ExcerptRunes = 1500
+
+// Key returns an action's idempotency key: a hex SHA-256 digest (128 bits)
+// of the ticket ID, rule name, kind, rendered target and the action's
+// index in its rule. The same ticket decided again gets the same keys.
+func Key(ticketID, rule, kind, target string, index int) string {
+	h := sha256.New()
+	for _, s := range []string{ticketID, rule, kind, target, strconv.Itoa(index)} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// plan renders one action for the ticket in v.
+func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionState) (ticket.Action, error) {
+	tv := v.ticketView()
+	data := TemplateData{Ticket: *tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Unknown: tv.Unknown, Rule: ruleName, Kind: a.kind}
+	target := a.targetText
+	if a.target != nil {
+		var b strings.Builder
+		if err := a.target.Execute(&b, data); err != nil {
+			return ticket.Action{}, renderError(ruleName, index, a.kind, "target", err)
+		}
+		target = strings.TrimSpace(b.String())
+	}
+	if target == "" && targetRequired(a.kind) {
+		return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered empty for ticket %s", a.targetText, v.t.ID))
+	}
+	data.Target = target
+	var b strings.Builder
+	if err := a.text.Execute(&b, data); err != nil {
+		return ticket.Action{}, renderError(ruleName, index, a.kind, "template", err)
+	}
+	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(b.String())}
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return ticket.Action{}, renderError(ruleName, index, a.kind, "payload", err)
+	}
+	return ticket.Action{
+		TicketID: v.t.ID,
+		Kind:     a.kind,
+		Target:   target,
+		Rule:     ruleName,
+		Payload:  bytes.TrimSuffix(body.Bytes(), []byte("\n")),
+		Key:      Key(v.t.ID, ruleName, a.kind, target, index),
+		State:    state,
+	}, nil
+}
+
+// ticketView builds (once) the redacted view of the ticket.
+func (v *view) ticketView() *TicketView {
+	if v.tv != nil {
+		return v.tv
+	}
+	t, a := v.t, v.a
+	tv := &TicketView{
+		ID:              t.ID,
+		Source:          t.Source,
+		Channel:         t.Channel,
+		From:            t.From,
+		Subject:         redact.String(t.Subject),
+		Date:            t.Date,
+		PrimaryCategory: string(a.Primary),
+		Codes:           make([]CodeView, 0, len(a.Codes)),
+		Unknown:         a.Unknown,
+	}
+	for _, c := range a.Codes {
+		tv.Codes = append(tv.Codes, CodeView{
+			Code: c.Code, Name: c.Name, Summary: c.Summary, Category: string(c.Category),
+			DocsURL: c.DocsURL, Hint: c.Hint, QuotedOnly: c.QuotedOnly, Official: c.Official, Known: c.Known,
+		})
+	}
+	var body []string
+	for _, p := range t.Parts {
+		if p.Kind == ticket.KindBody {
+			body = append(body, p.Text)
+		}
+	}
+	tv.Excerpt = excerpt(strings.Join(body, "\n\n"))
+	v.tv = tv
+	return tv
+}
+
+// Redaction works on whole lines, so redacting the lines that cover the
+// excerpt is the same as redacting the whole body first.
+const (
+	excerptWindow = 8 << 10  // bytes; more than ExcerptRunes characters of UTF-8
+	excerptLine   = 64 << 10 // how far to look for the end of the last line
+)
+
+func excerpt(body string) string {
+	if len(body) > excerptWindow {
+		cut := excerptWindow
+		if i := strings.IndexByte(body[cut:], '\n'); i >= 0 && i < excerptLine {
+			cut += i
+		} else {
+			cut = min(len(body), cut+excerptLine)
+		}
+		body = body[:cut]
+	}
+	s := strings.TrimSpace(strings.ToValidUTF8(redact.String(body), "\uFFFD"))
+	return truncate(ExcerptRunes, s)
+}
+
+// truncate cuts s to n characters, marking a cut with "…" (counted in n).
+func truncate(n int, s string) string {
+	if n <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			break
+		}
+		count++
+	}
+	return strings.TrimRightFunc(s[:i], func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' }) + "…"
+}
+
+// funcs are the helpers templates may call.
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"join":     join,
+		"lower":    strings.ToLower,
+		"upper":    strings.ToUpper,
+		"truncate": truncate,
+		"mrkdwn":   mrkdwn,
+	}
+}
+
+// join joins the elements of a list (strings, numbers, codes) with sep:
+// {{join ", " .Unknown}}. A CodeView joins as its Name.
+func join(sep string, list any) (string, error) {
+	v := reflect.ValueOf(list)
+	if !v.IsValid() {
+		return "", nil
+	}
+	if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
+		return "", fmt.Errorf("join: want a list, got %T", list)
+	}
+	parts := make([]string, v.Len())
+	for i := range parts {
+		e := v.Index(i).Interface()
+		if c, ok := e.(CodeView); ok {
+			e = c.Name
+		}
+		parts[i] = fmt.Sprint(e)
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// mrkdwn escapes &, < and > for Slack's mrkdwn.
+func mrkdwn(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func newTemplate() *template.Template {
+	return template.New("t").Funcs(funcs()).Option("missingkey=error")
+}
+
+// Default texts, by kind. Each lists every code with its summary and docs
+// link; route/REFERENCE.md shows them.
+const (
+	slackCodes = `{{define "codes"}}{{if .Codes}}ngrok error {{if gt (len .Codes) 1}}codes{{else}}code{{end}} in this message ({{.Primary}}):
+{{range .Codes}}• <{{.DocsURL}}|{{.Name}}> — {{mrkdwn .Summary}}{{if .QuotedOnly}} _(only in quoted history)_{{end}}
+{{end}}{{else}}No ngrok error code found in this message.
+{{end}}{{end}}`
+
+	slackReplyText = slackCodes + `{{template "codes" .}}`
+
+	slackPostText = slackCodes + `*{{if .Ticket.Subject}}{{mrkdwn .Ticket.Subject}}{{else}}New ticket{{end}}*` +
+		`{{if .Ticket.From}} from {{mrkdwn .Ticket.From}}{{end}} ({{.Ticket.Source}}{{if .Ticket.Channel}}, {{mrkdwn .Ticket.Channel}}{{end}})
+{{template "codes" .}}`
+
+	emailReplyText = `Hello,
+
+thank you for writing to us.{{if .Codes}} Your message mentions {{if gt (len .Codes) 1}}these ngrok errors{{else}}this ngrok error{{end}}:
+{{range .Codes}}
+{{.Name}}: {{if .Known}}{{.Summary}}{{else}}please see its page in ngrok's documentation.{{end}}
+{{- if .Hint}}
+  What to try: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}{{else}}
+{{end}}
+A member of our support team will follow up.
+`
+
+	emailForwardText = `Forwarded by triage (rule "{{.Rule}}").
+
+From: {{.Ticket.From}}
+Subject: {{.Ticket.Subject}}
+Category: {{if .Primary}}{{.Primary}}{{else}}none{{end}}
+
+{{if .Codes}}Codes:
+{{range .Codes}}- {{.Name}} ({{.Category}}): {{.Summary}}
+  {{.DocsURL}}
+{{end}}{{else}}No ngrok error code found.
+{{end}}
+Message:
+{{.Ticket.Excerpt}}
+`
+
+	plainText = `[{{if .Primary}}{{.Primary}}{{else}}no code{{end}}] {{.Ticket.Subject}}{{if .Ticket.From}} (from {{.Ticket.From}}){{end}}
+{{range .Codes}}- {{.Name}}: {{.Summary}} {{.DocsURL}}
+{{else}}No ngrok error code found.
+{{end}}`
+
+	shortText = `{{if .Codes}}{{join ", " .Codes}}{{else}}no ngrok error code{{end}}`
+)
+
+// defaultTexts maps each kind to its default text.
+var defaultTexts = map[string]string{
+	ticket.KindSlackReply:   slackReplyText,
+	ticket.KindSlackPost:    slackPostText,
+	ticket.KindEmailReply:   emailReplyText,
+	ticket.KindEmailForward: emailForwardText,
+	ticket.KindWebhook:      plainText,
+	ticket.KindJSONL:        plainText,
+	ticket.KindAlert:        plainText,
+	ticket.KindSlackReact:   shortText,
+	ticket.KindIMAPFlag:     shortText,
+	ticket.KindIMAPMove:     shortText,
+	ticket.KindMaildirMove:  shortText,
+}
+
+// defaultTemplate returns the parsed default text for kind.
+func defaultTemplate(kind string) *template.Template {
+	text, ok := defaultTexts[kind]
+	if !ok {
+		text = plainText
+	}
+	return template.Must(newTemplate().Parse(text))
+}
+
+// sampleData is a ticket to try templates on at compile time.
+func sampleData() TemplateData {
+	e := catalog.Entry{Code: 108, Summary: "Too many agent sessions.", Category: catalog.AgentAuth}
+	tv := TicketView{
+		ID: "file:sample#1", Source: "email", Channel: "INBOX", From: "ana@example.com", Subject: "tunnel down",
+		PrimaryCategory: string(e.Category), Excerpt: "ERR_NGROK_108",
+		Codes: []CodeView{{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true}},
+	}
+	return TemplateData{Ticket: tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Rule: "sample", Kind: ticket.KindWebhook, Target: "sample"}
+}

@@ -1,0 +1,190 @@
+// Package route decides what happens to a ticket: routing rules written in
+// YAML (the `routes:` section of triage.yaml) are compiled once, with every
+// problem in them reported at once, and then Decide plans the actions for
+// each ticket. It plans; it never carries anything out (that is the
+// outbox's job) and it does no I/O.
+//
+// Semantics, in short (route/REFERENCE.md is the full reference):
+//
+//   - Rules are tried in the order written. A rule matches when every
+//     condition in its `match:` holds; a list means "any of"; an empty or
+//     missing `match:` matches every ticket.
+//   - The first matching rule's actions are planned and evaluation stops,
+//     unless the rule says `continue: true`.
+//   - A `shadow: true` rule is evaluated and its actions are planned with
+//     State ticket.StateShadow (recorded, never run); it never stops
+//     evaluation and never counts as a match for the default. `continue`
+//     has no effect on a shadow rule.
+//   - When no non-shadow rule matched, the `default:` actions are planned.
+//
+// Every action carries a JSON Payload (see Payload) and an idempotency Key.
+// All customer text that goes into a payload or a template (subject, body
+// excerpt, rendered text) passes through redact.String first.
+//
+// Rules is immutable after Compile and safe for concurrent use.
+package route
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"text/template"
+
+	"github.com/triage-bot/triage/annotate"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// Options tunes Compile.
+type Options struct {
+	// Kinds lists the action kinds this process can carry out; an action of
+	// another kind is a configuration error. Nil means every kind in Kinds().
+	Kinds []string
+}
+
+// Kinds returns every action kind known to the ticket package, in a
+// stable order.
+func Kinds() []string {
+	return []string{
+		ticket.KindWebhook, ticket.KindJSONL, ticket.KindMaildirMove,
+		ticket.KindSlackReply, ticket.KindSlackPost, ticket.KindSlackReact,
+		ticket.KindIMAPFlag, ticket.KindIMAPMove,
+		ticket.KindEmailReply, ticket.KindEmailForward, ticket.KindAlert,
+	}
+}
+
+// Sources returns the ticket sources a rule may name in `source:`.
+func Sources() []string { return []string{"email", "slack", "api", "file"} }
+
+// DefaultRule is the name recorded in Decision.Matched and Action.Rule when
+// the default actions apply. No rule may have this name.
+const DefaultRule = "default"
+
+// ShadowPrefix is put before a shadow rule's name in Decision.Matched.
+const ShadowPrefix = "shadow:"
+
+// Rules is a compiled set of routing rules.
+type Rules struct {
+	file  string
+	rules []*rule
+	def   []*action
+}
+
+// rule is one compiled rule.
+type rule struct {
+	name     string
+	line     int
+	match    matcher
+	actions  []*action
+	cont     bool
+	shadow   bool
+	keywords bool // the matcher needs the ticket's lower-cased new text
+}
+
+// action is one compiled action of a rule or of the default.
+type action struct {
+	kind   string
+	target *template.Template // nil: the literal targetText
+	text   *template.Template // never nil: the given or the kind's default
+	// targetText is the target as written.
+	targetText string
+	line       int
+}
+
+// Input is what Decide looks at.
+type Input struct {
+	// Ticket is the normalized ticket. A nil Ticket is treated as an empty one.
+	Ticket *ticket.Ticket
+	// Annotation is what annotate found in it.
+	Annotation annotate.Annotation
+}
+
+// Decision is what the rules say to do with one ticket.
+type Decision struct {
+	// Matched names the rules that matched, in order; shadow rules as
+	// "shadow:<name>"; DefaultRule when the default applied.
+	Matched []string `json:"matched"`
+	// Actions are the planned actions: TicketID, Kind, Target (rendered),
+	// Rule, Payload, Key and State (ticket.StatePending, or
+	// ticket.StateShadow for a shadow rule's) are set; the store sets the
+	// rest.
+	Actions []ticket.Action `json:"actions"`
+}
+
+// Names returns the rule names in order (the default is not included).
+func (r *Rules) Names() []string {
+	out := make([]string, len(r.rules))
+	for i, ru := range r.rules {
+		out[i] = ru.name
+	}
+	return out
+}
+
+// Decide plans the actions for one ticket. It is pure: the same input
+// gives the same Decision, keys included.
+//
+// It fails only when a template fails while rendering (e.g. index out of
+// range for this ticket, or a target that renders empty for a kind that
+// needs one). The Decision then still holds every action that rendered;
+// the failed ones are left out and each is named, with its rule, in the
+// joined error, so the caller can store what was planned and alert on the
+// rest.
+func (r *Rules) Decide(in Input) (Decision, error) {
+	t := in.Ticket
+	if t == nil {
+		t = &ticket.Ticket{}
+	}
+	v := newView(t, in.Annotation)
+	var (
+		d        Decision
+		errs     []error
+		matched  bool
+		planRule = func(name string, state ticket.ActionState, acts []*action) {
+			for i, a := range acts {
+				act, err := a.plan(v, name, i, state)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				d.Actions = append(d.Actions, act)
+			}
+		}
+	)
+	for _, ru := range r.rules {
+		if !ru.match.matches(v) {
+			continue
+		}
+		if ru.shadow {
+			d.Matched = append(d.Matched, ShadowPrefix+ru.name)
+			planRule(ru.name, ticket.StateShadow, ru.actions)
+			continue
+		}
+		matched = true
+		d.Matched = append(d.Matched, ru.name)
+		planRule(ru.name, ticket.StatePending, ru.actions)
+		if !ru.cont {
+			break
+		}
+	}
+	if !matched {
+		d.Matched = append(d.Matched, DefaultRule)
+		planRule(DefaultRule, ticket.StatePending, r.def)
+	}
+	return d, errors.Join(errs...)
+}
+
+// kinds returns the enabled kinds: o.Kinds, or every kind when nil.
+func (o Options) kinds() []string {
+	if o.Kinds == nil {
+		return Kinds()
+	}
+	return o.Kinds
+}
+
+// kindAllowed reports whether kind is enabled.
+func (o Options) kindAllowed(kind string) bool { return slices.Contains(o.kinds(), kind) }
+
+// renderError names the rule and action of a template that failed at run
+// time.
+func renderError(ruleName string, i int, kind, what string, err error) error {
+	return fmt.Errorf("route: rule %q: action %d (%s): %s: %w", ruleName, i+1, kind, what, err)
+}

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/postgres/pgtest"
+	"github.com/triage-bot/triage/store/storetest"
+	"github.com/triage-bot/triage/ticket"
+)
+
+func openDSN(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openDSN(t, pgtest.Schema(t))
+	})
+}
+
+func TestConformanceShared(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
+		dsn := pgtest.Schema(t)
+		var out []store.Store
+		for range n {
+			out = append(out, openDSN(t, dsn))
+		}
+		return out
+	})
+}
+
+func versions(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT version FROM schema_migrations ORDER BY version`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var v int
+		require.NoError(t, rows.Scan(&v))
+		out = append(out, v)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func TestMigrations(t *testing.T) {
+	pgtest.DSN(t)
+	ctx := context.Background()
+	all := make([]int, len(migrations))
+	for i := range all {
+		all[i] = i + 1
+	}
+	require.GreaterOrEqual(t, len(migrations), 2, "the upgrade test needs an old version")
+
+	t.Run("open twice", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		s := openDSN(t, dsn)
+		require.NoError(t, s.SetCursor(ctx, "imap:x", "7"))
+		require.NoError(t, s.Close())
+		s = openDSN(t, dsn)
+		assert.Equal(t, all, versions(t, s))
+		v, err := s.Cursor(ctx, "imap:x")
+		require.NoError(t, err)
+		assert.Equal(t, "7", v)
+	})
+
+	t.Run("upgrade from version 1", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		old, err := open(ctx, dsn, migrations[:1])
+		require.NoError(t, err)
+		assert.Equal(t, []int{1}, versions(t, old))
+		rec := &store.Record{
+			Ticket:   ticket.Ticket{ID: "t1", Source: "email", Parts: []ticket.Part{{Kind: ticket.KindBody, Text: "ERR_NGROK_108"}}},
+			Codes:    []int{108},
+			Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+			Actions:  []ticket.Action{{Kind: ticket.KindWebhook, Key: "k1"}},
+		}
+		require.NoError(t, old.Ingest(ctx, rec))
+		require.NoError(t, old.Close())
+
+		s := openDSN(t, dsn)
+		assert.Equal(t, all, versions(t, s))
+		got, err := s.Ticket(ctx, "t1")
+		require.NoError(t, err, "data survives the upgrade")
+		assert.Equal(t, rec.Ticket, got.Ticket)
+		require.NoError(t, s.SetCursor(ctx, "x", "1"), "version 2 tables exist")
+	})
+
+	t.Run("newer database refused", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		s := openDSN(t, dsn)
+		_, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, applied) VALUES ($1, now())`, len(migrations)+1)
+		require.NoError(t, err)
+		_, err = Open(ctx, dsn)
+		assert.ErrorContains(t, err, "newer")
+	})
+
+	t.Run("failed migration changes nothing", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		bad := append(append([]string(nil), migrations...), `CREATE TABLE extra (x integer); SELECT nonsense FROM nowhere;`)
+		_, err := open(ctx, dsn, bad)
+		require.Error(t, err)
+		s := openDSN(t, dsn)
+		assert.Equal(t, all, versions(t, s))
+		var n int
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'extra'`).Scan(&n))
+		assert.Zero(t, n)
+	})
+
+	t.Run("replicas migrate at once", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := Open(ctx, dsn)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			assert.NoError(t, err, "replica %d", i)
+		}
+		s := openDSN(t, dsn)
+		assert.Equal(t, all, versions(t, s))
+	})
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://user:secret@127.0.0.1:1/x?sslmode=disable&connect_timeout=1&pool_max_conns=nope")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "secret", "the DSN's password is not echoed")
+}
+
+// TestUnreadableText stores text PostgreSQL's text columns refuse (NUL
+// bytes) and reads it back intact from the JSON columns.
+func TestUnreadableText(t *testing.T) {
+	s := openDSN(t, pgtest.Schema(t))
+	ctx := context.Background()
+	rec := &store.Record{
+		Ticket: ticket.Ticket{ID: "t1", Source: "email", From: "a\x00b@example.com", Subject: "nul\x00here",
+			Parts: []ticket.Part{{Kind: ticket.KindAttachment, Name: "x.bin", Text: "ERR_NGROK_108\x00\x01"}}},
+		Received: time.Now(),
+	}
+	require.NoError(t, s.Ingest(ctx, rec))
+	got, err := s.Ticket(ctx, "t1")
+	require.NoError(t, err)
+	assert.Equal(t, rec.Ticket, got.Ticket)
+	list, err := s.Tickets(ctx, store.TicketQuery{Text: "err_ngrok_108"})
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+}
+
+func ExampleOpen() {
+	ctx := context.Background()
+	s, err := Open(ctx, "postgres://triage@db.internal:5432/triage?sslmode=verify-full")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = s.Close() }()
+}

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/triage-bot/triage/ticket"
+)
+
+// This file holds what both implementations do the same way: checking a
+// Record before it is written, flattening it into columns, and reading it
+// back.
+
+// Row is a Record flattened into the tickets table's columns.
+type Row struct {
+	// TicketJSON is the ticket, parts' text included.
+	TicketJSON []byte
+	// RulesJSON is the matched rules as a JSON array (never null).
+	RulesJSON []byte
+	// Annotation is nil when the record has none.
+	Annotation []byte
+	// Search is the lower-cased sender, subject and parts' text, without
+	// NUL bytes or invalid UTF-8, for case-insensitive substring search.
+	Search string
+}
+
+// PrepareRow validates rec and fills what the store sets: Received when
+// zero, and for each action TicketID, State (pending when empty),
+// NextAttempt (Received when zero, so due at once), Created and Updated.
+// Times are normalized with DBTime, the precision stored, so the caller's
+// copy equals what a later read returns.
+func PrepareRow(rec *Record, now time.Time) (Row, error) {
+	var r Row
+	if rec.Ticket.ID == "" {
+		return r, errors.New("empty ticket ID")
+	}
+	if len(rec.Annotation) > 0 && !json.Valid(rec.Annotation) {
+		return r, errors.New("annotation is not valid JSON")
+	}
+	now = DBTime(now)
+	if rec.Received.IsZero() {
+		rec.Received = now
+	}
+	rec.Received = DBTime(rec.Received)
+	for i := range rec.Actions {
+		a := &rec.Actions[i]
+		switch {
+		case a.TicketID == "":
+			a.TicketID = rec.Ticket.ID
+		case a.TicketID != rec.Ticket.ID:
+			return r, fmt.Errorf("action %d belongs to ticket %q", i, a.TicketID)
+		}
+		if a.Kind == "" {
+			return r, fmt.Errorf("action %d has no kind", i)
+		}
+		switch a.State {
+		case "":
+			a.State = ticket.StatePending
+		case ticket.StatePending, ticket.StateDone, ticket.StateFailed, ticket.StateShadow:
+		default:
+			return r, fmt.Errorf("action %d: cannot store an action as %q", i, a.State)
+		}
+		if a.NextAttempt.IsZero() {
+			a.NextAttempt = rec.Received
+		}
+		a.NextAttempt = DBTime(a.NextAttempt)
+		a.Created, a.Updated = now, now
+	}
+
+	var err error
+	if r.TicketJSON, err = json.Marshal(rec.Ticket); err != nil {
+		return r, fmt.Errorf("encode ticket: %w", err)
+	}
+	var search strings.Builder
+	search.WriteString(rec.Ticket.From)
+	search.WriteString("\n")
+	search.WriteString(rec.Ticket.Subject)
+	for _, p := range rec.Ticket.Parts {
+		search.WriteString("\n")
+		search.WriteString(p.Text)
+	}
+	rules := rec.Rules
+	if rules == nil {
+		rules = []string{}
+	}
+	if r.RulesJSON, err = json.Marshal(rules); err != nil {
+		return r, fmt.Errorf("encode rules: %w", err)
+	}
+	if len(rec.Annotation) > 0 {
+		r.Annotation = rec.Annotation
+	}
+	r.Search = Clean(strings.ToLower(search.String()))
+	return r, nil
+}
+
+// DecodeRow rebuilds a Record's ticket, rules and annotation from the
+// stored JSON columns.
+func DecodeRow(rec *Record, ticketJSON, rulesJSON, annotation []byte) error {
+	if err := json.Unmarshal(ticketJSON, &rec.Ticket); err != nil {
+		return fmt.Errorf("decode ticket: %w", err)
+	}
+	if err := json.Unmarshal(rulesJSON, &rec.Rules); err != nil {
+		return fmt.Errorf("decode rules: %w", err)
+	}
+	if len(rec.Rules) == 0 {
+		rec.Rules = nil
+	}
+	if len(annotation) > 0 {
+		rec.Annotation = json.RawMessage(annotation)
+	}
+	return nil
+}
+
+// DBTime is t as stored: UTC, truncated to microseconds.
+func DBTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// Clean makes s storable in any text column: no NUL bytes, valid UTF-8.
+// JSON columns keep such bytes escaped instead.
+func Clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// NullString is s, or nil (SQL NULL) when s is empty.
+func NullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// QueryLimit applies the contract's default of 100 to a query's Limit.
+func QueryLimit(n int) int {
+	if n <= 0 {
+		return 100
+	}
+	return n
+}

@@ -1,0 +1,247 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+const actionColumns = `id, ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated`
+
+func scanAction(sc scanner) (ticket.Action, error) {
+	var (
+		a                             ticket.Action
+		key                           sql.NullString
+		state                         string
+		nextAttempt, created, updated int64
+	)
+	if err := sc.Scan(&a.ID, &a.TicketID, &a.Kind, &a.Target, &a.Rule, &a.Payload, &key, &state,
+		&a.Attempts, &nextAttempt, &a.LastError, &created, &updated); err != nil {
+		return a, err
+	}
+	if len(a.Payload) == 0 {
+		a.Payload = nil
+	}
+	a.Key = key.String
+	a.State = ticket.ActionState(state)
+	a.NextAttempt = fromMicros(nextAttempt)
+	a.Created = fromMicros(created)
+	a.Updated = fromMicros(updated)
+	return a, nil
+}
+
+// scanActions reads and closes rows.
+func scanActions(rows *sql.Rows) ([]ticket.Action, error) {
+	defer func() { _ = rows.Close() }()
+	var out []ticket.Action
+	for rows.Next() {
+		a, err := scanAction(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Claim marks up to limit due actions as running for worker until
+// now+lease and returns them, oldest due first; see store.Store. It runs
+// in a BEGIN IMMEDIATE transaction, so claimers in this and other
+// processes are serialized and never get the same action. limit ≤ 0
+// claims nothing. Shadow, done and failed actions are never claimed.
+func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `UPDATE actions
+		SET state = 'running', claimed_by = ?, claim_until = ?, attempts = attempts + 1, updated = ?
+		WHERE id IN (
+			SELECT id FROM (
+				SELECT * FROM (SELECT id, next_attempt AS due FROM actions
+					WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?)
+				UNION ALL
+				SELECT * FROM (SELECT id, claim_until AS due FROM actions
+					WHERE state = 'running' AND claim_until < ? ORDER BY claim_until, id LIMIT ?)
+			) ORDER BY due, id LIMIT ?)
+		RETURNING `+actionColumns,
+		// Each branch is limited on its own index first, so a claim costs
+		// O(limit·log n) however long the backlog is.
+		worker, micros(now.Add(lease)), micros(time.Now()), micros(now), limit, micros(now), limit, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
+	}
+	out, err := scanActions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: commit: %w", err)
+	}
+	slices.SortFunc(out, func(a, b ticket.Action) int {
+		if c := a.NextAttempt.Compare(b.NextAttempt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// finish applies set (an SQL SET list with its args) to action id if
+// worker holds it (running and claimed by worker, whether or not the
+// claim has expired). It returns store.ErrLeaseLost when the action is
+// not held by worker and store.ErrNotFound when there is no such action.
+func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set string, args ...any) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s action %d: begin: %w", stage, id, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	args = append(args, micros(time.Now()), id, worker)
+	res, err := tx.ExecContext(ctx, `UPDATE actions SET `+set+`, claimed_by = NULL, claim_until = NULL, updated = ?
+		WHERE id = ? AND state = 'running' AND claimed_by = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
+	}
+	if n == 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM actions WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s action %d: %w", stage, id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
+		}
+		return fmt.Errorf("sqlite: %s action %d by %q: %w", stage, id, worker, store.ErrLeaseLost)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %s action %d: commit: %w", stage, id, err)
+	}
+	return nil
+}
+
+// Complete marks the action done. It returns store.ErrLeaseLost when
+// worker does not hold the action (never claimed it, already finished it,
+// or its expired claim passed to another worker) and store.ErrNotFound
+// for an unknown ID. A worker whose claim expired but was not taken over
+// still holds the action.
+func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
+	return s.finish(ctx, "complete", id, worker, `state = 'done'`)
+}
+
+// Retry records the failed attempt's error and makes the action pending,
+// due at next. Errors as for Complete.
+func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {
+	return s.finish(ctx, "retry", id, worker, `state = 'pending', last_error = ?, next_attempt = ?`,
+		errMsg, micros(next))
+}
+
+// Fail records the last attempt's error and parks the action as failed
+// until Requeue. Errors as for Complete.
+func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error {
+	return s.finish(ctx, "fail", id, worker, `state = 'failed', last_error = ?`, errMsg)
+}
+
+// Release makes the action pending and due at once without counting the
+// attempt. Errors as for Complete.
+func (s *Store) Release(ctx context.Context, id int64, worker string) error {
+	return s.finish(ctx, "release", id, worker,
+		`state = 'pending', attempts = max(attempts - 1, 0), next_attempt = min(next_attempt, ?)`,
+		micros(time.Now()))
+}
+
+// Requeue makes a failed action pending, due at once, with no attempts;
+// its last error is kept. store.ErrNotFound when no failed action has
+// this ID.
+func (s *Store) Requeue(ctx context.Context, id int64) error {
+	now := micros(time.Now())
+	res, err := s.write.ExecContext(ctx, `UPDATE actions
+		SET state = 'pending', attempts = 0, next_attempt = min(next_attempt, ?), updated = ?
+		WHERE id = ? AND state = 'failed'`, now, now, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: requeue action %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: requeue action %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: requeue action %d: no failed action: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Actions lists actions, newest (highest ID) first.
+func (s *Store) Actions(ctx context.Context, q store.ActionQuery) ([]ticket.Action, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.State != "" {
+		where = append(where, `state = ?`)
+		args = append(args, string(q.State))
+	}
+	if q.TicketID != "" {
+		where = append(where, `ticket_id = ?`)
+		args = append(args, q.TicketID)
+	}
+	query := `SELECT ` + actionColumns + ` FROM actions`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, store.QueryLimit(q.Limit))
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: actions: %w", err)
+	}
+	out, err := scanActions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: actions: %w", err)
+	}
+	return out, nil
+}
+
+// CountActions returns the number of actions in each state; every state
+// of the ticket package is present, zero when no action is in it.
+func (s *Store) CountActions(ctx context.Context) (map[ticket.ActionState]int, error) {
+	out := map[ticket.ActionState]int{
+		ticket.StatePending: 0, ticket.StateRunning: 0, ticket.StateDone: 0,
+		ticket.StateFailed: 0, ticket.StateShadow: 0,
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT state, count(*) FROM actions GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: count actions: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var (
+			state string
+			n     int
+		)
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: count actions: %w", err)
+		}
+		out[ticket.ActionState(state)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: count actions: %w", err)
+	}
+	return out, nil
+}

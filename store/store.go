@@ -1,0 +1,135 @@
+// Package store defines what the pipeline, the outbox and the web layer
+// keep: tickets with their annotations, the outbox of actions, source
+// cursors and leases. Two implementations share one contract: sqlite (the
+// embedded default, CGO-free) and postgres (several replicas). The
+// storetest package is the conformance suite both must pass.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/triage-bot/triage/ticket"
+)
+
+// ErrDuplicate is returned by Ingest when the ticket ID or the source
+// event ID is already stored. Nothing was changed: redelivery is a no-op.
+var ErrDuplicate = errors.New("store: already stored")
+
+// ErrNotFound is returned when a ticket or action does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrLeaseLost is returned by an outbox call made by a worker whose claim
+// on the action has expired and passed to another worker.
+var ErrLeaseLost = errors.New("store: action claimed by another worker")
+
+// Record is a stored ticket with what the bot made of it.
+type Record struct {
+	// Ticket is the normalized ticket (parts' text included).
+	Ticket ticket.Ticket `json:"ticket"`
+	// EventID is the source's delivery ID (Slack event_id, Message-ID for
+	// mail), unique when not empty.
+	EventID string `json:"event_id,omitempty"`
+	// Annotation is the annotate.Annotation as JSON (the store does not
+	// interpret it).
+	Annotation json.RawMessage `json:"annotation"`
+	// Category is the annotation's primary category ("" when no code), kept
+	// as a column for queries and metrics.
+	Category string `json:"category"`
+	// Codes are the distinct codes, kept as a column for search.
+	Codes []int `json:"codes"`
+	// Rules names the routing rules that matched, in order; a shadow rule is
+	// listed with a "shadow:" prefix.
+	Rules []string `json:"rules,omitempty"`
+	// Received is when the bot took the ticket in.
+	Received time.Time `json:"received"`
+	// Actions are the actions planned for the ticket.
+	Actions []ticket.Action `json:"actions,omitempty"`
+}
+
+// TicketQuery selects tickets, newest first.
+type TicketQuery struct {
+	// Code, when not 0, keeps tickets with that code.
+	Code int
+	// Category, when set, keeps tickets whose primary category it is.
+	Category string
+	// Text, when set, keeps tickets whose sender, subject or text contains it
+	// (case-insensitive).
+	Text string
+	// Since, when not zero, keeps tickets received at or after it.
+	Since time.Time
+	// Limit caps the result; 0 means 100.
+	Limit int
+	// Before, when set, is a ticket ID: page to tickets older than it.
+	Before string
+}
+
+// ActionQuery selects actions, newest first.
+type ActionQuery struct {
+	// State, when set, keeps actions in that state.
+	State ticket.ActionState
+	// TicketID, when set, keeps that ticket's actions.
+	TicketID string
+	// Limit caps the result; 0 means 100.
+	Limit int
+}
+
+// Store is the contract both implementations meet. All methods are safe
+// for concurrent use, also from several processes sharing one database.
+type Store interface {
+	// Ingest writes a ticket, its annotation and its planned actions in one
+	// transaction, assigning action IDs (written back into rec.Actions) and
+	// setting actions' Created/Updated. A ticket whose ID or EventID is
+	// already stored returns ErrDuplicate and changes nothing. Actions
+	// whose State is empty are stored as pending, due at once.
+	Ingest(ctx context.Context, rec *Record) error
+	// Ticket returns one ticket with its actions, or ErrNotFound.
+	Ticket(ctx context.Context, id string) (*Record, error)
+	// Tickets lists tickets (without their actions), newest first.
+	Tickets(ctx context.Context, q TicketQuery) ([]Record, error)
+	// HasMessageID reports whether a ticket with this mail Message-ID from
+	// this channel is stored (used to deduplicate rescans).
+	HasMessageID(ctx context.Context, channel, messageID string) (bool, error)
+
+	// Claim marks up to limit due actions (pending with NextAttempt ≤ now,
+	// or running whose claim expired before now) as running for worker
+	// until now+lease, incrementing Attempts, and returns them. Two
+	// workers never hold the same action at once.
+	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error)
+	// Complete marks a claimed action done. ErrLeaseLost if worker no
+	// longer holds it.
+	Complete(ctx context.Context, id int64, worker string) error
+	// Retry records a failed attempt and makes the action pending again,
+	// due at next. ErrLeaseLost if worker no longer holds it.
+	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
+	// Fail records the last failed attempt and parks the action as failed.
+	// ErrLeaseLost if worker no longer holds it.
+	Fail(ctx context.Context, id int64, worker, errMsg string) error
+	// Release gives a claimed action back, pending and due at once, without
+	// counting the attempt (used on shutdown).
+	Release(ctx context.Context, id int64, worker string) error
+	// Requeue makes a failed action pending again, due at once, with its
+	// attempts reset (the dashboard's retry button). ErrNotFound if there is
+	// no failed action with that ID.
+	Requeue(ctx context.Context, id int64) error
+	// Actions lists actions, newest first.
+	Actions(ctx context.Context, q ActionQuery) ([]ticket.Action, error)
+	// CountActions returns the number of actions per state.
+	CountActions(ctx context.Context) (map[ticket.ActionState]int, error)
+
+	// Cursor returns a source's saved position ("" when none).
+	Cursor(ctx context.Context, source string) (string, error)
+	// SetCursor saves a source's position.
+	SetCursor(ctx context.Context, source, value string) error
+
+	// AcquireLease takes or renews the named lease for holder until
+	// now+ttl; it returns false when another holder has an unexpired lease.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up the lease if holder has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// Close releases the store's resources.
+	Close() error
+}
