@@ -40,6 +40,16 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Outbox tunes action delivery.
 	Outbox Outbox `yaml:"outbox"`
+	// IMAP lists support mailboxes read over IMAP (config/email.go).
+	IMAP []IMAPAccount `yaml:"imap"`
+	// SMTP sends email.reply and email.forward actions (config/email.go).
+	SMTP *SMTP `yaml:"smtp"`
+	// Slack connects the bot to a Slack workspace (config/slack.go).
+	Slack *Slack `yaml:"slack"`
+	// Dashboard configures the web dashboard (config/dashboard.go).
+	Dashboard Dashboard `yaml:"dashboard"`
+	// Alerts configures spike alerts (config/dashboard.go).
+	Alerts Alerts `yaml:"alerts"`
 	// Routes is the routing rules section, compiled by package route.
 	Routes yaml.Node `yaml:"routes"`
 	// Log sets logging.
@@ -223,6 +233,9 @@ func (c *Config) applyDefaults() {
 	if o.Poll == 0 {
 		o.Poll = 500 * time.Millisecond
 	}
+	c.defaultsEmail()
+	c.defaultsSlack()
+	c.defaultsDashboard()
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
 }
@@ -312,6 +325,9 @@ func (c *Config) readSecretFiles() error {
 		*dst = strings.TrimSpace(string(b))
 	}
 	read("store.dsn_file", c.Store.DSNFile, &c.Store.DSN)
+	c.readEmailSecrets(read)
+	c.readSlackSecrets(read)
+	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
 		read("http.api_token_file", c.HTTP.APITokenFile, &tok)
@@ -379,6 +395,9 @@ func (c *Config) Validate() error {
 	if c.Outbox.Workers < 1 || c.Outbox.MaxAttempts < 1 {
 		bad("outbox: workers and max_attempts must be at least 1")
 	}
+	c.validateEmail(bad)
+	c.validateSlack(bad)
+	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -429,6 +448,9 @@ func (c *Config) Redacted() string {
 	for i := range cp.Webhooks {
 		cp.Webhooks[i].Secret = hide(cp.Webhooks[i].Secret)
 	}
+	cp.redactEmail(hide)
+	cp.redactSlack(hide)
+	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {
 		return fmt.Sprintf("config: %v", err)

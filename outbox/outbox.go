@@ -86,6 +86,10 @@ type Config struct {
 	// Grace is how long in-flight actions may finish after shutdown
 	// begins before they are released. Default 10s.
 	Grace time.Duration
+	// Batch is how many actions a worker claims at once. Default 8: fewer
+	// store round trips, and a worker that dies leaves no more than this
+	// many waiting for their claim to expire.
+	Batch int
 	// Now and Rand make time and jitter testable.
 	Now  func() time.Time
 	Rand func() float64
@@ -124,6 +128,9 @@ func New(cfg Config, st Store, sinks map[string]Sink, log *slog.Logger, m *metri
 	if cfg.Grace <= 0 {
 		cfg.Grace = 10 * time.Second
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 8
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -156,6 +163,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 			worker := fmt.Sprintf("%s/%d", o.cfg.Worker, i)
 			for ctx.Err() == nil {
 				n := o.step(ctx, worker)
+				if n == o.cfg.Batch {
+					o.Notify() // more may be due: wake an idle worker to help
+				}
 				if n > 0 {
 					continue
 				}
@@ -163,7 +173,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 				select {
 				case <-ctx.Done():
 				case <-o.wake:
-					o.Notify() // pass the wake-up on to the next idle worker
 				case <-t.C:
 				}
 				t.Stop()
@@ -209,17 +218,33 @@ func (o *Outbox) step(ctx context.Context, worker string) (n int) {
 			o.log.Error("outbox worker panicked", "worker", worker, "panic", r)
 		}
 	}()
-	actions, err := o.st.Claim(ctx, worker, o.cfg.Now(), o.cfg.Lease, 1)
+	actions, err := o.st.Claim(ctx, worker, o.cfg.Now(), o.cfg.Lease, o.cfg.Batch)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Error("outbox: claim actions", "worker", worker, "err", err)
 		}
 		return 0
 	}
-	for _, a := range actions {
+	for i, a := range actions {
+		if ctx.Err() != nil {
+			// Shutting down: give back what was claimed but not started.
+			o.release(ctx, worker, actions[i:])
+			break
+		}
 		o.run(ctx, worker, a)
 	}
 	return len(actions)
+}
+
+// release gives claimed actions back without counting the attempt.
+func (o *Outbox) release(ctx context.Context, worker string, actions []ticket.Action) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, a := range actions {
+		if err := o.st.Release(rctx, a.ID, worker); err != nil {
+			o.log.Error("outbox: release on shutdown", "action_id", a.ID, "err", err)
+		}
+	}
 }
 
 // run sends one claimed action and records the outcome. A shutdown that

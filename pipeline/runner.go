@@ -38,6 +38,9 @@ type SourceSpec struct {
 	// StaleAfter marks the source unhealthy when it has not completed a
 	// pass for this long.
 	StaleAfter time.Duration
+	// Wake, when set, starts the next pass early (IMAP IDLE, a Slack
+	// event, a file-system notification).
+	Wake <-chan struct{}
 }
 
 // Health is what /readyz reports about one source.
@@ -165,6 +168,7 @@ func (r *Runner) Run(ctx context.Context, specs []SourceSpec) error {
 				select {
 				case <-ctx.Done():
 				case <-t.C:
+				case <-spec.Wake:
 				}
 				t.Stop()
 			}

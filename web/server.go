@@ -54,6 +54,9 @@ type Server struct {
 	Log     *slog.Logger
 	// NewID makes ticket IDs for API tickets without an Idempotency-Key.
 	NewID func() string
+	// Routes are more handlers by pattern ("POST /slack/events", "GET /"),
+	// added by integrations and the dashboard.
+	Routes map[string]http.Handler
 }
 
 // Handler returns the routes.
@@ -70,6 +73,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/tickets", s.auth(s.postTicket))
 	mux.HandleFunc("GET /v1/tickets", s.auth(s.listTickets))
 	mux.HandleFunc("GET /v1/tickets/{id...}", s.auth(s.getTicket))
+	for pattern, h := range s.Routes {
+		mux.Handle(pattern, h)
+	}
 	return s.recover(mux)
 }
 

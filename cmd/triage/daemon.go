@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -195,19 +196,38 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		maildirs = append(maildirs, src)
 		specs = append(specs, pipeline.SourceSpec{Source: src, Interval: md.Poll, StaleAfter: md.StaleAfter})
 	}
-	sinks := map[string]outbox.Sink{
+	jsonlSink := jsonl.New()
+	defer jsonlSink.Close()
+	wired := wiring{sinks: map[string]outbox.Sink{
 		ticket.KindWebhook:     webhook.New(endpoints, nil),
-		ticket.KindJSONL:       jsonl.New(),
+		ticket.KindJSONL:       jsonlSink,
 		ticket.KindMaildirMove: maildir.NewMoveSink(maildirs...),
+	}}
+	deps := &runDeps{cfg: cfg, log: log, store: st, pipeline: a.pipeline, catalog: a.catalog, metrics: m, holder: workerID(), once: *once}
+	a.pipeline.Store, a.pipeline.Metrics = st, m
+	integrations, err := wireIntegrations(ctx, deps)
+	if err != nil {
+		return err
 	}
+	if err := wired.merge(integrations); err != nil {
+		return err
+	}
+	defer func() {
+		for i := len(wired.closers) - 1; i >= 0; i-- {
+			if err := wired.closers[i](); err != nil {
+				log.Warn("closing an integration", "err", err)
+			}
+		}
+	}()
+	specs = append(specs, wired.sources...)
+	sinks := wired.sinks
 	o := cfg.Outbox
 	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)
-	var stored []*store.Record // tickets of this run, for --once's report
-	a.pipeline.Store, a.pipeline.Metrics = st, m
+	rep := &onceReport{} // tickets of this run, for --once
 	a.pipeline.Stored = func(rec *store.Record) {
 		ob.Notify()
 		if *once {
-			stored = append(stored, rec)
+			rep.add(rec)
 		}
 	}
 	runner := &pipeline.Runner{Pipeline: a.pipeline, Holder: workerID(), Log: log, Metrics: m}
@@ -216,17 +236,20 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	}
 
 	if *once {
-		return runOnce(ctx, e, runner, ob, st, specs, &stored)
+		return runOnce(ctx, e, runner, ob, st, specs, rep)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx, specs) })
 	g.Go(func() error { return ob.Run(gctx) })
 	g.Go(func() error { return refreshGauges(gctx, st, m) })
+	for _, work := range wired.workers {
+		g.Go(func() error { return work(gctx) })
+	}
 	if cfg.HTTP.Listen != "off" {
 		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
 			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
-			Metrics: m, Log: log}
+			Metrics: m, Log: log, Routes: wired.routes}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
@@ -275,44 +298,84 @@ func refreshGauges(ctx context.Context, st store.Store, m *metrics.Metrics) erro
 	}
 }
 
-func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Outbox, st store.Store, specs []pipeline.SourceSpec, stored *[]*store.Record) error {
+// onceReport keeps a bounded summary of the tickets `run --once` stored.
+type onceReport struct {
+	mu    sync.Mutex
+	rows  []string
+	total int
+	byCat map[string]int
+}
+
+// reportRows is how many tickets --once lists one per line.
+const reportRows = 40
+
+func (r *onceReport) add(rec *store.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byCat == nil {
+		r.byCat = map[string]int{}
+	}
+	r.total++
+	c := orNone(rec.Category)
+	r.byCat[c]++
+	if len(r.rows) >= reportRows {
+		return
+	}
+	var codes, acts []string
+	for _, n := range rec.Codes {
+		codes = append(codes, strconv.Itoa(n))
+	}
+	for _, a := range rec.Actions {
+		acts = append(acts, a.Kind+"→"+a.Target)
+	}
+	subject := rec.Ticket.Subject
+	if subject == "" {
+		subject = rec.Ticket.ID
+	}
+	r.rows = append(r.rows, fmt.Sprintf("%-44s %-18s %-16s %s", oneLine(subject, 44), c, oneLine(strings.Join(codes, ","), 16), strings.Join(acts, "  ")))
+}
+
+func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Outbox, st store.Store, specs []pipeline.SourceSpec, rep *onceReport) error {
+	// The outbox works while the sources are drained, then finishes what
+	// is due.
+	octx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = ob.Run(octx); close(done) }()
 	n, serr := runner.Once(ctx, specs)
-	ran, oerr := ob.Drain(ctx)
+	stop()
+	<-done
+	_, oerr := ob.Drain(ctx)
 	counts, err := st.CountActions(ctx)
 	if err != nil {
 		return err
 	}
 	w := e.stdout
-	if len(*stored) > 0 {
+	if len(rep.rows) > 0 {
 		fmt.Fprintf(w, "%-44s %-18s %-16s %s\n", "SUBJECT", "CATEGORY", "CODES", "ACTIONS")
+		for _, row := range rep.rows {
+			fmt.Fprintln(w, row)
+		}
+		if rep.total > len(rep.rows) {
+			fmt.Fprintf(w, "… and %d more\n", rep.total-len(rep.rows))
+		}
 	}
-	byCat := map[string]int{}
-	for _, r := range *stored {
-		c := orNone(r.Category)
-		byCat[c]++
-		var codes, acts []string
-		for _, n := range r.Codes {
-			codes = append(codes, strconv.Itoa(n))
-		}
-		for _, a := range r.Actions {
-			acts = append(acts, a.Kind+"→"+a.Target)
-		}
-		subject := r.Ticket.Subject
-		if subject == "" {
-			subject = r.Ticket.ID
-		}
-		fmt.Fprintf(w, "%-44s %-18s %-16s %s\n", oneLine(subject, 44), c, oneLine(strings.Join(codes, ","), 16), strings.Join(acts, "  "))
-	}
-	fmt.Fprintf(w, "\ntook in %d new ticket(s); ran %d action(s)\n", n, ran)
+	fmt.Fprintf(w, "\ntook in %d new ticket(s)\n", n)
 	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
-	if len(byCat) > 0 {
+	if len(rep.byCat) > 0 {
 		var parts []string
 		for _, c := range append(catalogCategories(), "none") {
-			if byCat[c] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", c, byCat[c]))
+			if rep.byCat[c] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", c, rep.byCat[c]))
 			}
 		}
 		fmt.Fprintf(w, "by category: %s\n", strings.Join(parts, ", "))
+	}
+	if n == 0 {
+		var dirs []string
+		for _, sp := range specs {
+			dirs = append(dirs, sp.Source.Name())
+		}
+		fmt.Fprintf(w, "no new mail in %s\n", strings.Join(dirs, ", "))
 	}
 	return errors.Join(serr, oerr)
 }

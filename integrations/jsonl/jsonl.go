@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,17 +18,30 @@ import (
 	"github.com/triage-bot/triage/ticket"
 )
 
-// tailCheck is how much of the end of the file is searched for the key
-// before appending: a repeat after a crash is always among the last lines.
+// tailCheck is how much of the end of a file is read for keys when it is
+// opened: a repeat after a crash is always among the last lines.
 const tailCheck = 256 << 10
 
-// Sink appends payloads to files named by the action's target.
+// Sink appends payloads to files named by the action's target. Files
+// stay open between actions.
 type Sink struct {
-	mu sync.Mutex
+	mu    sync.Mutex
+	files map[string]*file
 }
 
+// file is an open target with the keys most recently written to it.
+type file struct {
+	f      *os.File
+	recent map[string]bool
+	order  []string
+}
+
+// recentKeys bounds the keys remembered per file: a repeat is always of
+// an action that was in flight moments ago.
+const recentKeys = 4096
+
 // New returns a sink.
-func New() *Sink { return &Sink{} }
+func New() *Sink { return &Sink{files: map[string]*file{}} }
 
 // line is one record of the file.
 type line struct {
@@ -38,8 +52,9 @@ type line struct {
 }
 
 // Send appends {"key", "ticket_id", "rule", "payload"} as one line. It is
-// idempotent: when the key is already among the file's last lines (a
-// repeat after a crash), nothing is written.
+// idempotent: a key already among the file's recent lines (a repeat after
+// a crash, found in the file's tail when it is opened, or a retry in this
+// process) is not written again.
 func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 	if a.Target == "" {
 		return outbox.Permanent(fmt.Errorf("jsonl: the action has no target file"))
@@ -55,37 +70,92 @@ func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(a.Target), 0o755); err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	}
-	f, err := os.OpenFile(a.Target, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := s.open(a.Target)
 	if err != nil {
 		return fmt.Errorf("jsonl: %w", err)
 	}
-	defer f.Close()
-	if seen, err := hasKeyNearEnd(f, a.Key); err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	} else if seen {
+	if f.recent[a.Key] {
 		return nil
 	}
 	// No fsync per line: a process crash keeps what was written (the
 	// kernel has it), and syncing each line would cap throughput at the
 	// disk's flush rate.
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := f.f.Write(append(data, '\n')); err != nil {
+		f.f.Close()
+		delete(s.files, a.Target)
 		return fmt.Errorf("jsonl: append to %s: %w", a.Target, err)
 	}
+	f.remember(a.Key)
 	return nil
 }
 
-func hasKeyNearEnd(f *os.File, key string) (bool, error) {
+func (f *file) remember(key string) {
+	if len(f.order) == recentKeys {
+		delete(f.recent, f.order[0])
+		f.order = f.order[1:]
+	}
+	f.recent[key] = true
+	f.order = append(f.order, key)
+}
+
+// open returns the open file for path, reading the keys in its tail the
+// first time.
+func (s *Sink) open(path string) (*file, error) {
+	if f, ok := s.files[path]; ok {
+		return f, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	osf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	f := &file{f: osf, recent: map[string]bool{}}
+	keys, err := tailKeys(osf)
+	if err != nil {
+		osf.Close()
+		return nil, err
+	}
+	for _, k := range keys {
+		f.remember(k)
+	}
+	s.files[path] = f
+	return f, nil
+}
+
+// Close closes the open files.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for p, f := range s.files {
+		errs = append(errs, f.f.Close())
+		delete(s.files, p)
+	}
+	return errors.Join(errs...)
+}
+
+// tailKeys returns the keys of the complete lines in the file's last
+// tailCheck bytes.
+func tailKeys(f *os.File) ([]string, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	off := max(0, st.Size()-tailCheck)
 	buf := make([]byte, st.Size()-off)
 	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-		return false, err
+		return nil, err
 	}
-	return bytes.Contains(buf, []byte(`{"key":"`+key+`"`)), nil
+	var keys []string
+	for _, l := range bytes.Split(buf, []byte("\n")) {
+		var k struct {
+			Key string `json:"key"`
+		}
+		if json.Unmarshal(l, &k) == nil && k.Key != "" {
+			keys = append(keys, k.Key)
+		}
+	}
+	return keys, nil
 }

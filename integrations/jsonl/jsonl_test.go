@@ -26,6 +26,13 @@ func TestAppendOncePerKey(t *testing.T) {
 	b := a
 	b.Key, b.TicketID, b.Payload = "k2", "t2", []byte("not json")
 	require.NoError(t, s.Send(context.Background(), b))
+	require.NoError(t, s.Close())
+
+	// A new process (a new sink) finds the keys in the file's tail.
+	s2 := New()
+	require.NoError(t, s2.Send(context.Background(), a))
+	require.NoError(t, s2.Send(context.Background(), b))
+	require.NoError(t, s2.Close())
 
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)

@@ -37,6 +37,24 @@ type Source struct {
 	// Batch caps the messages handed over per pass (0: 500), so a huge
 	// backlog does not starve other sources.
 	Batch int
+
+	mu     sync.Mutex
+	letter byte // the keyword's flag letter, once known
+}
+
+// flagLetter returns the keyword's Maildir flag letter, declaring it on
+// first use. Dovecot never renumbers keywords, so it is looked up once.
+func (s *Source) flagLetter() (byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.letter != 0 {
+		return s.letter, nil
+	}
+	l, err := keywordLetter(s.path, s.keyword)
+	if err == nil {
+		s.letter = l
+	}
+	return l, err
 }
 
 // NewSource returns a source named name for the Maildir at path.
@@ -73,7 +91,7 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	if err != nil {
 		return 0, fmt.Errorf("maildir %s: list new/: %w", s.name, err)
 	}
-	letter, err := keywordLetter(s.path, s.keyword)
+	letter, err := s.flagLetter()
 	if err != nil {
 		return 0, fmt.Errorf("maildir %s: %w", s.name, err)
 	}
@@ -184,11 +202,14 @@ func keywordLetter(dir, keyword string) (byte, error) {
 // action's target (e.g. ".agent-auth/cur/"), creating the folder.
 type MoveSink struct {
 	sources map[string]*Source // source name → source
+
+	mu      sync.Mutex
+	created map[string]bool // folders known to exist
 }
 
 // NewMoveSink returns a sink for the messages of these sources.
 func NewMoveSink(sources ...*Source) *MoveSink {
-	m := &MoveSink{sources: map[string]*Source{}}
+	m := &MoveSink{sources: map[string]*Source{}, created: map[string]bool{}}
 	for _, s := range sources {
 		m.sources[s.name] = s
 	}
@@ -211,7 +232,7 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	// The name the source gave the message in cur/, when it came from new/
 	// without flags: found with one stat instead of a directory scan.
 	var guesses []string
-	if letter, err := keywordLetter(root, src.keyword); err == nil {
+	if letter, err := src.flagLetter(); err == nil {
 		guesses = append(guesses, u+":2,"+string(letter))
 	}
 	folder := strings.Trim(a.Target, "./ ")
@@ -219,14 +240,32 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 		return outbox.Permanent(fmt.Errorf("maildir.move: folder %q is not a plain folder name", a.Target))
 	}
 	dstDir := filepath.Join(root, "."+folder)
-	for _, d := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dstDir, d), 0o700); err != nil {
-			return fmt.Errorf("maildir.move: %w", err)
-		}
+	if err := m.ensureFolder(dstDir); err != nil {
+		return fmt.Errorf("maildir.move: %w", err)
 	}
 	file, err := findUnique(filepath.Join(root, "cur"), u, guesses)
 	if err != nil {
 		return fmt.Errorf("maildir.move: %w", err)
+	}
+	if file == "" {
+		// The ticket is stored but the source has not yet marked the mail
+		// handled: move it from new/ and mark it here; the source then
+		// finds it gone, which it takes as done.
+		if fresh, _ := findUnique(filepath.Join(root, "new"), u, nil); fresh != "" {
+			name := u + ":2,"
+			if len(guesses) > 0 {
+				name = guesses[0]
+			}
+			if err := os.Rename(filepath.Join(root, "new", fresh), filepath.Join(dstDir, "cur", name)); err == nil {
+				return nil
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("maildir.move: %w", err)
+			}
+			// The source moved it meanwhile: look in cur/ again.
+			if file, err = findUnique(filepath.Join(root, "cur"), u, guesses); err != nil {
+				return fmt.Errorf("maildir.move: %w", err)
+			}
+		}
 	}
 	if file == "" {
 		if done, _ := findUnique(filepath.Join(dstDir, "cur"), u, guesses); done != "" {
@@ -237,6 +276,22 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	if err := os.Rename(filepath.Join(root, "cur", file), filepath.Join(dstDir, "cur", file)); err != nil {
 		return fmt.Errorf("maildir.move: %w", err)
 	}
+	return nil
+}
+
+// ensureFolder creates a Maildir++ folder once per process.
+func (m *MoveSink) ensureFolder(dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.created[dir] {
+		return nil
+	}
+	for _, d := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	m.created[dir] = true
 	return nil
 }
 

@@ -104,6 +104,13 @@ func TestMoveSink(t *testing.T) {
 	assert.Empty(t, list(t, filepath.Join(dir, "cur")))
 	require.NoError(t, m.Send(context.Background(), a), "moving again is a no-op")
 
+	// A message whose ticket is stored but not yet marked handled is moved
+	// straight from new/, marked with the keyword.
+	writeMail(t, dir, "200.M2.host", "x")
+	require.NoError(t, m.Send(context.Background(), ticket.Action{TicketID: "maildir:support/200.M2.host", Target: "agent-auth"}))
+	assert.Equal(t, []string{"100.M1.host:2,Sa", "200.M2.host:2,a"}, list(t, filepath.Join(dir, ".agent-auth", "cur")))
+	assert.Empty(t, list(t, filepath.Join(dir, "new")))
+
 	for _, bad := range []ticket.Action{
 		{TicketID: "slack:T/C/1", Target: "x"},
 		{TicketID: "maildir:other/1", Target: "x"},

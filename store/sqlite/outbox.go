@@ -52,6 +52,20 @@ func scanActions(rows *sql.Rows) ([]ticket.Action, error) {
 	return out, rows.Err()
 }
 
+// claimSQL picks due actions; each branch is limited on its own index
+// first, so a claim costs O(limit·log n) however long the backlog is.
+var claimSQL = `UPDATE actions
+		SET state = 'running', claimed_by = ?, claim_until = ?, attempts = attempts + 1, updated = ?
+		WHERE id IN (
+			SELECT id FROM (
+				SELECT * FROM (SELECT id, next_attempt AS due FROM actions
+					WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?)
+				UNION ALL
+				SELECT * FROM (SELECT id, claim_until AS due FROM actions
+					WHERE state = 'running' AND claim_until < ? ORDER BY claim_until, id LIMIT ?)
+			) ORDER BY due, id LIMIT ?)
+		RETURNING ` + actionColumns
+
 // Claim marks up to limit due actions as running for worker until
 // now+lease and returns them, oldest due first; see store.Store. It runs
 // in a BEGIN IMMEDIATE transaction, so claimers in this and other
@@ -66,19 +80,11 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 		return nil, fmt.Errorf("sqlite: claim actions: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, `UPDATE actions
-		SET state = 'running', claimed_by = ?, claim_until = ?, attempts = attempts + 1, updated = ?
-		WHERE id IN (
-			SELECT id FROM (
-				SELECT * FROM (SELECT id, next_attempt AS due FROM actions
-					WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?)
-				UNION ALL
-				SELECT * FROM (SELECT id, claim_until AS due FROM actions
-					WHERE state = 'running' AND claim_until < ? ORDER BY claim_until, id LIMIT ?)
-			) ORDER BY due, id LIMIT ?)
-		RETURNING `+actionColumns,
-		// Each branch is limited on its own index first, so a claim costs
-		// O(limit·log n) however long the backlog is.
+	claim, err := s.stmt(ctx, tx, claimSQL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
+	}
+	rows, err := claim.QueryContext(ctx,
 		worker, micros(now.Add(lease)), micros(time.Now()), micros(now), limit, micros(now), limit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
@@ -110,8 +116,11 @@ func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set 
 	}
 	defer func() { _ = tx.Rollback() }()
 	args = append(args, micros(time.Now()), id, worker)
-	res, err := tx.ExecContext(ctx, `UPDATE actions SET `+set+`, claimed_by = NULL, claim_until = NULL, updated = ?
-		WHERE id = ? AND state = 'running' AND claimed_by = ?`, args...)
+	upd, err := s.stmt(ctx, tx, finishSQL(set))
+	if err != nil {
+		return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
+	}
+	res, err := upd.ExecContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
 	}
@@ -136,34 +145,45 @@ func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set 
 	return nil
 }
 
+// The SET lists of the four ways a claimed action ends.
+const (
+	completeSet = `state = 'done'`
+	retrySet    = `state = 'pending', last_error = ?, next_attempt = ?`
+	failSet     = `state = 'failed', last_error = ?`
+	releaseSet  = `state = 'pending', attempts = max(attempts - 1, 0), next_attempt = min(next_attempt, ?)`
+)
+
+// finishSQL is the statement that ends a claim with set.
+func finishSQL(set string) string {
+	return `UPDATE actions SET ` + set + `, claimed_by = NULL, claim_until = NULL, updated = ?
+		WHERE id = ? AND state = 'running' AND claimed_by = ?`
+}
+
 // Complete marks the action done. It returns store.ErrLeaseLost when
 // worker does not hold the action (never claimed it, already finished it,
 // or its expired claim passed to another worker) and store.ErrNotFound
 // for an unknown ID. A worker whose claim expired but was not taken over
 // still holds the action.
 func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "complete", id, worker, `state = 'done'`)
+	return s.finish(ctx, "complete", id, worker, completeSet)
 }
 
 // Retry records the failed attempt's error and makes the action pending,
 // due at next. Errors as for Complete.
 func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {
-	return s.finish(ctx, "retry", id, worker, `state = 'pending', last_error = ?, next_attempt = ?`,
-		errMsg, micros(next))
+	return s.finish(ctx, "retry", id, worker, retrySet, errMsg, micros(next))
 }
 
 // Fail records the last attempt's error and parks the action as failed
 // until Requeue. Errors as for Complete.
 func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error {
-	return s.finish(ctx, "fail", id, worker, `state = 'failed', last_error = ?`, errMsg)
+	return s.finish(ctx, "fail", id, worker, failSet, errMsg)
 }
 
 // Release makes the action pending and due at once without counting the
 // attempt. Errors as for Complete.
 func (s *Store) Release(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "release", id, worker,
-		`state = 'pending', attempts = max(attempts - 1, 0), next_attempt = min(next_attempt, ?)`,
-		micros(time.Now()))
+	return s.finish(ctx, "release", id, worker, releaseSet, micros(time.Now()))
 }
 
 // Requeue makes a failed action pending, due at once, with no attempts;

@@ -44,6 +44,33 @@ type Store struct {
 	read      *sql.DB // read-only connections
 	closeOnce sync.Once
 	closeErr  error
+
+	stmts map[string]*sql.Stmt // hot write statements, parsed once at Open
+}
+
+// stmt binds the hot write statement for query (prepared on the write
+// connection at Open) to tx; the hot paths (ingest, claim, complete)
+// would otherwise spend much of their time parsing SQL. A query not
+// prepared at Open is prepared within tx.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[query]; ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+// prepareHot prepares the hot write statements; it must run while no
+// transaction holds the single write connection.
+func (s *Store) prepareHot(ctx context.Context) error {
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range hotStatements() {
+		st, err := s.write.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
 }
 
 var _ store.Store = (*Store)(nil)
@@ -112,7 +139,13 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read}, nil
+	st := &Store{write: write, read: read}
+	if err := st.prepareHot(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return st, nil
 }
 
 // migrate applies the migrations the database lacks, in one BEGIN
@@ -194,11 +227,15 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 	defer func() { _ = tx.Rollback() }()
 
 	t := &work.Ticket
-	res, err := tx.ExecContext(ctx, `INSERT INTO tickets
-		(id, event_id, source, channel, from_addr, subject, message_id, category, codes,
-		 ticket, annotation, rules, received, search)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
+	insTicket, err := s.stmt(ctx, tx, insertTicketSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+	}
+	insAction, err := s.stmt(ctx, tx, insertActionSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+	}
+	res, err := insTicket.ExecContext(ctx,
 		t.ID, store.NullString(work.EventID), t.Source, t.Channel, t.From, t.Subject, store.NullString(t.MessageID),
 		work.Category, encodeCodes(work.Codes), string(r.TicketJSON),
 		store.NullString(string(r.Annotation)), string(r.RulesJSON), micros(work.Received), r.Search)
@@ -213,10 +250,7 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 
 	for i := range work.Actions {
 		a := &work.Actions[i]
-		err := tx.QueryRowContext(ctx, `INSERT INTO actions
-			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id`,
+		err := insAction.QueryRowContext(ctx,
 			a.TicketID, a.Kind, a.Target, a.Rule, nullBytes(a.Payload), store.NullString(a.Key), string(a.State),
 			a.Attempts, micros(a.NextAttempt), a.LastError, micros(a.Created), micros(a.Updated)).Scan(&a.ID)
 		if isUnique(err) {
@@ -232,6 +266,24 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 	*rec = work
 	return nil
 }
+
+// hotStatements are prepared once at Open.
+func hotStatements() []string {
+	return []string{insertTicketSQL, insertActionSQL, claimSQL,
+		finishSQL(completeSet), finishSQL(retrySet), finishSQL(failSet), finishSQL(releaseSet)}
+}
+
+const (
+	insertTicketSQL = `INSERT INTO tickets
+		(id, event_id, source, channel, from_addr, subject, message_id, category, codes,
+		 ticket, annotation, rules, received, search)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	insertActionSQL = `INSERT INTO actions
+			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING id`
+)
 
 func nullBytes(b []byte) any {
 	if len(b) == 0 {
