@@ -1,0 +1,131 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	require.NoError(t, c.Validate())
+	assert.Equal(t, "triage-data", c.DataDir)
+	assert.Equal(t, "sqlite", c.Store.Driver)
+	assert.Equal(t, "127.0.0.1:8080", c.HTTP.Listen)
+	require.Len(t, c.Sources.Maildir, 1)
+	assert.Equal(t, filepath.Join("triage-data", "inbox"), c.Sources.Maildir[0].Path)
+	assert.True(t, c.SampleMaildir())
+	assert.Equal(t, 8, c.Outbox.MaxAttempts)
+	assert.NotZero(t, c.Routes.Kind, "default routes are present")
+}
+
+func TestParseExpandsEnvAndSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "hook.secret")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret\n"), 0o600))
+	tok := filepath.Join(dir, "api.token")
+	require.NoError(t, os.WriteFile(tok, []byte("from-file"), 0o600))
+	data := `
+data_dir: ${DATA:-/var/lib/triage}
+store: {driver: postgres, dsn: "${PG_DSN}"}
+http: {listen: "0.0.0.0:8080", api_tokens: ["${API_TOKEN}"], api_token_file: ` + tok + `}
+sources:
+  maildir:
+    - {name: support, path: /srv/mail/support, poll: 5s}
+webhooks:
+  - {name: helpdesk, url: "https://helpdesk.example.com/hook", secret_file: ` + secret + `}
+`
+	c, err := Parse("triage.yaml", []byte(data), env(map[string]string{"PG_DSN": "postgres://u:pw@db/triage", "API_TOKEN": "tok-1"}))
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/triage", c.DataDir, "${VAR:-default}")
+	assert.Equal(t, "postgres://u:pw@db/triage", c.Store.DSN)
+	assert.Equal(t, []string{"tok-1", "from-file"}, c.HTTP.APITokens)
+	assert.Equal(t, "s3cret", c.Webhooks[0].Secret)
+	assert.Equal(t, 10*time.Second, c.Webhooks[0].Timeout, "defaults apply to list items")
+	assert.Equal(t, 5*time.Second, c.Sources.Maildir[0].Poll)
+	assert.Equal(t, "$triaged", c.Sources.Maildir[0].Keyword)
+	assert.False(t, c.SampleMaildir())
+
+	out := c.Redacted()
+	for _, secret := range []string{"s3cret", "tok-1", "from-file", "pw@db"} {
+		assert.NotContains(t, out, secret, "Redacted must hide every secret")
+	}
+	assert.Contains(t, out, "[REDACTED]")
+	assert.Contains(t, out, "helpdesk.example.com", "non-secrets stay readable")
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		env  map[string]string
+		want []string
+	}{
+		{"unknown key", "stroe: {}\n", nil, []string{"triage.yaml", "stroe"}},
+		{"missing env", "store: {driver: postgres, dsn: \"${PG_DSN}\"}\n", nil, []string{"triage.yaml: environment variable(s) not set: PG_DSN"}},
+		{"many problems at once", `
+store: {driver: mysql}
+http: {listen: "0.0.0.0:8080"}
+sources:
+  maildir:
+    - {name: a, path: /x}
+    - {name: a}
+webhooks:
+  - {name: h, url: "ftp://x"}
+  - {name: h, url: "https://y"}
+outbox: {workers: -1}
+log: {level: loud, format: xml}
+`, nil, []string{
+			`store.driver: "mysql" is neither sqlite nor postgres`,
+			`http.listen: "0.0.0.0:8080" is reachable from other machines, so http.api_tokens`,
+			`sources.maildir[1]: name "a" is used twice`,
+			`sources.maildir[1] (a): path is required`,
+			`webhooks[0] (h): url "ftp://x" must start with https://`,
+			`webhooks[1]: name "h" is used twice`,
+			`outbox: workers and max_attempts must be at least 1`,
+			`log.level: "loud"`,
+			`log.format: "xml"`,
+		}},
+		{"postgres needs dsn", "store: {driver: postgres}\n", nil, []string{"store.dsn: the postgres driver needs a DSN"}},
+		{"bad listen", "http: {listen: nowhere}\n", nil, []string{`http.listen: "nowhere" is not host:port`}},
+		{"missing secret file", "webhooks: [{name: h, url: \"https://x\", secret_file: /nonexistent/secret}]\n", nil, []string{"webhooks[h].secret_file", "/nonexistent/secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("triage.yaml", []byte(tt.data), env(tt.env))
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse("empty.yaml", nil, env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "sqlite", c.Store.Driver)
+	assert.Empty(t, c.Sources.Maildir, "a config file names its own sources")
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "nope.yaml"))
+}
+
+func TestWebhookByName(t *testing.T) {
+	c := &Config{Webhooks: []Webhook{{Name: "a", URL: "https://a"}}}
+	w, ok := c.WebhookByName("a")
+	assert.True(t, ok)
+	assert.Equal(t, "https://a", w.URL)
+	_, ok = c.WebhookByName("b")
+	assert.False(t, ok)
+}
