@@ -25,7 +25,7 @@ import (
 // Store is what the outbox needs of the store.
 type Store interface {
 	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error)
-	Complete(ctx context.Context, id int64, worker string) error
+	CompleteBatch(ctx context.Context, ids []int64, worker string) []error
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
 	Release(ctx context.Context, id int64, worker string) error
@@ -225,15 +225,43 @@ func (o *Outbox) step(ctx context.Context, worker string) (n int) {
 		}
 		return 0
 	}
+	var done []ticket.Action
 	for i, a := range actions {
 		if ctx.Err() != nil {
 			// Shutting down: give back what was claimed but not started.
 			o.release(ctx, worker, actions[i:])
 			break
 		}
-		o.run(ctx, worker, a)
+		if o.run(ctx, worker, a) {
+			done = append(done, a)
+		}
 	}
+	o.complete(ctx, worker, done)
 	return len(actions)
+}
+
+// complete records the batch's successes in one transaction.
+func (o *Outbox) complete(ctx context.Context, worker string, done []ticket.Action) {
+	if len(done) == 0 {
+		return
+	}
+	ids := make([]int64, len(done))
+	for i, a := range done {
+		ids[i] = a.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	errs := o.st.CompleteBatch(rctx, ids, worker)
+	for i, a := range done {
+		if errs[i] != nil {
+			// The action took effect but is not marked done: it will run
+			// again after its claim expires, with the same key.
+			o.log.Error("outbox: record success", "action_id", a.ID, "ticket_id", a.TicketID, "err", errs[i])
+			continue
+		}
+		o.metrics.Action(a.Kind, "done")
+		o.log.Debug("action done", "action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind)
+	}
 }
 
 // release gives claimed actions back without counting the attempt.
@@ -247,9 +275,10 @@ func (o *Outbox) release(ctx context.Context, worker string, actions []ticket.Ac
 	}
 }
 
-// run sends one claimed action and records the outcome. A shutdown that
+// run sends one claimed action and records a failed outcome; it reports
+// success to the caller, which records successes in bulk. A shutdown that
 // begins during Send gives it the grace period to finish.
-func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) {
+func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) (ok bool) {
 	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Lease)
 	defer cancel()
@@ -268,12 +297,7 @@ func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) {
 	defer rcancel()
 	switch {
 	case err == nil:
-		if e := o.st.Complete(rctx, a.ID, worker); e != nil {
-			log.Error("outbox: record success", "err", e)
-			return
-		}
-		o.metrics.Action(a.Kind, "done")
-		log.Debug("action done")
+		return true
 	case ctx.Err() != nil && sctx.Err() != nil:
 		if e := o.st.Release(rctx, a.ID, worker); e != nil {
 			log.Error("outbox: release on shutdown", "err", e)
@@ -283,7 +307,7 @@ func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) {
 	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
 		if e := o.st.Fail(rctx, a.ID, worker, shortError(err)); e != nil {
 			log.Error("outbox: park failed action", "err", e)
-			return
+			return false
 		}
 		o.metrics.Action(a.Kind, "failed")
 		log.Error("action failed and parked; retry it from the dashboard once the cause is fixed", "err", shortError(err), "permanent", IsPermanent(err))
@@ -291,11 +315,12 @@ func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) {
 		delay := o.backoff(a.Attempts, err)
 		if e := o.st.Retry(rctx, a.ID, worker, shortError(err), o.cfg.Now().Add(delay)); e != nil {
 			log.Error("outbox: schedule retry", "err", e)
-			return
+			return false
 		}
 		o.metrics.Action(a.Kind, "retry")
 		log.Warn("action failed, will retry", "err", shortError(err), "retry_in", delay.Round(time.Millisecond))
 	}
+	return false
 }
 
 // backoff returns the delay before the next attempt: the peer's

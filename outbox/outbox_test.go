@@ -63,14 +63,18 @@ func (m *memStore) held(id int64, worker string) (*ticket.Action, error) {
 	return a, nil
 }
 
-func (m *memStore) Complete(ctx context.Context, id int64, worker string) error {
+func (m *memStore) CompleteBatch(ctx context.Context, ids []int64, worker string) []error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a, err := m.held(id, worker)
-	if err == nil {
-		a.State = ticket.StateDone
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		a, err := m.held(id, worker)
+		if err == nil {
+			a.State = ticket.StateDone
+		}
+		errs[i] = err
 	}
-	return err
+	return errs
 }
 
 func (m *memStore) Retry(ctx context.Context, id int64, worker, msg string, next time.Time) error {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/triage-bot/triage/annotate"
@@ -50,7 +51,7 @@ type Incoming struct {
 
 // Store is what ingest needs of the store.
 type Store interface {
-	Ingest(ctx context.Context, rec *store.Record) error
+	IngestBatch(ctx context.Context, recs []*store.Record) []error
 }
 
 // Pipeline turns Incoming into stored records.
@@ -66,6 +67,8 @@ type Pipeline struct {
 	Stored func(*store.Record)
 	// Now defaults to time.Now.
 	Now func() time.Time
+
+	group groupCommit
 }
 
 // ErrBadInput is returned (wrapped) when the input cannot be read as a
@@ -85,7 +88,7 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Store.Ingest(ctx, rec); err != nil {
+	if err := p.group.commit(ctx, p.Store, rec); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			p.Metrics.Duplicate(in.Source)
 			return nil, fmt.Errorf("pipeline: ticket %s: %w", in.ID, err)
@@ -162,4 +165,58 @@ func (p *Pipeline) Prepare(in Incoming) (*store.Record, error) {
 		rec.Codes = append(rec.Codes, c.Code)
 	}
 	return rec, nil
+}
+
+// maxGroup caps how many tickets one commit carries.
+const maxGroup = 128
+
+// groupCommit lets concurrent Ingest calls share one transaction: the
+// first caller to find no commit under way becomes the leader and commits
+// whatever has queued up meanwhile, batch after batch, until the queue is
+// empty; the others wait for their record's result. A lone caller commits
+// alone at once, so nothing waits for a batch to fill. There is no
+// background goroutine to start or stop.
+type groupCommit struct {
+	mu     sync.Mutex
+	queue  []*groupItem
+	active bool
+}
+
+type groupItem struct {
+	rec  *store.Record
+	err  error
+	done chan struct{}
+}
+
+// commit stores rec, alone or with records queued by other callers, and
+// returns rec's own result.
+func (g *groupCommit) commit(ctx context.Context, st Store, rec *store.Record) error {
+	it := &groupItem{rec: rec, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, it)
+	if g.active {
+		g.mu.Unlock()
+		<-it.done
+		return it.err
+	}
+	g.active = true
+	for len(g.queue) > 0 {
+		n := min(len(g.queue), maxGroup)
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		g.mu.Unlock()
+		recs := make([]*store.Record, len(batch))
+		for i, b := range batch {
+			recs[i] = b.rec
+		}
+		errs := st.IngestBatch(ctx, recs)
+		for i, b := range batch {
+			b.err = errs[i]
+			close(b.done)
+		}
+		g.mu.Lock()
+	}
+	g.active = false
+	g.mu.Unlock()
+	return it.err
 }

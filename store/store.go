@@ -101,6 +101,9 @@ type Store interface {
 	// Complete marks a claimed action done. ErrLeaseLost if worker no
 	// longer holds it.
 	Complete(ctx context.Context, id int64, worker string) error
+	// CompleteBatch marks several claimed actions done in one transaction;
+	// the i-th error is as Complete's for ids[i].
+	CompleteBatch(ctx context.Context, ids []int64, worker string) []error
 	// Retry records a failed attempt and makes the action pending again,
 	// due at next. ErrLeaseLost if worker no longer holds it.
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
@@ -129,6 +132,13 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 	// ReleaseLease gives up the lease if holder has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// IngestBatch stores several records in one transaction, each as if by
+	// Ingest: the i-th error is the i-th record's (nil, ErrDuplicate, or a
+	// failure), and one record's refusal does not affect the others. A
+	// failed commit fails every record not already refused. One commit for
+	// many tickets is what lets a busy source keep up.
+	IngestBatch(ctx context.Context, recs []*Record) []error
 
 	// Close releases the store's resources.
 	Close() error

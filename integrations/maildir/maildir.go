@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,8 @@ type Source struct {
 	// Batch caps the messages handed over per pass (0: 500), so a huge
 	// backlog does not starve other sources.
 	Batch int
+	// Workers is how many messages are parsed at once (0: one per CPU).
+	Workers int
 
 	mu     sync.Mutex
 	letter byte // the keyword's flag letter, once known
@@ -99,35 +102,83 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	if batch <= 0 {
 		batch = 500
 	}
-	n := 0
+	var names []string
 	for _, e := range entries {
-		if n == batch || ctx.Err() != nil {
+		if len(names) == batch {
 			break
 		}
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
 		}
-		src := filepath.Join(s.path, "new", e.Name())
-		f, err := os.Open(src)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // another reader moved it
-		}
-		if err != nil {
-			return n, fmt.Errorf("maildir %s: %w", s.name, err)
-		}
-		u := uniqueName(e.Name())
-		err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: bufio.NewReaderSize(f, 64<<10)})
-		f.Close()
-		if err != nil {
-			return n, err
-		}
-		dst := filepath.Join(s.path, "cur", u+":2,"+addFlag(flagsOf(e.Name()), letter))
-		if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return n, fmt.Errorf("maildir %s: mark %s handled: %w", s.name, u, err)
-		}
-		n++
 	}
-	return n, nil
+	// Several messages are parsed at once: parsing is most of the work,
+	// and the pipeline commits concurrent tickets together.
+	workers := s.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var (
+		mu    sync.Mutex
+		next  int
+		n     int
+		first error
+		wg    sync.WaitGroup
+	)
+	take := func() (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first != nil || next == len(names) || ctx.Err() != nil {
+			return "", false
+		}
+		next++
+		return names[next-1], true
+	}
+	for range min(workers, len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				name, ok := take()
+				if !ok {
+					return
+				}
+				err := s.handle(ctx, name, letter, ingest)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				} else if err == nil {
+					n++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return n, first
+}
+
+// handle hands one message in new/ to ingest and, once it is stored,
+// moves it to cur/ with the keyword's flag.
+func (s *Source) handle(ctx context.Context, name string, letter byte, ingest func(context.Context, pipeline.Incoming) error) error {
+	src := filepath.Join(s.path, "new", name)
+	f, err := os.Open(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // another reader (or a maildir.move action) took it
+	}
+	if err != nil {
+		return fmt.Errorf("maildir %s: %w", s.name, err)
+	}
+	u := uniqueName(name)
+	err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: bufio.NewReaderSize(f, 64<<10)})
+	f.Close()
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(s.path, "cur", u+":2,"+addFlag(flagsOf(name), letter))
+	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("maildir %s: mark %s handled: %w", s.name, u, err)
+	}
+	return nil
 }
 
 func flagsOf(file string) string {
@@ -243,40 +294,66 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	if err := m.ensureFolder(dstDir); err != nil {
 		return fmt.Errorf("maildir.move: %w", err)
 	}
-	file, err := findUnique(filepath.Join(root, "cur"), u, guesses)
-	if err != nil {
-		return fmt.Errorf("maildir.move: %w", err)
+	// Look where the message should be, in the order it travels (new/ →
+	// cur/ → the folder), so a concurrent move by the source is never
+	// missed; stat the likely names first, scan folders only as a last
+	// resort.
+	curDir, newDir, dstCur := filepath.Join(root, "cur"), filepath.Join(root, "new"), filepath.Join(dstDir, "cur")
+	target := u + ":2,"
+	if len(guesses) > 0 {
+		target = guesses[0]
 	}
-	if file == "" {
-		// The ticket is stored but the source has not yet marked the mail
-		// handled: move it from new/ and mark it here; the source then
-		// finds it gone, which it takes as done.
-		if fresh, _ := findUnique(filepath.Join(root, "new"), u, nil); fresh != "" {
-			name := u + ":2,"
-			if len(guesses) > 0 {
-				name = guesses[0]
-			}
-			if err := os.Rename(filepath.Join(root, "new", fresh), filepath.Join(dstDir, "cur", name)); err == nil {
-				return nil
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("maildir.move: %w", err)
-			}
-			// The source moved it meanwhile: look in cur/ again.
-			if file, err = findUnique(filepath.Join(root, "cur"), u, guesses); err != nil {
-				return fmt.Errorf("maildir.move: %w", err)
-			}
+	if _, err := os.Stat(filepath.Join(newDir, u)); err == nil {
+		// Stored but not yet marked handled by the source: move it from
+		// new/ and mark it here; the source then finds it gone, which it
+		// takes as done.
+		err := os.Rename(filepath.Join(newDir, u), filepath.Join(dstCur, target))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("maildir.move: %w", err)
 		}
 	}
-	if file == "" {
-		if done, _ := findUnique(filepath.Join(dstDir, "cur"), u, guesses); done != "" {
+	for _, scan := range []bool{false, true} {
+		file, err := findUnique(curDir, u, guesses, scan)
+		if err != nil {
+			return fmt.Errorf("maildir.move: %w", err)
+		}
+		if file != "" {
+			if err := os.Rename(filepath.Join(curDir, file), filepath.Join(dstCur, file)); err != nil {
+				return fmt.Errorf("maildir.move: %w", err)
+			}
+			return nil
+		}
+		if done, _ := findUnique(dstCur, u, guesses, scan); done != "" {
 			return nil // moved before: a repeat after a crash
 		}
-		return outbox.Permanent(fmt.Errorf("maildir.move: message %s is in neither %s/cur nor the destination", u, root))
 	}
-	if err := os.Rename(filepath.Join(root, "cur", file), filepath.Join(dstDir, "cur", file)); err != nil {
-		return fmt.Errorf("maildir.move: %w", err)
+	return outbox.Permanent(fmt.Errorf("maildir.move: message %s is in neither %s/cur nor the destination", u, root))
+}
+
+// findUnique returns the file in dir whose unique name is u, or "". It
+// tries the likely names, and with scan also reads the folder.
+func findUnique(dir, u string, guesses []string, scan bool) (string, error) {
+	for _, g := range append([]string{u}, guesses...) {
+		if _, err := os.Stat(filepath.Join(dir, g)); err == nil {
+			return g, nil
+		}
 	}
-	return nil
+	if !scan {
+		return "", nil
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, globEscape(u)+":2,*"))
+	if err != nil || len(matches) == 0 {
+		return "", err
+	}
+	return filepath.Base(matches[0]), nil
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
 }
 
 // ensureFolder creates a Maildir++ folder once per process.
@@ -295,22 +372,3 @@ func (m *MoveSink) ensureFolder(dir string) error {
 	return nil
 }
 
-// findUnique returns the file in dir whose unique name is u, or "". It
-// tries the likely names first and scans the folder only when they miss.
-func findUnique(dir, u string, guesses []string) (string, error) {
-	for _, g := range append([]string{u}, guesses...) {
-		if _, err := os.Stat(filepath.Join(dir, g)); err == nil {
-			return g, nil
-		}
-	}
-	matches, err := filepath.Glob(filepath.Join(dir, globEscape(u)+":2,*"))
-	if err != nil || len(matches) == 0 {
-		return "", err
-	}
-	return filepath.Base(matches[0]), nil
-}
-
-func globEscape(s string) string {
-	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
-	return r.Replace(s)
-}

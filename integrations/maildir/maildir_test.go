@@ -3,10 +3,12 @@ package maildir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,6 +48,7 @@ func TestPollMovesOnlyStoredMail(t *testing.T) {
 	writeMail(t, dir, "101.M2.host", "Subject: b\n\nhello\n")
 	writeMail(t, dir, "102.M3.host", "Subject: c\n\nbye\n")
 	s := NewSource("support", dir, "")
+	s.Workers = 1 // one at a time, so the failure stops the pass at a known place
 	assert.Equal(t, "maildir:support", s.Name())
 
 	var got []string
@@ -75,6 +78,34 @@ func TestPollMovesOnlyStoredMail(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.Empty(t, list(t, filepath.Join(dir, "new")))
 	assert.Len(t, list(t, filepath.Join(dir, "cur")), 3, "nothing is deleted")
+}
+
+func TestPollInParallel(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 200 {
+		writeMail(t, dir, fmt.Sprintf("%d.M%d.host", 1000+i, i), "Subject: x\n\nERR_NGROK_108\n")
+	}
+	s := NewSource("support", dir, "")
+	s.Workers, s.Batch = 4, 150
+	var mu sync.Mutex
+	seen := map[string]int{}
+	ingest := func(ctx context.Context, in pipeline.Incoming) error {
+		mu.Lock()
+		seen[in.ID]++
+		mu.Unlock()
+		return nil
+	}
+	n, err := s.Poll(context.Background(), ingest)
+	require.NoError(t, err)
+	assert.Equal(t, 150, n, "a pass hands over at most Batch messages")
+	n, err = s.Poll(context.Background(), ingest)
+	require.NoError(t, err)
+	assert.Equal(t, 50, n)
+	assert.Len(t, seen, 200)
+	for id, c := range seen {
+		assert.Equal(t, 1, c, id)
+	}
+	assert.Len(t, list(t, filepath.Join(dir, "cur")), 200)
 }
 
 func TestKeywordLetterReusesDovecotKeywords(t *testing.T) {

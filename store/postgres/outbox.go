@@ -130,6 +130,40 @@ func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
 	return s.finish(ctx, "complete", id, worker, `state = 'done'`)
 }
 
+// CompleteBatch marks several actions done in one statement; the i-th
+// error is as Complete's for ids[i].
+func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) []error {
+	errs := make([]error, len(ids))
+	if len(ids) == 0 {
+		return errs
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE actions SET state = 'done', claimed_by = NULL, claim_until = NULL, updated = $3
+		WHERE id = ANY($1) AND state = 'running' AND claimed_by = $2 RETURNING id`, ids, worker, store.DBTime(time.Now()))
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("postgres: complete action %d: %w", ids[i], err)
+		}
+		return errs
+	}
+	done := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err == nil {
+			done[id] = true
+		}
+	}
+	rows.Close()
+	for i, id := range ids {
+		if rows.Err() != nil {
+			errs[i] = fmt.Errorf("postgres: complete action %d: %w", id, rows.Err())
+		} else if !done[id] {
+			// Not held: say whether it exists at all, as Complete does.
+			errs[i] = s.finish(ctx, "complete", id, worker, `state = 'done'`)
+		}
+	}
+	return errs
+}
+
 // Retry records the failed attempt's error and makes the action pending,
 // due at next. Errors as for Complete.
 func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {

@@ -122,18 +122,78 @@ func isUnique(err error) bool {
 // and an action's zero NextAttempt to Received (due at once). rec is
 // updated (action IDs, states, times) only when Ingest succeeds.
 func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
-	work := *rec
-	work.Actions = append([]ticket.Action(nil), rec.Actions...)
-	r, err := store.PrepareRow(&work, time.Now())
-	if err != nil {
-		return fmt.Errorf("postgres: ingest %q: %w", rec.Ticket.ID, err)
+	return s.IngestBatch(ctx, []*store.Record{rec})[0]
+}
+
+// IngestBatch stores several records in one transaction, each as if by
+// Ingest, each under its own savepoint so that a duplicate or a failure
+// affects only its record. If the transaction cannot commit, every record
+// not already refused gets that error. Records are written back only when
+// stored.
+func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
+	errs := make([]error, len(recs))
+	works := make([]store.Record, len(recs))
+	rows := make([]store.Row, len(recs))
+	now := time.Now()
+	pending := 0
+	for i, rec := range recs {
+		works[i] = *rec
+		works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
+		r, err := store.PrepareRow(&works[i], now)
+		if err != nil {
+			errs[i] = fmt.Errorf("postgres: ingest %q: %w", rec.Ticket.ID, err)
+			continue
+		}
+		rows[i] = r
+		pending++
+	}
+	if pending == 0 {
+		return errs
+	}
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("postgres: ingest %q: %w", recs[i].Ticket.ID, err)
+			}
+		}
+		return errs
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: ingest %q: begin: %w", rec.Ticket.ID, err)
+		return fail(fmt.Errorf("begin: %w", err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	for i := range recs {
+		if errs[i] != nil {
+			continue
+		}
+		sp, err := tx.Begin(ctx) // a savepoint
+		if err != nil {
+			return fail(err)
+		}
+		if errs[i] = insert(ctx, sp, &works[i], rows[i]); errs[i] != nil {
+			if err := sp.Rollback(ctx); err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	for i, rec := range recs {
+		if errs[i] == nil {
+			*rec = works[i]
+		}
+	}
+	return errs
+}
 
+// insert writes one prepared record's ticket and actions.
+func insert(ctx context.Context, tx pgx.Tx, work *store.Record, r store.Row) error {
 	t := &work.Ticket
 	codes := work.Codes
 	if codes == nil {
@@ -168,10 +228,6 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 			return fmt.Errorf("postgres: ingest %q: insert action %d: %w", t.ID, i, err)
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: ingest %q: commit: %w", t.ID, err)
-	}
-	*rec = work
 	return nil
 }
 

@@ -168,6 +168,55 @@ func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
 	return s.finish(ctx, "complete", id, worker, completeSet)
 }
 
+// CompleteBatch marks several actions done in one transaction; the i-th
+// error is as Complete's for ids[i].
+func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) []error {
+	errs := make([]error, len(ids))
+	if len(ids) == 0 {
+		return errs
+	}
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = fmt.Errorf("sqlite: complete action %d: %w", ids[i], err)
+		}
+		return errs
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	upd, err := s.stmt(ctx, tx, finishSQL(completeSet))
+	if err != nil {
+		return fail(err)
+	}
+	now := micros(time.Now())
+	for i, id := range ids {
+		res, err := upd.ExecContext(ctx, now, id, worker)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fail(err)
+		} else if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM actions WHERE id = ?`, id).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				errs[i] = fmt.Errorf("sqlite: complete action %d: %w", id, store.ErrNotFound)
+			case err != nil:
+				return fail(err)
+			default:
+				errs[i] = fmt.Errorf("sqlite: complete action %d by %q: %w", id, worker, store.ErrLeaseLost)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return errs
+}
+
 // Retry records the failed attempt's error and makes the action pending,
 // due at next. Errors as for Complete.
 func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {

@@ -108,6 +108,9 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "journal_mode(WAL)")
+	// The writer keeps the hot B-tree pages (indexes, the outbox) in
+	// memory: with the default 2 MiB cache, each insert re-read pages.
+	wq.Add("_pragma", "cache_size(-32768)")
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -214,27 +217,88 @@ func isUnique(err error) bool {
 // and an action's zero NextAttempt to Received (due at once). rec is
 // updated (action IDs, states, times) only when Ingest succeeds.
 func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
-	work := *rec
-	work.Actions = append([]ticket.Action(nil), rec.Actions...)
-	r, err := store.PrepareRow(&work, time.Now())
-	if err != nil {
-		return fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+	return s.IngestBatch(ctx, []*store.Record{rec})[0]
+}
+
+// IngestBatch stores several records in one transaction, each as if by
+// Ingest: a record whose ticket or event is stored already gets
+// ErrDuplicate, one that fails gets its error, and neither affects the
+// others (each record has its own savepoint). If the transaction cannot
+// commit, every record not already refused gets that error. Records are
+// written back only when stored. One commit for many tickets is what lets
+// a busy source keep up.
+func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
+	errs := make([]error, len(recs))
+	works := make([]store.Record, len(recs))
+	rows := make([]store.Row, len(recs))
+	now := time.Now()
+	pending := 0
+	for i, rec := range recs {
+		works[i] = *rec
+		works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
+		r, err := store.PrepareRow(&works[i], now)
+		if err != nil {
+			errs[i] = fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+			continue
+		}
+		rows[i] = r
+		pending++
+	}
+	if pending == 0 {
+		return errs
+	}
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("sqlite: ingest %q: %w", recs[i].Ticket.ID, err)
+			}
+		}
+		return errs
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: ingest %q: begin: %w", rec.Ticket.ID, err)
+		return fail(fmt.Errorf("begin: %w", err))
 	}
 	defer func() { _ = tx.Rollback() }()
-
-	t := &work.Ticket
 	insTicket, err := s.stmt(ctx, tx, insertTicketSQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+		return fail(err)
 	}
 	insAction, err := s.stmt(ctx, tx, insertActionSQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
+		return fail(err)
 	}
+	for i := range recs {
+		if errs[i] != nil {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT rec"); err != nil {
+			return fail(err)
+		}
+		errs[i] = s.insert(ctx, insTicket, insAction, &works[i], rows[i])
+		if errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO rec"); err != nil {
+				return fail(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE rec"); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	for i, rec := range recs {
+		if errs[i] == nil {
+			*rec = works[i]
+		}
+	}
+	return errs
+}
+
+// insert writes one prepared record's ticket and actions.
+func (s *Store) insert(ctx context.Context, insTicket, insAction *sql.Stmt, work *store.Record, r store.Row) error {
+	t := &work.Ticket
 	res, err := insTicket.ExecContext(ctx,
 		t.ID, store.NullString(work.EventID), t.Source, t.Channel, t.From, t.Subject, store.NullString(t.MessageID),
 		work.Category, encodeCodes(work.Codes), string(r.TicketJSON),
@@ -247,7 +311,6 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 	} else if n == 0 {
 		return fmt.Errorf("sqlite: ingest %q (event %q): %w", t.ID, work.EventID, store.ErrDuplicate)
 	}
-
 	for i := range work.Actions {
 		a := &work.Actions[i]
 		err := insAction.QueryRowContext(ctx,
@@ -260,10 +323,6 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 			return fmt.Errorf("sqlite: ingest %q: insert action %d: %w", t.ID, i, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: ingest %q: commit: %w", t.ID, err)
-	}
-	*rec = work
 	return nil
 }
 

@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CountActions", testCountActions},
 		{"Cursor", testCursor},
 		{"Lease", testLease},
+		{"IngestBatch", testIngestBatch},
+		{"CompleteBatch", testCompleteBatch},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -1073,4 +1075,72 @@ func testClose(t *testing.T, open opener) {
 	_, err := s.Cursor(ctx, "x")
 	assert.Error(t, err, "a closed store refuses work")
 	assert.NotPanics(t, func() { _ = s.Close() }, "closing twice")
+}
+
+// testIngestBatch checks that records in one batch succeed or fail alone.
+func testIngestBatch(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := context.Background()
+	old := newRecord("old", base, "ev-old", 108)
+	require.NoError(t, s.Ingest(ctx, old))
+
+	fresh := newRecord("fresh", base.Add(time.Second), "", 3200)
+	fresh.Actions = []ticket.Action{newAction("fresh", "k-fresh")}
+	again := newRecord("old", base, "", 108)        // same ticket ID
+	sameEvent := newRecord("other", base, "ev-old") // same event ID
+	invalid := newRecord("", base, "")              // no ID
+	clash := newRecord("clash", base, "")
+	clash.Actions = []ticket.Action{newAction("clash", "k-fresh")} // key used in this batch
+	last := newRecord("last", base.Add(2*time.Second), "", 8012)
+
+	errs := s.IngestBatch(ctx, []*store.Record{fresh, again, sameEvent, invalid, clash, last})
+	require.Len(t, errs, 6)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], store.ErrDuplicate)
+	assert.ErrorIs(t, errs[2], store.ErrDuplicate)
+	assert.Error(t, errs[3])
+	assert.ErrorIs(t, errs[4], store.ErrDuplicate, "an action key already stored in the batch")
+	assert.NoError(t, errs[5])
+	assert.NotZero(t, fresh.Actions[0].ID, "stored records are written back")
+	assert.Zero(t, clash.Actions[0].ID, "refused records are not")
+
+	recs, err := s.Tickets(ctx, store.TicketQuery{})
+	require.NoError(t, err)
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.Ticket.ID)
+	}
+	assert.ElementsMatch(t, []string{"old", "fresh", "last"}, ids, "a refused record leaves nothing behind")
+	_, err = s.Ticket(ctx, "clash")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.Empty(t, s.IngestBatch(ctx, nil))
+}
+
+// testCompleteBatch checks that each action of a batch completes or fails
+// alone.
+func testCompleteBatch(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := context.Background()
+	rec := newRecord("t1", base, "", 108)
+	rec.Actions = []ticket.Action{newAction("t1", "k1"), newAction("t1", "k2"), newAction("t1", "k3")}
+	require.NoError(t, s.Ingest(ctx, rec))
+	now := base.Add(time.Minute)
+	mine, err := s.Claim(ctx, "w1", now, time.Minute, 2)
+	require.NoError(t, err)
+	require.Len(t, mine, 2)
+	theirs, err := s.Claim(ctx, "w2", now, time.Minute, 1)
+	require.NoError(t, err)
+	require.Len(t, theirs, 1)
+
+	errs := s.CompleteBatch(ctx, []int64{mine[0].ID, theirs[0].ID, 999999, mine[1].ID}, "w1")
+	require.Len(t, errs, 4)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], store.ErrLeaseLost)
+	assert.ErrorIs(t, errs[2], store.ErrNotFound)
+	assert.NoError(t, errs[3])
+	counts, err := s.CountActions(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, counts[ticket.StateDone])
+	assert.Equal(t, 1, counts[ticket.StateRunning])
+	assert.Empty(t, s.CompleteBatch(ctx, nil, "w1"))
 }
