@@ -1,5 +1,7 @@
 package extract
 
+import "encoding/binary"
+
 // This file verifies the neighbourhood of one anchor (a k or K that ends
 // "ngrok"). Everything here runs only at anchors, so clarity beats speed.
 
@@ -247,16 +249,25 @@ func ngrokAt(b []byte, p int) (n int, upper, skipped, ok bool) {
 	if p >= 4 && lower(b[p-4]) == 'n' && lower(b[p-3]) == 'g' && lower(b[p-2]) == 'r' && lower(b[p-1]) == 'o' {
 		return p - 4, b[p-4] < 'a' && b[p-3] < 'a' && b[p-2] < 'a' && b[p-1] < 'a' && b[p] == 'K', false, true
 	}
-	// Slow path only when an invisible character may sit inside the word.
-	hasHigh := false
-	for j := max(0, p-16); j < p; j++ {
-		if b[j] >= 0x80 {
-			hasHigh = true
-			break
+	// Slow path only when an invisible character may sit inside the word:
+	// some byte of the 16 before p has its high bit set. Checked eight
+	// bytes at a time; this runs at every k in the text.
+	if p >= 16 {
+		w := binary.LittleEndian.Uint64(b[p-16:]) | binary.LittleEndian.Uint64(b[p-8:])
+		if w&0x8080808080808080 == 0 {
+			return 0, false, false, false
 		}
-	}
-	if !hasHigh {
-		return 0, false, false, false
+	} else {
+		hasHigh := false
+		for j := 0; j < p; j++ {
+			if b[j] >= 0x80 {
+				hasHigh = true
+				break
+			}
+		}
+		if !hasHigh {
+			return 0, false, false, false
+		}
 	}
 	n, upper, ok = wordBack(b, p, "ngro", &skipped)
 	return n, upper && b[p] == 'K', skipped, ok

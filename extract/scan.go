@@ -186,6 +186,14 @@ func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
 	return nil
 }
 
+// Windower is implemented by readers that can lend their bytes without
+// copying, such as a memory-mapped file. ScanAt uses it when r has it.
+type Windower interface {
+	// Window returns n bytes at off (fewer at the end) and a function that
+	// releases them; the bytes are not used after release.
+	Window(off, n int64) ([]byte, func(), error)
+}
+
 // ScanAt scans size bytes of r with several workers, each reading its own
 // chunk with ReadAt, and calls fn for every code in order of position (fn
 // is never called concurrently). At most 2×workers chunks are in flight,
@@ -213,7 +221,10 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 		go func() {
 			defer wg.Done()
 			var reg region
-			buf := make([]byte, chunk+2*margin)
+			var buf []byte
+			if _, ok := r.(Windower); !ok {
+				buf = make([]byte, chunk+2*margin)
+			}
 			for c := range jobs {
 				ms, err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg)
 				results <- result{c, ms, err} // never blocks: at most window chunks are out
@@ -270,9 +281,19 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region) ([]Match, error) {
 	start := max(0, off-margin)
 	end := min(size, off+length+margin)
-	b := buf[:end-start]
-	if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
+	var b []byte
+	if w, ok := r.(Windower); ok {
+		data, release, err := w.Window(start, end-start)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		b = data
+	} else {
+		b = buf[:end-start]
+		if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
+		}
 	}
 	own0 := int(off - start)
 	own1 := int(min(size, off+length) - start)

@@ -16,6 +16,7 @@ import (
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/extract"
+	"github.com/triage-bot/triage/internal/mmapfile"
 	"github.com/triage-bot/triage/mailfile"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/ticket"
@@ -184,8 +185,10 @@ func streamInput(name, id string, rc io.ReadCloser, ra io.ReaderAt, size int64, 
 	case mailfile.Message:
 		fn(inputItem{id: id, name: name, mail: true, r: br})
 	default:
-		if ra != nil {
-			ra = &countingReaderAt{r: ra, n: counter}
+		if f, ok := ra.(*os.File); ok {
+			// Large logs are scanned from a memory map, one window per
+			// worker at a time: no copy, and memory stays bounded.
+			ra = &countingWindower{m: mmapfile.New(f, size), n: counter}
 		}
 		fn(inputItem{id: id, name: name, r: br, ra: ra, size: size})
 	}
@@ -398,15 +401,23 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type countingReaderAt struct {
-	r io.ReaderAt
+// countingWindower lends a mapped file's windows and counts them for the
+// progress line.
+type countingWindower struct {
+	m *mmapfile.File
 	n *atomic.Int64
 }
 
-func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.r.ReadAt(p, off)
+func (c *countingWindower) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.m.ReadAt(p, off)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+func (c *countingWindower) Window(off, n int64) ([]byte, func(), error) {
+	b, release, err := c.m.Window(off, n)
+	c.n.Add(int64(len(b)))
+	return b, release, err
 }
 
 // showProgress prints a progress line on stderr once a scan has run for
