@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,4 +264,33 @@ func TestCatalogSyncCommand(t *testing.T) {
 	_, stderr, code = triage(t, "", "catalog", "sync", "--data-dir", dir, "--from", srv404.URL)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "404")
+}
+
+// TestScanLargeTextFile covers the parallel, memory-mapped path taken by
+// plain-text files over 4 MiB: every planted code is found, in order.
+func TestScanLargeTextFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.log")
+	var b strings.Builder
+	var want []int
+	line := "t=2026-11-24T09:12:01+0000 lvl=info msg=\"heartbeat received\" obj=csess id=a1b2c3d4e5f6 latency=31ms\n"
+	for i := 0; b.Len() < 9<<20; i++ {
+		if i%97 == 0 {
+			code := 100 + i%27000
+			want = append(want, code)
+			fmt.Fprintf(&b, "lvl=eror msg=\"session closed\" err=\"ERR_NGROK_%d\"\n", code)
+			continue
+		}
+		b.WriteString(line)
+	}
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	stdout, stderr, code := triage(t, "", "scan", "--json", "--workers", "3", "--data-dir", dir, path)
+	require.Equal(t, 0, code, stderr)
+	tk := parseJSONL(t, stdout)
+	require.Len(t, tk, 1)
+	got := make([]int, len(tk[0].Matches))
+	for i, m := range tk[0].Matches {
+		got[i] = m.Code
+	}
+	assert.Equal(t, want, got)
 }
