@@ -140,3 +140,64 @@ func QueryLimit(n int) int {
 	}
 	return n
 }
+
+// Batch is a set of records being written together by IngestBatch: each
+// record's working copy, its flattened row, and its result so far.
+type Batch struct {
+	recs  []*Record
+	Works []Record
+	Rows  []Row
+	// Errs holds each record's result; nil means "still to be written".
+	Errs   []error
+	prefix string
+}
+
+// PrepareBatch validates and flattens recs (see PrepareRow); records that
+// fail get their error at once. prefix names the implementation in errors
+// ("sqlite").
+func PrepareBatch(prefix string, recs []*Record, now time.Time) *Batch {
+	b := &Batch{recs: recs, Works: make([]Record, len(recs)), Rows: make([]Row, len(recs)), Errs: make([]error, len(recs)), prefix: prefix}
+	for i, rec := range recs {
+		b.Works[i] = *rec
+		b.Works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
+		r, err := PrepareRow(&b.Works[i], now)
+		if err != nil {
+			b.Errs[i] = fmt.Errorf("%s: ingest %q: %w", prefix, rec.Ticket.ID, err)
+			continue
+		}
+		b.Rows[i] = r
+	}
+	return b
+}
+
+// Pending reports whether any record is still to be written.
+func (b *Batch) Pending() bool {
+	for _, err := range b.Errs {
+		if err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Fail gives every record still to be written the error err (a failed
+// transaction) and returns the results.
+func (b *Batch) Fail(err error) []error {
+	for i := range b.Errs {
+		if b.Errs[i] == nil {
+			b.Errs[i] = fmt.Errorf("%s: ingest %q: %w", b.prefix, b.recs[i].Ticket.ID, err)
+		}
+	}
+	return b.Errs
+}
+
+// Done writes the stored records back to the caller's copies (action IDs,
+// states, times) and returns the results.
+func (b *Batch) Done() []error {
+	for i, rec := range b.recs {
+		if b.Errs[i] == nil {
+			*rec = b.Works[i]
+		}
+	}
+	return b.Errs
+}

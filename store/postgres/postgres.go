@@ -26,7 +26,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/triage-bot/triage/store"
-	"github.com/triage-bot/triage/ticket"
 )
 
 // Store is the PostgreSQL implementation of store.Store. It is safe for
@@ -131,47 +130,25 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 // not already refused gets that error. Records are written back only when
 // stored.
 func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
-	errs := make([]error, len(recs))
-	works := make([]store.Record, len(recs))
-	rows := make([]store.Row, len(recs))
-	now := time.Now()
-	pending := 0
-	for i, rec := range recs {
-		works[i] = *rec
-		works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
-		r, err := store.PrepareRow(&works[i], now)
-		if err != nil {
-			errs[i] = fmt.Errorf("postgres: ingest %q: %w", rec.Ticket.ID, err)
-			continue
-		}
-		rows[i] = r
-		pending++
+	b := store.PrepareBatch("postgres", recs, time.Now())
+	if !b.Pending() {
+		return b.Errs
 	}
-	if pending == 0 {
-		return errs
-	}
-	fail := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("postgres: ingest %q: %w", recs[i].Ticket.ID, err)
-			}
-		}
-		return errs
-	}
+	fail := func(err error) []error { return b.Fail(err) }
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	for i := range recs {
-		if errs[i] != nil {
+		if b.Errs[i] != nil {
 			continue
 		}
 		sp, err := tx.Begin(ctx) // a savepoint
 		if err != nil {
 			return fail(err)
 		}
-		if errs[i] = insert(ctx, sp, &works[i], rows[i]); errs[i] != nil {
+		if b.Errs[i] = insert(ctx, sp, &b.Works[i], b.Rows[i]); b.Errs[i] != nil {
 			if err := sp.Rollback(ctx); err != nil {
 				return fail(err)
 			}
@@ -184,12 +161,7 @@ func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 	if err := tx.Commit(ctx); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
-	for i, rec := range recs {
-		if errs[i] == nil {
-			*rec = works[i]
-		}
-	}
-	return errs
+	return b.Done()
 }
 
 // insert writes one prepared record's ticket and actions.

@@ -30,7 +30,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/triage-bot/triage/store"
-	"github.com/triage-bot/triage/ticket"
 )
 
 // BusyTimeout is how long a write waits for another process's write
@@ -228,33 +227,11 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 // written back only when stored. One commit for many tickets is what lets
 // a busy source keep up.
 func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
-	errs := make([]error, len(recs))
-	works := make([]store.Record, len(recs))
-	rows := make([]store.Row, len(recs))
-	now := time.Now()
-	pending := 0
-	for i, rec := range recs {
-		works[i] = *rec
-		works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
-		r, err := store.PrepareRow(&works[i], now)
-		if err != nil {
-			errs[i] = fmt.Errorf("sqlite: ingest %q: %w", rec.Ticket.ID, err)
-			continue
-		}
-		rows[i] = r
-		pending++
+	b := store.PrepareBatch("sqlite", recs, time.Now())
+	if !b.Pending() {
+		return b.Errs
 	}
-	if pending == 0 {
-		return errs
-	}
-	fail := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("sqlite: ingest %q: %w", recs[i].Ticket.ID, err)
-			}
-		}
-		return errs
-	}
+	fail := func(err error) []error { return b.Fail(err) }
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
@@ -269,14 +246,14 @@ func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 		return fail(err)
 	}
 	for i := range recs {
-		if errs[i] != nil {
+		if b.Errs[i] != nil {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT rec"); err != nil {
 			return fail(err)
 		}
-		errs[i] = s.insert(ctx, insTicket, insAction, &works[i], rows[i])
-		if errs[i] != nil {
+		b.Errs[i] = s.insert(ctx, insTicket, insAction, &b.Works[i], b.Rows[i])
+		if b.Errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO rec"); err != nil {
 				return fail(err)
 			}
@@ -288,12 +265,7 @@ func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
-	for i, rec := range recs {
-		if errs[i] == nil {
-			*rec = works[i]
-		}
-	}
-	return errs
+	return b.Done()
 }
 
 // insert writes one prepared record's ticket and actions.
