@@ -1,6 +1,6 @@
 // Package web is the bot's HTTP face: the ticket API (POST/GET
 // /v1/tickets), health (/healthz, /readyz), Prometheus metrics (/metrics)
-// and, later, the dashboard. It knows nothing of IMAP or Slack.
+// and the dashboard (dashboard.go). It knows nothing of IMAP or Slack.
 package web
 
 import (

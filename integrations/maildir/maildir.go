@@ -371,4 +371,3 @@ func (m *MoveSink) ensureFolder(dir string) error {
 	m.created[dir] = true
 	return nil
 }
-
