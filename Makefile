@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 PKGS     := ./...
 
-.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run clean
+.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run bench-imap clean
 
 all: build
 
@@ -41,6 +41,10 @@ bench-extract:
 ## bench-run: triage run --once on 20,000 mails vs a Python extractor.
 bench-run:
 	bash bench/run.sh
+
+## bench-imap: triage run --once draining 10,000 mails from Dovecot vs mbsync.
+bench-imap:
+	bash bench/imap.sh
 
 clean:
 	rm -f triage

@@ -2,25 +2,362 @@ package config
 
 // This file belongs to the email (IMAP and SMTP) integration; see issue "Email integration".
 
+import (
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+)
+
 // IMAPAccount is one IMAP account with its mailboxes.
+//
+//	imap:
+//	  - name: support
+//	    host: imap.example.com:993
+//	    tls: implicit              # implicit (993), starttls (143) or plain (loopback only)
+//	    username: support@example.com
+//	    password: ${IMAP_PASSWORD} # or password_file, or token_command / token_file (XOAUTH2)
+//	    mailboxes: [INBOX]
+//	    folders: {agent-auth: Support/Agent}
+//	    create_folders: true
 type IMAPAccount struct {
 	// Name identifies the account in ticket IDs, metrics and leases.
 	Name string `yaml:"name"`
+	// Host is host:port of the IMAP server.
+	Host string `yaml:"host"`
+	// TLS is "implicit" (default, port 993), "starttls" or "plain". Plain
+	// is refused unless AllowPlain is set; it is meant for a server on
+	// loopback.
+	TLS string `yaml:"tls"`
+	// AllowPlain permits TLS "plain" (no encryption at all).
+	AllowPlain bool `yaml:"allow_plain"`
+	// InsecureSkipVerify accepts any server certificate (self-signed test
+	// servers only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Username logs in.
+	Username string `yaml:"username"`
+	// Password is a secret (use ${ENV} or password_file).
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Auth is "password" (LOGIN/PLAIN; the default when a password is set),
+	// "xoauth2" (Gmail, Microsoft 365; the default with a token) or
+	// "oauthbearer" (RFC 7628).
+	Auth string `yaml:"auth"`
+	// TokenCommand prints an OAuth access token on stdout; it runs before
+	// each login (so it may refresh the token). Run without a shell.
+	TokenCommand []string `yaml:"token_command"`
+	// TokenFile holds an OAuth access token, re-read before each login.
+	TokenFile string `yaml:"token_file"`
+	// Mailboxes are read; default [INBOX].
+	Mailboxes []string `yaml:"mailboxes"`
+	// Idle turns IMAP IDLE push on when the server offers it. Default true.
+	Idle *bool `yaml:"idle"`
+	// ReIdle is how often IDLE is ended and re-issued (servers drop idle
+	// connections after 29 minutes, some after 10). Default 9m.
+	ReIdle time.Duration `yaml:"reidle"`
+	// Noop is how often an idle connection is checked with NOOP. Default 2m.
+	Noop time.Duration `yaml:"noop"`
+	// Poll is the pause between passes when IDLE brings no news (or the
+	// server has no IDLE). Default 1m.
+	Poll time.Duration `yaml:"poll"`
+	// StaleAfter fails /readyz when a mailbox has not completed a pass for
+	// this long. Default 10m.
+	StaleAfter time.Duration `yaml:"stale_after"`
+	// Timeout bounds dialing and each command's answer. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// StartDate: on the first run over a mailbox, only mail that arrived at
+	// or after it is processed. Default: the time of the first run.
+	StartDate time.Time `yaml:"start_date"`
+	// Backfill processes every message already in the mailbox on the first
+	// run (ignores StartDate).
+	Backfill bool `yaml:"backfill"`
+	// MaxMessageBytes bounds what is fetched of one message: a bigger one
+	// is read as its headers and first MaxMessageBytes, flagged. Default 25 MiB.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// Batch is how many messages one pass fetches at most. Default 200.
+	Batch int `yaml:"batch"`
+	// Keywords names the keywords the bot sets.
+	Keywords IMAPKeywords `yaml:"keywords"`
+	// Folders maps a category (the imap.move target) to a mailbox name;
+	// a target not listed is used as the mailbox name itself.
+	Folders map[string]string `yaml:"folders"`
+	// CreateFolders creates a missing destination mailbox on imap.move;
+	// otherwise the action fails with a clear error.
+	CreateFolders bool `yaml:"create_folders"`
+}
+
+// IMAPKeywords are the keywords the bot sets on mail.
+type IMAPKeywords struct {
+	// Triaged marks mail whose ticket is stored (the acknowledgement).
+	// Default "$triaged".
+	Triaged string `yaml:"triaged"`
 }
 
 // SMTP is the outgoing mail server for email.reply and email.forward.
 type SMTP struct {
 	// Host is host:port.
 	Host string `yaml:"host"`
+	// TLS is "implicit" (port 465), "starttls" (default, port 587) or
+	// "plain" (only with allow_plain, for loopback).
+	TLS                string `yaml:"tls"`
+	AllowPlain         bool   `yaml:"allow_plain"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	// Username authenticates; empty means no AUTH.
+	Username string `yaml:"username"`
+	// Password is a secret (use ${ENV} or password_file).
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Auth is "password" (PLAIN) or "xoauth2"; the default follows what
+	// is set.
+	Auth         string   `yaml:"auth"`
+	TokenCommand []string `yaml:"token_command"`
+	TokenFile    string   `yaml:"token_file"`
+	// From is the bot's address, "Support <support@example.com>".
+	From string `yaml:"from"`
+	// BotAddresses are more addresses of the bot (the support inbox itself):
+	// mail from them is never answered and never forwarded to them.
+	BotAddresses []string `yaml:"bot_addresses"`
+	// ReplyWindow allows at most one automatic reply per sender per
+	// window. Default 24h.
+	ReplyWindow time.Duration `yaml:"reply_window"`
+	// Timeout bounds one delivery. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
-func (c *Config) validateEmail(bad func(format string, args ...any)) {}
+// IdleEnabled reports whether IDLE push is wanted.
+func (a *IMAPAccount) IdleEnabled() bool { return a.Idle == nil || *a.Idle }
+
+// keywordRE is an IMAP keyword atom (no spaces, parentheses, wildcards,
+// quotes, backslash or brackets).
+var keywordRE = regexp.MustCompile(`^[!#$&'+,\-./0-9:;<=>?@A-Z^_a-z|}~` + "`" + `]+$`)
+
+func (c *Config) validateEmail(bad func(format string, args ...any)) {
+	names := map[string]bool{}
+	for i, a := range c.IMAP {
+		where := "imap[" + itoa(i) + "]"
+		if a.Name != "" {
+			where += " (" + a.Name + ")"
+		}
+		switch {
+		case a.Name == "":
+			bad("%s: name is required", where)
+		case strings.ContainsAny(a.Name, "/ \t"):
+			bad("%s: name %q may not contain '/' or spaces (it is part of ticket IDs)", where, a.Name)
+		case names[a.Name]:
+			bad("%s: name %q is used twice", where, a.Name)
+		}
+		names[a.Name] = true
+		host, _, err := net.SplitHostPort(a.Host)
+		if err != nil {
+			bad("%s: host %q is not host:port, e.g. imap.example.com:993 (%v)", where, a.Host, err)
+		}
+		switch a.TLS {
+		case "implicit", "starttls":
+		case "plain":
+			if !a.AllowPlain {
+				bad("%s: tls: plain sends the password unencrypted; set allow_plain: true to allow it (meant for a server on 127.0.0.1)", where)
+			} else if err == nil && !isLoopback(host) {
+				bad("%s: tls: plain is only allowed for a loopback host, not %q", where, host)
+			}
+		default:
+			bad("%s: tls %q is not implicit, starttls or plain", where, a.TLS)
+		}
+		if a.Username == "" {
+			bad("%s: username is required", where)
+		}
+		checkAuth(bad, where, a.Auth, a.Password, a.TokenCommand, a.TokenFile, true)
+		seen := map[string]bool{}
+		for _, m := range a.Mailboxes {
+			if strings.TrimSpace(m) == "" {
+				bad("%s: mailboxes: an empty mailbox name", where)
+			} else if seen[m] {
+				bad("%s: mailboxes: %q is listed twice", where, m)
+			}
+			seen[m] = true
+		}
+		if a.ReIdle < time.Minute || a.ReIdle > 29*time.Minute {
+			bad("%s: reidle %s must be between 1m and 29m (RFC 2177 servers end IDLE after 30 minutes)", where, a.ReIdle)
+		}
+		if a.Noop <= 0 || a.Poll <= 0 || a.Timeout <= 0 {
+			bad("%s: noop, poll and timeout must be positive", where)
+		}
+		if a.MaxMessageBytes < 64<<10 {
+			bad("%s: max_message_bytes %d is below 64 KiB", where, a.MaxMessageBytes)
+		}
+		if a.Batch < 1 {
+			bad("%s: batch must be at least 1", where)
+		}
+		if !keywordRE.MatchString(a.Keywords.Triaged) {
+			bad("%s: keywords.triaged %q is not a valid IMAP keyword (letters, digits, $ - _ . and no spaces)", where, a.Keywords.Triaged)
+		}
+		for cat, f := range a.Folders {
+			if strings.TrimSpace(f) == "" {
+				bad("%s: folders.%s is empty", where, cat)
+			}
+		}
+	}
+	if s := c.SMTP; s != nil {
+		where := "smtp"
+		host, _, err := net.SplitHostPort(s.Host)
+		if err != nil {
+			bad("%s: host %q is not host:port, e.g. smtp.example.com:587 (%v)", where, s.Host, err)
+		}
+		switch s.TLS {
+		case "implicit", "starttls":
+		case "plain":
+			if !s.AllowPlain {
+				bad("%s: tls: plain sends mail and password unencrypted; set allow_plain: true to allow it (meant for a relay on 127.0.0.1)", where)
+			} else if err == nil && !isLoopback(host) {
+				bad("%s: tls: plain is only allowed for a loopback host, not %q", where, host)
+			}
+		default:
+			bad("%s: tls %q is not implicit, starttls or plain", where, s.TLS)
+		}
+		if s.Username != "" {
+			checkAuth(bad, where, s.Auth, s.Password, s.TokenCommand, s.TokenFile, false)
+		}
+		if _, err := mail.ParseAddress(s.From); err != nil {
+			bad("%s: from %q is not an address like \"Support <support@example.com>\" (%v)", where, s.From, err)
+		}
+		for _, b := range s.BotAddresses {
+			if _, err := mail.ParseAddress(b); err != nil {
+				bad("%s: bot_addresses: %q is not an address (%v)", where, b, err)
+			}
+		}
+		if s.ReplyWindow <= 0 || s.Timeout <= 0 {
+			bad("%s: reply_window and timeout must be positive", where)
+		}
+	}
+}
+
+// checkAuth validates one set of credentials.
+func checkAuth(bad func(string, ...any), where, auth, password string, cmd []string, file string, required bool) {
+	tokens := 0
+	if len(cmd) > 0 {
+		tokens++
+	}
+	if file != "" {
+		tokens++
+	}
+	switch auth {
+	case "password":
+		if password == "" {
+			bad("%s: auth: password needs password: ${ENV} or password_file", where)
+		}
+	case "xoauth2", "oauthbearer":
+		if tokens != 1 {
+			bad("%s: auth: %s needs exactly one of token_command or token_file", where, auth)
+		}
+	case "":
+		if required {
+			bad("%s: no credentials: set password (${ENV} or password_file), or token_command / token_file for OAuth", where)
+		}
+	default:
+		bad("%s: auth %q is not password, xoauth2 or oauthbearer", where, auth)
+	}
+	if password != "" && tokens > 0 {
+		bad("%s: both a password and an OAuth token are set; keep one", where)
+	}
+}
 
 // redactEmail replaces this section's secrets in a copy being printed.
-func (c *Config) redactEmail(hide func(string) string) {}
+func (c *Config) redactEmail(hide func(string) string) {
+	accts := append([]IMAPAccount(nil), c.IMAP...)
+	for i := range accts {
+		accts[i].Password = hide(accts[i].Password)
+	}
+	c.IMAP = accts
+	if c.SMTP != nil {
+		s := *c.SMTP
+		s.Password = hide(s.Password)
+		c.SMTP = &s
+	}
+}
 
 // readEmailSecrets fills secrets from their *_file siblings.
-func (c *Config) readEmailSecrets(read func(field, path string, dst *string)) {}
+func (c *Config) readEmailSecrets(read func(field, path string, dst *string)) {
+	for i := range c.IMAP {
+		a := &c.IMAP[i]
+		read("imap["+a.Name+"].password_file", a.PasswordFile, &a.Password)
+		a.defaultAuth()
+	}
+	if s := c.SMTP; s != nil {
+		read("smtp.password_file", s.PasswordFile, &s.Password)
+		if s.Auth == "" && s.Username != "" {
+			if s.Password != "" {
+				s.Auth = "password"
+			} else if len(s.TokenCommand) > 0 || s.TokenFile != "" {
+				s.Auth = "xoauth2"
+			}
+		}
+	}
+}
+
+func (a *IMAPAccount) defaultAuth() {
+	if a.Auth != "" {
+		return
+	}
+	if a.Password != "" {
+		a.Auth = "password"
+	} else if len(a.TokenCommand) > 0 || a.TokenFile != "" {
+		a.Auth = "xoauth2"
+	}
+}
 
 // defaultsEmail applies this section's defaults.
-func (c *Config) defaultsEmail() {}
+func (c *Config) defaultsEmail() {
+	for i := range c.IMAP {
+		a := &c.IMAP[i]
+		if a.TLS == "" {
+			a.TLS = "implicit"
+		}
+		if len(a.Mailboxes) == 0 {
+			a.Mailboxes = []string{"INBOX"}
+		}
+		if a.ReIdle == 0 {
+			a.ReIdle = 9 * time.Minute
+		}
+		if a.Noop == 0 {
+			a.Noop = 2 * time.Minute
+		}
+		if a.Poll == 0 {
+			a.Poll = time.Minute
+		}
+		if a.StaleAfter == 0 {
+			a.StaleAfter = 10 * time.Minute
+		}
+		if a.Timeout == 0 {
+			a.Timeout = 30 * time.Second
+		}
+		if a.MaxMessageBytes == 0 {
+			a.MaxMessageBytes = 25 << 20
+		}
+		if a.Batch == 0 {
+			a.Batch = 200
+		}
+		if a.Keywords.Triaged == "" {
+			a.Keywords.Triaged = "$triaged"
+		}
+		a.defaultAuth()
+	}
+	if s := c.SMTP; s != nil {
+		if s.TLS == "" {
+			s.TLS = "starttls"
+		}
+		if s.ReplyWindow == 0 {
+			s.ReplyWindow = 24 * time.Hour
+		}
+		if s.Timeout == 0 {
+			s.Timeout = 30 * time.Second
+		}
+	}
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

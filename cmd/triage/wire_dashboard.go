@@ -1,8 +1,111 @@
 package main
 
-import "context"
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
 
-// wireDashboard wires the dashboard integration into triage run (owned by its issue).
+	"github.com/triage-bot/triage/alerts"
+	"github.com/triage-bot/triage/config"
+	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/web"
+)
+
+// wireDashboard adds the dashboard's routes to the HTTP server and, when
+// alert rules are configured, the spike detector as a worker.
 func wireDashboard(ctx context.Context, d *runDeps) (wiring, error) {
-	return wiring{}, nil
+	var w wiring
+	cfg := d.cfg
+	if cfg.Dashboard.On() && cfg.HTTP.Listen != "off" {
+		host, _, _ := net.SplitHostPort(cfg.HTTP.Listen)
+		// Without credentials of its own, the dashboard accepts the API
+		// tokens (required on a non-loopback address anyway).
+		tokens := []string{cfg.Dashboard.Token}
+		if cfg.Dashboard.Token == "" && cfg.Dashboard.Password == "" {
+			tokens = cfg.HTTP.APITokens
+		}
+		dash, err := web.NewDashboard(web.DashboardConfig{
+			RequireAuth: !loopbackHost(host),
+			Tokens:      tokens,
+			Username:    cfg.Dashboard.Username,
+			Password:    cfg.Dashboard.Password,
+			CSRFKey:     csrfKey(cfg.Dashboard, tokens),
+		}, d.store, d.log)
+		if err != nil {
+			return w, err
+		}
+		w.routes = map[string]http.Handler{}
+		for p, h := range dash.Routes() {
+			w.routes[p] = h
+		}
+	}
+	if len(cfg.Alerts.Rules) > 0 {
+		worker, err := newAlertWorker(cfg, d)
+		if err != nil {
+			return w, err
+		}
+		w.workers = append(w.workers, worker.Run)
+	}
+	return w, nil
+}
+
+// newAlertWorker compiles the alert rules' actions and builds the worker.
+func newAlertWorker(cfg *config.Config, d *runDeps) (*alerts.Worker, error) {
+	var (
+		rules    []alerts.Rule
+		lookback time.Duration
+	)
+	actions := map[string]*route.Rules{}
+	for _, r := range cfg.Alerts.Rules {
+		codes, err := r.CodeNumbers()
+		if err != nil {
+			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+		}
+		node, err := r.RoutesNode()
+		if err != nil {
+			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+		}
+		compiled, err := route.Compile(cfg.File+" alerts rule "+r.Name, node, route.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+		}
+		actions[r.Name] = compiled
+		rules = append(rules, alerts.Rule{Name: r.Name, Per: alerts.Per(r.Per), Codes: codes, Categories: r.Categories,
+			Threshold: r.Threshold, Window: r.Window, Quiet: r.Quiet})
+		lookback = max(lookback, r.Window)
+	}
+	return &alerts.Worker{
+		Detector: alerts.NewDetector(rules),
+		Recorder: alerts.NewRecorder(d.catalog, actions),
+		Store:    d.store,
+		Holder:   d.holder,
+		Poll:     cfg.Alerts.Poll,
+		Lookback: lookback,
+		Log:      d.log,
+		Panicked: func() { d.metrics.Panic("alerts") },
+	}, nil
+}
+
+// csrfKey derives the dashboard's CSRF key from its secrets, so replicas
+// behind one Service accept each other's forms; nil (a random key per
+// process) when there are none.
+func csrfKey(c config.Dashboard, tokens []string) []byte {
+	secret := strings.Join(tokens, "\x00") + "\x00" + c.Username + "\x00" + c.Password
+	if strings.Trim(secret, "\x00") == "" {
+		return nil
+	}
+	h := sha256.Sum256([]byte("triage-csrf\x00" + secret))
+	return h[:]
+}
+
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,0 +1,477 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-message/mail"
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/config"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/sqlite"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// smtpCatcher is an in-process SMTP server (go-smtp) recording mail.
+type smtpCatcher struct {
+	mu   sync.Mutex
+	msgs []caught
+}
+
+type caught struct {
+	to   string
+	data []byte
+}
+
+type catcherSession struct {
+	c  *smtpCatcher
+	to []string
+}
+
+func (s *catcherSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (s *catcherSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+func (s *catcherSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.c.mu.Lock()
+	for _, to := range s.to {
+		s.c.msgs = append(s.c.msgs, caught{to: to, data: b})
+	}
+	s.c.mu.Unlock()
+	s.to = nil
+	return err
+}
+func (s *catcherSession) Reset()        { s.to = nil }
+func (s *catcherSession) Logout() error { return nil }
+
+func startCatcher(t *testing.T) (*smtpCatcher, string) {
+	c := &smtpCatcher{}
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return &catcherSession{c: c}, nil }))
+	srv.Domain = "localhost"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return c, ln.Addr().String()
+}
+
+func (c *smtpCatcher) all() []caught {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]caught(nil), c.msgs...)
+}
+
+func startMemIMAP(t *testing.T) string {
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("bot", "secret")
+	require.NoError(t, u.Create("INBOX", nil))
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: goimap.CapSet{goimap.CapIMAP4rev1: {}, goimap.CapIMAP4rev2: {}}, InsecureAuth: true, Logger: quietLogger{},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
+
+// startDovecotIMAP starts Dovecot through scripts/dovecot-test-server.sh;
+// it skips without dovecot and fails under CI=true.
+func startDovecotIMAP(t *testing.T) string {
+	if _, err := exec.LookPath("dovecot"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("dovecot is required in CI (apt-get install -y dovecot-imapd; run as root)")
+		}
+		t.Skip("dovecot not installed or not root: apt-get install -y dovecot-imapd to run the Dovecot tests")
+	}
+	dir := t.TempDir()
+	script := filepath.Join("..", "..", "scripts", "dovecot-test-server.sh")
+	out, err := exec.Command(script, "start", dir).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
+	return strings.TrimSpace(string(out))
+}
+
+// mimeShapes are the mails of every MIME shape the scan tests use.
+func mimeShapes(t *testing.T) map[string][]byte {
+	out := map[string][]byte{}
+	for _, pat := range []string{"../../examples/inbox/new/*", "../../normalize/testdata/*.eml"} {
+		files, err := filepath.Glob(pat)
+		require.NoError(t, err)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			out[filepath.Base(f)] = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+func emailConfig(dataDir, imapAddr, smtpAddr string) string {
+	return fmt.Sprintf(`data_dir: %s
+http: {listen: "off"}
+log: {level: warn}
+imap:
+  - name: support
+    host: %s
+    tls: plain
+    allow_plain: true
+    username: bot
+    password: ${IMAP_TEST_PASSWORD}
+    backfill: true
+    create_folders: true
+    folders: {no-code: NoCode}
+smtp:
+  host: %s
+  tls: plain
+  allow_plain: true
+  from: "Support <support@example.com>"
+routes:
+  rules:
+    - name: robots
+      match: {auto_submitted: true}
+      actions:
+        - kind: email.reply
+        - kind: imap.move
+          target: Robots
+    - name: coded
+      match: {has_code: true}
+      actions:
+        - kind: imap.flag
+          target: "{{range .Codes}}$ngrok-{{.Code}} {{end}}$triage-{{.Primary}}"
+        - kind: imap.move
+          target: "{{.Primary}}"
+        - kind: email.reply
+  default:
+    actions:
+      - kind: imap.move
+        target: no-code
+`, dataDir, imapAddr, smtpAddr)
+}
+
+func adminClient(t *testing.T, addr string) *imapclient.Client {
+	c, err := imapclient.DialInsecure(addr, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Login("bot", "secret").Wait())
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// mailboxContents maps each mailbox to Message-ID → flags.
+func mailboxContents(t *testing.T, c *imapclient.Client) map[string]map[string][]string {
+	boxes, err := c.List("", "*", nil).Collect()
+	require.NoError(t, err)
+	out := map[string]map[string][]string{}
+	for _, b := range boxes {
+		sel, err := c.Select(b.Mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait()
+		require.NoError(t, err)
+		out[b.Mailbox] = map[string][]string{}
+		if sel.NumMessages == 0 {
+			continue
+		}
+		var all goimap.SeqSet
+		all.AddRange(1, sel.NumMessages)
+		msgs, err := c.Fetch(all, &goimap.FetchOptions{Flags: true, Envelope: true, UID: true}).Collect()
+		require.NoError(t, err)
+		for _, m := range msgs {
+			id := m.Envelope.MessageID
+			if id == "" {
+				id = fmt.Sprintf("uid-%d", m.UID)
+			}
+			var fl []string
+			for _, f := range m.Flags {
+				fl = append(fl, string(f))
+			}
+			out[b.Mailbox][id] = fl
+		}
+	}
+	return out
+}
+
+func TestEmailRunOnce(t *testing.T) {
+	for _, srv := range []struct {
+		name  string
+		start func(*testing.T) string
+	}{{"memserver", startMemIMAP}, {"dovecot", startDovecotIMAP}} {
+		t.Run(srv.name, func(t *testing.T) {
+			imapAddr := srv.start(t)
+			catcher, smtpAddr := startCatcher(t)
+			admin := adminClient(t, imapAddr)
+			shapes := mimeShapes(t)
+			for name, raw := range shapes {
+				cmd := admin.Append("INBOX", int64(len(raw)), nil)
+				_, err := cmd.Write(raw)
+				require.NoError(t, err, name)
+				require.NoError(t, cmd.Close(), name)
+				_, err = cmd.Wait()
+				require.NoError(t, err, name)
+			}
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "triage.yaml")
+			require.NoError(t, os.WriteFile(cfgPath, []byte(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr)), 0o600))
+			t.Setenv("IMAP_TEST_PASSWORD", "secret")
+
+			out, errOut, code := triage(t, "", "run", "--once", "--config", cfgPath)
+			require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+			assert.Contains(t, out, fmt.Sprintf("took in %d new ticket(s)", len(shapes)))
+			out, errOut, code = triage(t, "", "run", "--once", "--config", cfgPath)
+			require.Equal(t, 0, code, "stderr:\n%s", errOut)
+			assert.Contains(t, out, "took in 0 new ticket(s)", "every mail annotated once")
+
+			st, err := sqlite.Open(context.Background(), filepath.Join(dir, "data", "triage.db"))
+			require.NoError(t, err)
+			defer st.Close()
+			recs, err := st.Tickets(context.Background(), store.TicketQuery{Limit: 1000})
+			require.NoError(t, err)
+			require.Len(t, recs, len(shapes))
+			failed, err := st.Actions(context.Background(), store.ActionQuery{State: ticket.StateFailed})
+			require.NoError(t, err)
+			for _, a := range failed {
+				assert.True(t, strings.HasPrefix(a.LastError, "suppressed: "), "only suppressed replies may fail: %s %s: %s", a.Kind, a.TicketID, a.LastError)
+			}
+
+			boxes := mailboxContents(t, admin)
+			total := 0
+			for _, msgs := range boxes {
+				total += len(msgs)
+			}
+			assert.Equal(t, len(shapes), total, "nothing expunged, nothing duplicated")
+			assert.Empty(t, boxes["INBOX"], "every mail moved as routed")
+			for _, rec := range recs {
+				id := rec.Ticket.MessageID
+				if id == "" {
+					continue // counted above; found by nothing but its UID, which the move changed
+				}
+				folder := rec.Category
+				switch {
+				case isRobot(rec.Ticket.Headers):
+					folder = "Robots"
+				case folder == "":
+					folder = "NoCode"
+				}
+				flags, ok := boxes[folder][id]
+				if !assert.True(t, ok, "%s (%s) should be in %s", rec.Ticket.ID, id, folder) {
+					continue
+				}
+				assert.Contains(t, flags, "$triaged")
+				assert.NotContains(t, flags, `\Seen`, "BODY.PEEK leaves mail unread")
+				if folder == rec.Category {
+					for _, c := range rec.Codes {
+						assert.Contains(t, flags, fmt.Sprintf("$ngrok-%d", c))
+					}
+					assert.Contains(t, flags, "$triage-"+rec.Category)
+				}
+			}
+
+			// Replies: never to a robot, at most one per sender.
+			robots := map[string]bool{}
+			for _, rec := range recs {
+				if isRobot(rec.Ticket.Headers) {
+					robots[strings.ToLower(rec.Ticket.From)] = true
+				}
+			}
+			seen := map[string]bool{}
+			for _, m := range catcher.all() {
+				to := strings.ToLower(m.to)
+				assert.False(t, robots[to], "a robot got a reply: %s", to)
+				assert.False(t, seen[to], "two replies to %s", to)
+				seen[to] = true
+				r, err := mail.CreateReader(bytes.NewReader(m.data))
+				require.NoError(t, err)
+				assert.Equal(t, "auto-replied", r.Header.Get("Auto-Submitted"))
+			}
+			assert.NotEmpty(t, seen, "customers got replies")
+		})
+	}
+}
+
+func isRobot(h map[string]string) bool {
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "auto-submitted":
+			if !strings.EqualFold(strings.TrimSpace(v), "no") {
+				return true
+			}
+		case "precedence":
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "bulk", "junk", "list":
+				return true
+			}
+		case "list-id", "x-autoreply", "x-autorespond":
+			return true
+		}
+	}
+	return false
+}
+
+func TestEmailRunIdleWakes(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	_, smtpAddr := startCatcher(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	cfg := strings.Replace(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr), "    backfill: true\n", "    backfill: true\n    poll: 10m\n", 1)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "secret")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, strings.NewReader(""), &out, &errb) }()
+	defer func() { cancel(); <-done }()
+
+	admin := adminClient(t, imapAddr)
+	raw := "From: ana@customer.example\r\nSubject: down\r\nMessage-ID: <idle-1@x>\r\n\r\nERR_NGROK_108\r\n"
+	time.Sleep(300 * time.Millisecond) // the first pass (backfill of an empty INBOX) and IDLE start
+	cmd := admin.Append("INBOX", int64(len(raw)), nil)
+	_, _ = cmd.Write([]byte(raw))
+	require.NoError(t, cmd.Close())
+	_, err := cmd.Wait()
+	require.NoError(t, err)
+	// With a 10-minute poll interval, only IDLE can bring it in this fast.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		boxes := mailboxContents(t, admin)
+		if _, ok := boxes["agent-auth"]["idle-1@x"]; ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the mail was not handled within 5 s of APPEND; stderr:\n%s", errb.String())
+}
+
+func TestConfigCheckConnectEmail(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	_, smtpAddr := startCatcher(t)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr)), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "secret")
+	var out bytes.Buffer
+	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &out)
+	assert.Empty(t, errs)
+	assert.Contains(t, out.String(), "imap support: "+imapAddr+" reachable, login OK")
+	assert.Contains(t, out.String(), "smtp: "+smtpAddr+" reachable")
+
+	t.Setenv("IMAP_TEST_PASSWORD", "wrong")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(emailConfig(filepath.Join(dir, "data"), imapAddr, "127.0.0.1:1")), 0o600))
+	errs = checkEmail(context.Background(), mustLoad(t, cfgPath), &out)
+	require.Len(t, errs, 2)
+	assert.Contains(t, errs[0].Error(), "auth failed")
+	assert.Contains(t, errs[1].Error(), "smtp (127.0.0.1:1): cannot connect")
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	cfg, err := loadConfig(env{getenv: os.Getenv}, path)
+	require.NoError(t, err)
+	return cfg
+}
+
+func TestEmailConfigValidation(t *testing.T) {
+	base := `imap:
+  - name: support
+    host: imap.example.com:993
+    username: bot
+    password: ${PW}
+smtp:
+  host: smtp.example.com:587
+  username: bot
+  password: ${PW}
+  from: "Support <support@example.com>"
+`
+	getenv := func(k string) string {
+		if k == "PW" {
+			return "hunter2-very-secret"
+		}
+		return ""
+	}
+	t.Run("defaults and redaction", func(t *testing.T) {
+		cfg, err := config.Parse("t.yaml", []byte(base), getenv)
+		require.NoError(t, err)
+		a := cfg.IMAP[0]
+		assert.Equal(t, "implicit", a.TLS)
+		assert.Equal(t, []string{"INBOX"}, a.Mailboxes)
+		assert.Equal(t, 9*time.Minute, a.ReIdle)
+		assert.Equal(t, "password", a.Auth)
+		assert.Equal(t, "$triaged", a.Keywords.Triaged)
+		assert.Equal(t, "starttls", cfg.SMTP.TLS)
+		assert.Equal(t, 24*time.Hour, cfg.SMTP.ReplyWindow)
+		red := cfg.Redacted()
+		assert.NotContains(t, red, "hunter2")
+		assert.Contains(t, red, "[REDACTED]")
+		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].Password, "redaction works on a copy")
+	})
+	t.Run("password file", func(t *testing.T) {
+		pw := filepath.Join(t.TempDir(), "pw")
+		require.NoError(t, os.WriteFile(pw, []byte("from-file\n"), 0o600))
+		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, password_file: "+pw+"}\n"), getenv)
+		require.NoError(t, err)
+		assert.Equal(t, "from-file", cfg.IMAP[0].Password)
+		assert.Equal(t, "password", cfg.IMAP[0].Auth)
+	})
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"plain needs allow_plain", "imap:\n  - {name: s, host: '127.0.0.1:143', tls: plain, username: u, password: p}\n", "set allow_plain: true"},
+		{"plain only on loopback", "imap:\n  - {name: s, host: 'imap.example.com:143', tls: plain, allow_plain: true, username: u, password: p}\n", "only allowed for a loopback host"},
+		{"bad tls", "imap:\n  - {name: s, host: 'h:993', tls: ssl, username: u, password: p}\n", `tls "ssl" is not implicit, starttls or plain`},
+		{"no credentials", "imap:\n  - {name: s, host: 'h:993', username: u}\n", "no credentials"},
+		{"oauth needs a token", "imap:\n  - {name: s, host: 'h:993', username: u, auth: xoauth2}\n", "needs exactly one of token_command or token_file"},
+		{"both password and token", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, token_file: /x}\n", "both a password and an OAuth token"},
+		{"reidle over 29m", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, reidle: 30m}\n", "reidle 30m0s must be between 1m and 29m"},
+		{"bad keyword", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, keywords: {triaged: 'has space'}}\n", "not a valid IMAP keyword"},
+		{"name with slash", "imap:\n  - {name: a/b, host: 'h:993', username: u, password: p}\n", "may not contain '/'"},
+		{"duplicate name", "imap:\n  - {name: s, host: 'h:993', username: u, password: p}\n  - {name: s, host: 'h:993', username: u, password: p}\n", `name "s" is used twice`},
+		{"host without port", "imap:\n  - {name: s, host: h, username: u, password: p}\n", "is not host:port"},
+		{"smtp bad from", "smtp: {host: 'h:587', from: 'not an address'}\n", "is not an address"},
+		{"smtp plain remote", "smtp: {host: 'h:25', tls: plain, allow_plain: true, from: a@b.example}\n", "only allowed for a loopback host"},
+		{"unknown key", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, pasword: x}\n", "pasword"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("t.yaml", []byte(tt.yaml), getenv)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func TestTokenSource(t *testing.T) {
+	assert.Nil(t, tokenSource(nil, ""))
+	tok, err := tokenSource([]string{"echo", "ya29.token"}, "")(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "ya29.token", tok)
+	f := filepath.Join(t.TempDir(), "tok")
+	require.NoError(t, os.WriteFile(f, []byte("file-token\n"), 0o600))
+	tok, err = tokenSource(nil, f)(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "file-token", tok)
+	_, err = tokenSource([]string{"false"}, "")(context.Background())
+	assert.ErrorContains(t, err, "token_command false")
+}

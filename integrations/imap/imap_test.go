@@ -1,0 +1,586 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// testServer is an IMAP server the suite runs against: go-imap's
+// in-memory server, or a real Dovecot.
+type testServer struct {
+	name string
+	addr string
+	// restart stops and starts the server on the same address (Dovecot).
+	restart func(t *testing.T)
+}
+
+func (s *testServer) account() Account {
+	return Account{Name: "support", Host: s.addr, TLS: "plain", Username: "bot", Password: "secret", Auth: "password",
+		Idle: true, Timeout: 5 * time.Second, Triaged: "$triaged"}
+}
+
+// admin is a second client that plays the mail server's other users:
+// delivering, inspecting and recreating mailboxes.
+func (s *testServer) admin(t *testing.T) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(s.addr, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Login("bot", "secret").Wait())
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func appendMsg(t *testing.T, c *imapclient.Client, mailbox, raw string, flags ...goimap.Flag) {
+	t.Helper()
+	cmd := c.Append(mailbox, int64(len(raw)), &goimap.AppendOptions{Flags: flags})
+	_, err := cmd.Write([]byte(raw))
+	require.NoError(t, err)
+	require.NoError(t, cmd.Close())
+	_, err = cmd.Wait()
+	require.NoError(t, err)
+}
+
+// messages returns the mailbox's messages: UID → flags, and Message-IDs.
+func messages(t *testing.T, c *imapclient.Client, mailbox string) map[string][]string {
+	t.Helper()
+	sel, err := c.Select(mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait()
+	require.NoError(t, err)
+	out := map[string][]string{}
+	if sel.NumMessages == 0 {
+		return out
+	}
+	var all goimap.SeqSet
+	all.AddRange(1, sel.NumMessages)
+	msgs, err := c.Fetch(all, &goimap.FetchOptions{Flags: true, Envelope: true}).Collect()
+	require.NoError(t, err)
+	for _, m := range msgs {
+		var fl []string
+		for _, f := range m.Flags {
+			fl = append(fl, string(f))
+		}
+		slices.Sort(fl)
+		out[m.Envelope.MessageID] = fl
+	}
+	return out
+}
+
+func mkmail(id, from, subject, body string) string {
+	return "From: " + from + "\r\nTo: support@example.com\r\nSubject: " + subject + "\r\nMessage-ID: <" + id +
+		">\r\nDate: Fri, 27 Nov 2026 03:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
+}
+
+func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser("bot", "secret")
+	require.NoError(t, u.Create("INBOX", nil))
+	mem.AddUser(u)
+	set := goimap.CapSet{goimap.CapIMAP4rev1: {}}
+	if len(caps) == 0 {
+		set[goimap.CapIMAP4rev2] = struct{}{}
+	}
+	for _, c := range caps {
+		set[c] = struct{}{}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: set, InsecureAuth: true, Logger: discardLogger{},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &testServer{name: "memserver", addr: ln.Addr().String()}
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// repoRoot finds the module root for the Dovecot script.
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// NewDovecot starts a throwaway Dovecot through scripts/dovecot-test-server.sh.
+// It skips when dovecot is not installed, and fails under CI=true.
+func newDovecot(t *testing.T) *testServer {
+	t.Helper()
+	if _, err := exec.LookPath("dovecot"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("dovecot is required in CI (apt-get install -y dovecot-imapd; tests run as root)")
+		}
+		t.Skip("dovecot not installed or not root: apt-get install -y dovecot-imapd to run the Dovecot tests")
+	}
+	dir := t.TempDir()
+	script := filepath.Join(repoRoot(t), "scripts", "dovecot-test-server.sh")
+	out, err := exec.Command(script, "start", dir).CombinedOutput()
+	require.NoError(t, err, "start dovecot: %s", out)
+	addr := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
+	_, port, _ := net.SplitHostPort(addr)
+	return &testServer{name: "dovecot", addr: addr, restart: func(t *testing.T) {
+		out, err := exec.Command(script, "stop", dir).CombinedOutput()
+		require.NoError(t, err, "stop dovecot: %s", out)
+		cmd := exec.Command(script, "start", dir)
+		cmd.Env = append(os.Environ(), "PORT="+port)
+		out, err = cmd.CombinedOutput()
+		require.NoError(t, err, "restart dovecot: %s", out)
+	}}
+}
+
+// servers runs f against the in-memory server and, when available, Dovecot.
+func servers(t *testing.T, f func(t *testing.T, s *testServer)) {
+	t.Run("memserver", func(t *testing.T) { f(t, newMemServer(t)) })
+	t.Run("dovecot", func(t *testing.T) { f(t, newDovecot(t)) })
+}
+
+// fakeStore is the store as the source and sinks see it.
+type fakeStore struct {
+	mu      sync.Mutex
+	cursors map[string]string
+	msgIDs  map[string]bool
+	tickets map[string]*store.Record
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{cursors: map[string]string{}, msgIDs: map[string]bool{}, tickets: map[string]*store.Record{}}
+}
+
+func (f *fakeStore) Cursor(_ context.Context, k string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cursors[k], nil
+}
+
+func (f *fakeStore) SetCursor(_ context.Context, k, v string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cursors[k] = v
+	return nil
+}
+
+func (f *fakeStore) HasMessageID(_ context.Context, channel, id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msgIDs[channel+" "+id], nil
+}
+
+func (f *fakeStore) Ticket(_ context.Context, id string) (*store.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.tickets[id]; ok {
+		return r, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+// ingester records what a source hands over, like the pipeline would.
+type ingester struct {
+	st   *fakeStore
+	mu   sync.Mutex
+	got  []pipeline.Incoming
+	ids  []string
+	fail func(pipeline.Incoming) error
+}
+
+func (in *ingester) ingest(_ context.Context, inc pipeline.Incoming) error {
+	if in.fail != nil {
+		if err := in.fail(inc); err != nil {
+			return err
+		}
+	}
+	var msgID string
+	if inc.Raw != nil {
+		b := make([]byte, 4096)
+		n, _ := inc.Raw.Read(b)
+		msgID = messageID(b[:n])
+	} else if inc.Ticket != nil {
+		msgID = inc.Ticket.MessageID
+	}
+	in.mu.Lock()
+	in.got = append(in.got, inc)
+	in.ids = append(in.ids, msgID)
+	in.mu.Unlock()
+	in.st.mu.Lock()
+	in.st.msgIDs[inc.Channel+" "+msgID] = true
+	in.st.tickets[inc.ID] = &store.Record{Ticket: ticket.Ticket{ID: inc.ID, MessageID: msgID}}
+	in.st.mu.Unlock()
+	return nil
+}
+
+func TestSource(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+
+		t.Run("first run skips history, then takes new mail without setting \\Seen", func(t *testing.T) {
+			st := newFakeStore()
+			in := &ingester{st: st}
+			appendMsg(t, admin, "INBOX", mkmail("old-1@x", "ana@example.com", "old", "ERR_NGROK_108"))
+			src := NewSource(s.account(), "INBOX", st, nil)
+			defer src.Close()
+			n, err := src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			assert.Zero(t, n, "history before the first run is not processed")
+			appendMsg(t, admin, "INBOX", mkmail("new-1@x", "ana@example.com", "new", "ERR_NGROK_108"))
+			n, err = src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			assert.Equal(t, []string{"new-1@x"}, in.ids)
+			assert.Regexp(t, `^imap:support/INBOX/\d+/\d+$`, in.got[0].ID)
+			assert.Equal(t, "support/INBOX", in.got[0].Channel)
+			msgs := messages(t, admin, "INBOX")
+			assert.Equal(t, []string{"$triaged"}, msgs["new-1@x"], "acknowledged, and not \\Seen")
+			assert.Empty(t, msgs["old-1@x"])
+			n, err = src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			assert.Zero(t, n, "nothing twice")
+		})
+	})
+}
+
+func TestSourceBackfillErrorsAndRescan(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		require.NoError(t, admin.Create("Support", nil).Wait())
+		for i := 1; i <= 3; i++ {
+			appendMsg(t, admin, "Support", mkmail(fmt.Sprintf("m%d@x", i), "ana@example.com", "s", "body"))
+		}
+		st := newFakeStore()
+		fails := true
+		in := &ingester{st: st, fail: func(inc pipeline.Incoming) error {
+			if fails && len(st.msgIDs) == 1 {
+				return errors.New("store down")
+			}
+			return nil
+		}}
+		acct := s.account()
+		acct.Backfill = true
+		src := NewSource(acct, "Support", st, nil)
+		defer src.Close()
+
+		n, err := src.Poll(ctx, in.ingest)
+		assert.ErrorContains(t, err, "store down")
+		assert.Equal(t, 1, n)
+		msgs := messages(t, admin, "Support")
+		assert.Equal(t, []string{"$triaged"}, msgs["m1@x"])
+		assert.Empty(t, msgs["m2@x"], "not acknowledged: its ticket was not stored")
+
+		fails = false
+		n, err = src.Poll(ctx, in.ingest)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		assert.Equal(t, []string{"m1@x", "m2@x", "m3@x"}, in.ids)
+
+		// The mailbox is deleted and recreated (UIDVALIDITY changes) with
+		// the same mail plus one new message: only the new one is handed over.
+		require.NoError(t, admin.Unselect().Wait())
+		require.NoError(t, admin.Delete("Support").Wait())
+		require.NoError(t, admin.Create("Support", nil).Wait())
+		for i := 1; i <= 4; i++ {
+			appendMsg(t, admin, "Support", mkmail(fmt.Sprintf("m%d@x", i), "ana@example.com", "s", "body"))
+		}
+		total := 0
+		for {
+			n, err := src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			if n == 0 {
+				break
+			}
+			total += n
+		}
+		assert.Equal(t, []string{"m1@x", "m2@x", "m3@x", "m4@x"}, in.ids, "nothing processed twice")
+		msgs = messages(t, admin, "Support")
+		for i := 1; i <= 4; i++ {
+			assert.Equal(t, []string{"$triaged"}, msgs[fmt.Sprintf("m%d@x", i)])
+		}
+	})
+}
+
+func TestSourceOversized(t *testing.T) {
+	s := newMemServer(t)
+	admin := s.admin(t)
+	body := strings.Repeat("ERR_NGROK_108 is all over my log\r\n", 8000) // ≈ 270 KB
+	appendMsg(t, admin, "INBOX", mkmail("big@x", "ana@example.com", "big", body))
+	st := newFakeStore()
+	in := &ingester{st: st}
+	acct := s.account()
+	acct.Backfill, acct.MaxMessageBytes = true, 64<<10
+	src := NewSource(acct, "INBOX", st, nil)
+	defer src.Close()
+	n, err := src.Poll(context.Background(), in.ingest)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	tk := in.got[0].Ticket
+	require.NotNil(t, tk, "an oversized message is normalized by the source")
+	assert.Equal(t, "big@x", tk.MessageID)
+	assert.Contains(t, strings.Join(tk.Problems, "\n"), "only its headers and first 0.1 MiB were read")
+}
+
+func TestWatcherWakesOnAppend(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		admin := s.admin(t)
+		acct := s.account()
+		acct.Noop = 500 * time.Millisecond // exercise the liveness cycle too
+		w := NewWatcher(acct, "INBOX", nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		waitWake := func(what string, within time.Duration) {
+			t.Helper()
+			select {
+			case <-w.Wake():
+			case <-time.After(within):
+				t.Fatalf("no wake-up within %s after %s", within, what)
+			}
+		}
+		waitWake("connecting", 10*time.Second)
+		time.Sleep(1200 * time.Millisecond) // let a NOOP cycle pass while idling
+		drain(w.Wake())
+		appendMsg(t, admin, "INBOX", mkmail("w1@x", "ana@example.com", "s", "b"))
+		waitWake("APPEND", 2*time.Second)
+
+		if s.restart == nil {
+			return
+		}
+		// A restart mid-IDLE: the watcher reconnects and wakes the source
+		// so nothing delivered meanwhile waits for the next poll.
+		s.restart(t)
+		drain(w.Wake())
+		admin2 := s.admin(t)
+		appendMsg(t, admin2, "INBOX", mkmail("w2@x", "ana@example.com", "s", "b"))
+		waitWake("restart and APPEND", 15*time.Second)
+	})
+}
+
+func drain(c <-chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
+
+func TestSourceSurvivesServerRestart(t *testing.T) {
+	s := newDovecot(t)
+	ctx := context.Background()
+	admin := s.admin(t)
+	st := newFakeStore()
+	in := &ingester{st: st}
+	acct := s.account()
+	acct.Backfill = true
+	src := NewSource(acct, "INBOX", st, nil)
+	defer src.Close()
+	appendMsg(t, admin, "INBOX", mkmail("r1@x", "ana@example.com", "s", "b"))
+	_, err := src.Poll(ctx, in.ingest)
+	require.NoError(t, err)
+	s.restart(t)
+	admin = s.admin(t)
+	appendMsg(t, admin, "INBOX", mkmail("r2@x", "ana@example.com", "s", "b"))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(in.ids) < 2 && time.Now().Before(deadline) {
+		_, _ = src.Poll(ctx, in.ingest) // the first pass after the restart may fail: the old connection is dead
+	}
+	assert.Equal(t, []string{"r1@x", "r2@x"}, in.ids)
+}
+
+func TestActions(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		in := &ingester{st: st}
+		acct := s.account()
+		acct.Backfill = true
+		acct.CreateFolders = true
+		acct.Folders = map[string]string{"agent-auth": "Triage.agent-auth"}
+		if s.name == "memserver" {
+			acct.Folders["agent-auth"] = "Triage/agent-auth"
+		}
+		appendMsg(t, admin, "INBOX", mkmail("a1@x", "ana@example.com", "s", "ERR_NGROK_108"))
+		appendMsg(t, admin, "INBOX", mkmail("a2@x", "bob@example.com", "s", "hello"))
+		// A message the user marked \Deleted but did not expunge: a move of
+		// another message must leave it alone.
+		appendMsg(t, admin, "INBOX", mkmail("keep@x", "eve@example.com", "s", "x"), goimap.FlagDeleted)
+		src := NewSource(acct, "INBOX", st, nil)
+		defer src.Close()
+		_, err := src.Poll(ctx, in.ingest)
+		require.NoError(t, err)
+		require.Len(t, in.got, 3)
+
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		id := in.got[0].ID
+		flag := ticket.Action{TicketID: id, Kind: ticket.KindIMAPFlag, Target: "$ngrok-108 $triage-agent-auth", Key: "k1"}
+		require.NoError(t, acts.FlagSink().Send(ctx, flag))
+		require.NoError(t, acts.FlagSink().Send(ctx, flag), "a repeat is harmless")
+		move := ticket.Action{TicketID: id, Kind: ticket.KindIMAPMove, Target: "agent-auth", Key: "k2"}
+		require.NoError(t, acts.MoveSink().Send(ctx, move))
+		require.NoError(t, acts.MoveSink().Send(ctx, move), "a repeat finds it moved")
+
+		inbox := messages(t, admin, "INBOX")
+		assert.NotContains(t, inbox, "a1@x")
+		assert.Contains(t, inbox, "a2@x")
+		assert.Contains(t, inbox, "keep@x", "nothing the bot did not move is expunged")
+		moved := messages(t, admin, acct.Folders["agent-auth"])
+		assert.Equal(t, []string{"$ngrok-108", "$triage-agent-auth", "$triaged"}, moved["a1@x"])
+
+		// A flag after the move still finds the message in its new folder.
+		st.tickets[id].Actions = []ticket.Action{move}
+		require.NoError(t, acts.FlagSink().Send(ctx, ticket.Action{TicketID: id, Kind: ticket.KindIMAPFlag, Target: `\Flagged`, Key: "k3"}))
+		moved = messages(t, admin, acct.Folders["agent-auth"])
+		assert.Contains(t, moved["a1@x"], `\Flagged`)
+
+		err = acts.FlagSink().Send(ctx, ticket.Action{TicketID: in.got[1].ID, Kind: ticket.KindIMAPFlag, Target: `\Deleted`})
+		assert.True(t, outbox.IsPermanent(err), "never \\Deleted: %v", err)
+		err = acts.MoveSink().Send(ctx, ticket.Action{TicketID: "slack:T/C/1", Kind: ticket.KindIMAPMove, Target: "x"})
+		assert.True(t, outbox.IsPermanent(err))
+	})
+}
+
+func TestMoveRefusedWithoutMoveOrUIDPlus(t *testing.T) {
+	s := newMemServer(t, goimap.CapIdle) // IMAP4rev1 + IDLE: no MOVE, no UIDPLUS
+	ctx := context.Background()
+	admin := s.admin(t)
+	require.NoError(t, admin.Create("Done", nil).Wait())
+	appendMsg(t, admin, "INBOX", mkmail("a1@x", "ana@example.com", "s", "b"))
+	appendMsg(t, admin, "INBOX", mkmail("del@x", "eve@example.com", "s", "b"), goimap.FlagDeleted)
+	st := newFakeStore()
+	in := &ingester{st: st}
+	acct := s.account()
+	acct.Backfill = true
+	src := NewSource(acct, "INBOX", st, nil)
+	defer src.Close()
+	_, err := src.Poll(ctx, in.ingest)
+	require.NoError(t, err)
+	acts := NewActions([]Account{acct}, st, nil)
+	defer acts.Close()
+	err = acts.MoveSink().Send(ctx, ticket.Action{TicketID: in.got[0].ID, Kind: ticket.KindIMAPMove, Target: "Done"})
+	require.Error(t, err)
+	assert.True(t, outbox.IsPermanent(err))
+	assert.Contains(t, err.Error(), "neither MOVE nor UIDPLUS")
+	assert.Len(t, messages(t, admin, "INBOX"), 2, "nothing expunged")
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		srv  *testServer
+		edit func(*Account)
+		want []string
+	}{
+		{"full server", newMemServer(t), nil, nil},
+		{"old server", newMemServer(t, goimap.CapUIDPlus), nil, []string{"no MOVE: imap.move falls back"}},
+		{"bare server", newMemServer(t, goimap.Cap("X-NONE")), nil, []string{"no MOVE and no UIDPLUS"}},
+		{"wrong password", newMemServer(t), func(a *Account) { a.Password = "nope" }, []string{"auth failed"}},
+		{"missing mailbox", newMemServer(t), func(a *Account) { a.Mailboxes = []string{"INBOX", "Nope"} }, []string{"mailbox Nope: cannot open it"}},
+		{"nothing listening", &testServer{addr: "127.0.0.1:1"}, nil, []string{"cannot connect"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.srv.account()
+			if tt.edit != nil {
+				tt.edit(&a)
+			}
+			got := Check(ctx, a)
+			require.Len(t, got, len(tt.want), "%q", got)
+			for i, w := range tt.want {
+				assert.Contains(t, got[i], w)
+			}
+		})
+	}
+}
+
+func TestParseTicketID(t *testing.T) {
+	tests := []struct {
+		id      string
+		acct    string
+		mailbox string
+		v, uid  uint32
+		ok      bool
+	}{
+		{"imap:support/INBOX/17/42", "support", "INBOX", 17, 42, true},
+		{"imap:support/Support/EU/17/42", "support", "Support/EU", 17, 42, true},
+		{"imap:support/17/42", "", "", 0, 0, false},
+		{"maildir:x/y", "", "", 0, 0, false},
+		{"imap:support/INBOX/x/42", "", "", 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			a, m, v, u, ok := ParseTicketID(tt.id)
+			assert.Equal(t, tt.ok, ok)
+			if ok {
+				assert.Equal(t, []any{tt.acct, tt.mailbox, tt.v, tt.uid}, []any{a, m, v, u})
+				assert.Equal(t, tt.id, TicketID(a, m, v, u))
+			}
+		})
+	}
+}
+
+func TestXOAUTH2(t *testing.T) {
+	mech, ir, err := (&xoauth2{user: "ana@example.com", token: "ya29.tok"}).Start()
+	require.NoError(t, err)
+	assert.Equal(t, "XOAUTH2", mech)
+	assert.Equal(t, "user=ana@example.com\x01auth=Bearer ya29.tok\x01\x01", string(ir))
+}
+
+func TestSourceStartDate(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		admin := s.admin(t)
+		old, recent := mkmail("old@x", "ana@example.com", "s", "b"), mkmail("recent@x", "ana@example.com", "s", "b")
+		for _, m := range []struct {
+			raw string
+			at  time.Time
+		}{{old, time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC)}, {recent, time.Now().Add(-time.Hour)}} {
+			cmd := admin.Append("INBOX", int64(len(m.raw)), &goimap.AppendOptions{Time: m.at})
+			_, err := cmd.Write([]byte(m.raw))
+			require.NoError(t, err)
+			require.NoError(t, cmd.Close())
+			_, err = cmd.Wait()
+			require.NoError(t, err)
+		}
+		st := newFakeStore()
+		in := &ingester{st: st}
+		acct := s.account()
+		acct.StartDate = time.Now().Add(-48 * time.Hour)
+		src := NewSource(acct, "INBOX", st, nil)
+		defer src.Close()
+		n, err := src.Poll(context.Background(), in.ingest)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		assert.Equal(t, []string{"recent@x"}, in.ids, "mail older than the start date is left alone")
+	})
+}

@@ -1,0 +1,183 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/triage-bot/triage/annotate"
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
+	"github.com/triage-bot/triage/redact"
+	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// maxCodeSections bounds the sections of one reply (Slack allows 50
+// blocks).
+const maxCodeSections = 40
+
+// codesIn finds codes in a command or mention text, in any written form:
+// ERR_NGROK_108, err_ngrok_108, a docs URL, or a bare number.
+func codesIn(text string) []int {
+	var out []int
+	seen := map[int]bool{}
+	add := func(n int) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, m := range extract.FindString(text) {
+		add(m.Code)
+	}
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool {
+		return r == ' ' || r == ',' || r == '\n' || r == '\t' || r == '<' || r == '>' || r == '|'
+	}) {
+		if n, err := catalog.ParseCode(strings.Trim(w, "`*_.:;()?!\"'")); err == nil {
+			add(n)
+		}
+	}
+	return out
+}
+
+// codeViews looks codes up in the catalog.
+func (b *Bot) codeViews(codes []int) (views []route.CodeView, unknown []int) {
+	for _, n := range codes {
+		e := b.cat.Lookup(n)
+		views = append(views, route.CodeView{Code: n, Name: e.Name(), Summary: e.Summary, Category: string(e.Category),
+			DocsURL: e.DocsURL(), Hint: e.Hint, Official: e.Official, Known: e.Known})
+		if !e.Known {
+			unknown = append(unknown, n)
+		}
+	}
+	return views, unknown
+}
+
+// escape escapes text for mrkdwn.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// codeBlocks renders one section per known code (summary, category, hint,
+// a Docs button) and a context line naming unknown codes.
+func codeBlocks(codes []route.CodeView, unknown []int) []slackapi.Block {
+	var blocks []slackapi.Block
+	var unknownNames []string
+	for _, c := range codes {
+		if !c.Known {
+			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", c.DocsURL, c.Name))
+			continue
+		}
+		if len(blocks) >= maxCodeSections {
+			continue
+		}
+		text := fmt.Sprintf("*%s* — %s\n_Category:_ `%s`", c.Name, escape(c.Summary), c.Category)
+		if c.QuotedOnly {
+			text += " _(only in quoted history)_"
+		}
+		if c.Hint != "" {
+			text += "\n_What to try:_ " + escape(c.Hint)
+		}
+		btn := slackapi.NewButtonBlockElement("docs-"+c.Name, c.Name, slackapi.NewTextBlockObject(slackapi.PlainTextType, "Docs", false, false))
+		btn.URL = c.DocsURL
+		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes(text, 2900), false, false), nil, slackapi.NewAccessory(btn)))
+	}
+	for _, n := range unknown {
+		name := extract.CodeString(n)
+		if !strings.Contains(strings.Join(unknownNames, " "), "|"+name+">") {
+			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", catalog.DocsURL(n), name))
+		}
+	}
+	if len(unknownNames) > 0 {
+		blocks = append(blocks, slackapi.NewContextBlock("unknown", slackapi.NewTextBlockObject(slackapi.MarkdownType,
+			truncateRunes("Not in our catalog yet: "+strings.Join(unknownNames, ", "), 2900), false, false)))
+	}
+	if len(blocks) == 0 {
+		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
+			"No ngrok error code found in this message.", false, false), nil, nil))
+	}
+	return blocks
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// fallbackText is the notification text of a reply.
+func fallbackText(codes []route.CodeView) string {
+	if len(codes) == 0 {
+		return "No ngrok error code found in this message."
+	}
+	var names []string
+	for _, c := range codes {
+		names = append(names, c.Name)
+	}
+	return "ngrok error codes: " + strings.Join(names, ", ")
+}
+
+// CommandResponse is the ephemeral answer to the slash command.
+type CommandResponse struct {
+	ResponseType string           `json:"response_type"`
+	Text         string           `json:"text"`
+	Blocks       []slackapi.Block `json:"blocks,omitempty"`
+}
+
+// Command answers "/ngrok-error CODE…" from the catalog.
+func (b *Bot) Command(text string) CommandResponse {
+	codes := codesIn(text)
+	if len(codes) == 0 {
+		return CommandResponse{ResponseType: "ephemeral",
+			Text: fmt.Sprintf("Give me an ngrok error code, e.g. `%s ERR_NGROK_108` or `%s 3200`.", b.cfg.Command, b.cfg.Command)}
+	}
+	views, unknown := b.codeViews(codes)
+	return CommandResponse{ResponseType: "ephemeral", Text: fallbackText(views), Blocks: codeBlocks(views, unknown)}
+}
+
+// mention stores an app mention ("@triage 3200") as a ticket with one
+// slack.reply action answering in its thread, through the outbox.
+func (b *Bot) mention(ctx context.Context, cb callback, m *message) error {
+	robot, err := b.fromRobot(ctx, m)
+	if err != nil {
+		return err
+	}
+	if robot {
+		return errIgnored
+	}
+	id := TicketID(cb.TeamID, m.Channel, m.TS) + "#mention"
+	t := b.ticketFor(ctx, m)
+	t.ID, t.Source, t.Channel = id, "slack", m.Channel
+	views, unknown := b.codeViews(codesIn(m.Text))
+	if views == nil {
+		views = []route.CodeView{}
+	}
+	_, ann := annotate.Ticket(t, b.cat)
+	annJSON, _ := json.Marshal(ann)
+	tv := route.TicketView{ID: id, Source: "slack", Channel: m.Channel, From: m.User, Codes: views, Unknown: unknown, Date: t.Date}
+	if len(views) > 0 {
+		tv.PrimaryCategory = views[0].Category
+	}
+	p := route.Payload{Ticket: tv, Rule: "app_mention", Kind: ticket.KindSlackReply, Text: redact.String(fallbackText(views))}
+	payload, _ := json.Marshal(p)
+	rec := &store.Record{Ticket: *t, EventID: cb.EventID, Annotation: annJSON, Category: tv.PrimaryCategory,
+		Rules: []string{"app_mention"}, Received: b.now().UTC(), Codes: codesIn(m.Text),
+		Actions: []ticket.Action{{TicketID: id, Kind: ticket.KindSlackReply, Rule: "app_mention", Payload: payload,
+			Key: route.Key(id, "app_mention", ticket.KindSlackReply, "", 0)}}}
+	if err := b.st.Ingest(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return errIgnored
+		}
+		return fmt.Errorf("slack: store mention %s: %w", id, err)
+	}
+	b.log.Info("slack: mention stored", "ticket_id", id, "codes", rec.Codes)
+	return nil
+}

@@ -1,0 +1,600 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/integrations/slack"
+	"github.com/triage-bot/triage/integrations/slack/slackfake"
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/sqlite"
+	"github.com/triage-bot/triage/ticket"
+)
+
+var (
+	_ outbox.Sink = (*slack.ReplySink)(nil)
+	_ outbox.Sink = (*slack.PostSink)(nil)
+	_ outbox.Sink = (*slack.ReactSink)(nil)
+)
+
+const rulesYAML = `
+rules:
+  - name: answer in slack
+    match:
+      source: slack
+      has_code: true
+    actions:
+      - kind: slack.reply
+      - kind: slack.react
+        target: auto
+      - kind: slack.post
+        target: auto
+`
+
+type harness struct {
+	fake *slackfake.Server
+	st   *sqlite.Store
+	bot  *slack.Bot
+	ob   *outbox.Outbox
+}
+
+func newHarness(t *testing.T, mut func(*slack.Config)) *harness {
+	t.Helper()
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	var node yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte(rulesYAML), &node))
+	rules, err := route.Compile("test", node.Content[0], route.Options{})
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	p := &pipeline.Pipeline{Catalog: cat, Rules: rules, Store: st, Log: log}
+	cfg := slack.Config{BotToken: slackfake.BotToken, AppToken: slackfake.AppToken, SigningSecret: slackfake.SigningSecret,
+		Channels: []string{"C0SUPPORT"}, TriageChannels: map[string]string{"default": "C0TRIAGE"},
+		Emoji: map[string]string{"default": "eyes", "agent-auth": "key"}, APIURL: fake.APIURL(), MaxFileBytes: 1 << 10}
+	if mut != nil {
+		mut(&cfg)
+	}
+	bot := slack.New(cfg, p, st, cat, log)
+	ob := outbox.New(outbox.Config{Worker: "w", Workers: 2, Backoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, MaxAttempts: 5},
+		st, map[string]outbox.Sink{ticket.KindSlackReply: bot.ReplySink(), ticket.KindSlackPost: bot.PostSink(), ticket.KindSlackReact: bot.ReactSink()}, log, nil)
+	return &harness{fake: fake, st: st, bot: bot, ob: ob}
+}
+
+// run starts the outbox (and the socket when socket is true) until the
+// test ends.
+func (h *harness) run(t *testing.T, socket bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = h.ob.Run(ctx); done <- struct{}{} }()
+	n := 1
+	if socket {
+		n++
+		go func() { _ = h.bot.RunSocket(ctx); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range n {
+			<-done
+		}
+	})
+}
+
+// say adds a customer message to the fake and returns its event body.
+func (h *harness) say(eventID, text, threadTS string) (body []byte, ts string) {
+	m := h.fake.AddMessage(slackfake.Message{Channel: "C0SUPPORT", User: "U0ANA", Text: text, ThreadTS: threadTS})
+	ev := map[string]any{"type": "message", "channel": "C0SUPPORT", "user": "U0ANA", "text": text, "ts": m.TS, "channel_type": "channel", "event_ts": m.TS}
+	if threadTS != "" {
+		ev["thread_ts"] = threadTS
+	}
+	return slackfake.EventCallback(eventID, ev), m.TS
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (h *harness) settled(t *testing.T) {
+	t.Helper()
+	waitFor(t, "the outbox to settle", func() bool {
+		c, err := h.st.CountActions(context.Background())
+		return err == nil && c[ticket.StatePending] == 0 && c[ticket.StateRunning] == 0
+	})
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+func TestFixtures(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		answer  bool // configure answer_bots
+		id      string
+		codes   []int
+		quoted  string
+		absent  []string // text that must not be stored
+		attach  string
+		nothing bool
+	}{
+		{name: "plain mrkdwn", file: "message_plain.json", id: "slack:T0FAKE/C0SUPPORT/1700000001.000100", codes: []int{108, 3200, 727}, quoted: "> last week it was ERR_NGROK_727"},
+		{name: "rich text", file: "message_rich_text.json", id: "slack:T0FAKE/C0SUPPORT/1700000002.000200", codes: []int{8012, 3200, 108}, quoted: "> earlier: ERR_NGROK_108"},
+		{name: "thread reply", file: "thread_reply.json", id: "slack:T0FAKE/C0SUPPORT/1700000003.000300", codes: []int{3200}},
+		{name: "real edit", file: "message_changed.json", id: "slack:T0FAKE/C0SUPPORT/1700000001.000100#edit-", codes: []int{121}},
+		{name: "unfurl-only edit", file: "message_changed_unfurl.json", nothing: true},
+		{name: "deleted", file: "message_deleted.json", nothing: true},
+		{name: "bot message ignored", file: "bot_message.json", nothing: true},
+		{name: "bot message answered when configured", file: "bot_message.json", answer: true, id: "slack:T0FAKE/C0SUPPORT/1700000007.000700", codes: []int{3200}},
+		{name: "own message ignored even with answer_bots", file: "own_message.json", answer: true, nothing: true},
+		{name: "channel not configured", file: "other_channel.json", nothing: true},
+		{name: "file share", file: "file_share.json", id: "slack:T0FAKE/C0SUPPORT/1700000009.000900", codes: []int{4018}, attach: "ngrok.log"},
+		{name: "app mention", file: "app_mention.json", id: "slack:T0FAKE/C0SUPPORT/1700000011.001100#mention", codes: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *slack.Config) { c.AnswerBots = tt.answer })
+			h.fake.AddFile("F0LOG", []byte("t=1 lvl=eror msg=\"session failed\" err=\"ERR_NGROK_4018\"\n"))
+			body := []byte(strings.ReplaceAll(string(fixture(t, tt.file)), "FILEURL", h.fake.FileURL("F0LOG")))
+			require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+			recs, err := h.st.Tickets(context.Background(), store.TicketQuery{})
+			require.NoError(t, err)
+			if tt.nothing {
+				assert.Empty(t, recs)
+				return
+			}
+			require.Len(t, recs, 1)
+			rec := recs[0]
+			assert.True(t, strings.HasPrefix(rec.Ticket.ID, tt.id), rec.Ticket.ID)
+			assert.Equal(t, "slack", rec.Ticket.Source)
+			assert.Equal(t, "C0SUPPORT", rec.Ticket.Channel)
+			if tt.codes != nil {
+				assert.ElementsMatch(t, tt.codes, rec.Codes)
+			}
+			var quoted, attach string
+			for _, p := range rec.Ticket.Parts {
+				switch p.Kind {
+				case ticket.KindQuoted:
+					quoted += p.Text
+				case ticket.KindAttachment:
+					attach = p.Name
+				}
+			}
+			assert.Equal(t, tt.quoted, quoted)
+			assert.Equal(t, tt.attach, attach)
+			// Redelivery of the same event changes nothing.
+			require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+			again, err := h.st.Tickets(context.Background(), store.TicketQuery{})
+			require.NoError(t, err)
+			assert.Len(t, again, 1)
+		})
+	}
+}
+
+func TestThreadReplyEditAndRedelivery(t *testing.T) {
+	h := newHarness(t, nil)
+	h.run(t, true)
+	waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
+
+	body, ts := h.say("EvA", "tunnel: ERR_NGROK_3200 and authtoken 2abcDEFghiJKLmnoPQRstuVWXyz0_1a2B3c4D5e6F7g8H9i", "")
+	env := h.fake.SendEvent(body)
+	waitFor(t, "ack", func() bool { _, ok := h.fake.Acked(env); return ok })
+	h.settled(t)
+	replies := h.fake.BotReplies("C0SUPPORT", ts)
+	require.Len(t, replies, 1, "exactly one thread reply")
+	assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3200")
+	assert.Contains(t, string(replies[0].Blocks), "https://ngrok.com/docs/errors/err_ngrok_3200/")
+	triage := h.fake.Messages("C0TRIAGE")
+	require.Len(t, triage, 1)
+	assert.Contains(t, triage[0].Text, "view message")
+	assert.NotContains(t, string(triage[0].Blocks), "2abcDEFghiJKLmnoPQRstuVWXyz0", "secrets are redacted")
+	assert.Equal(t, []string{"eyes"}, h.fake.Messages("C0SUPPORT")[0].Reactions)
+
+	// The same event again (a lost ack): nothing new.
+	env2 := h.fake.Redeliver(body)
+	waitFor(t, "ack of redelivery", func() bool { _, ok := h.fake.Acked(env2); return ok })
+	h.settled(t)
+	assert.Len(t, h.fake.BotReplies("C0SUPPORT", ts), 1)
+	assert.Equal(t, 1, h.fake.Calls("chat.postMessage")-1, "one reply and one triage post")
+
+	// A real edit updates the reply; an unfurl-only edit changes nothing.
+	edit := func(id, text, prev string) []byte {
+		return slackfake.EventCallback(id, map[string]any{"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT", "hidden": true,
+			"message":          map[string]any{"type": "message", "user": "U0ANA", "text": text, "ts": ts},
+			"previous_message": map[string]any{"type": "message", "user": "U0ANA", "text": prev, "ts": ts}})
+	}
+	e1 := h.fake.SendEvent(edit("EvB", "sorry, it is ERR_NGROK_108", "tunnel: ERR_NGROK_3200"))
+	waitFor(t, "ack of edit", func() bool { _, ok := h.fake.Acked(e1); return ok })
+	h.settled(t)
+	replies = h.fake.BotReplies("C0SUPPORT", ts)
+	require.Len(t, replies, 1, "an edit updates, it does not post again")
+	assert.Equal(t, 1, replies[0].Updates)
+	assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_108")
+	e2 := h.fake.SendEvent(edit("EvC", "sorry, it is ERR_NGROK_108", "sorry, it is ERR_NGROK_108"))
+	waitFor(t, "ack of unfurl", func() bool { _, ok := h.fake.Acked(e2); return ok })
+	h.settled(t)
+	assert.Equal(t, 1, h.fake.BotReplies("C0SUPPORT", ts)[0].Updates)
+
+	// A bot's message gets nothing.
+	before := h.fake.Calls("chat.postMessage")
+	e3 := h.fake.SendEvent(fixture(t, "bot_message.json"))
+	waitFor(t, "ack of bot message", func() bool { _, ok := h.fake.Acked(e3); return ok })
+	h.settled(t)
+	assert.Equal(t, before, h.fake.Calls("chat.postMessage"))
+
+	// Thread replies are answered in the parent's thread.
+	body, child := h.say("EvD", "now ERR_NGROK_8012", ts)
+	e4 := h.fake.SendEvent(body)
+	waitFor(t, "ack of thread reply", func() bool { _, ok := h.fake.Acked(e4); return ok })
+	h.settled(t)
+	var inThread int
+	for _, m := range h.fake.BotReplies("C0SUPPORT", ts) {
+		if strings.Contains(string(m.Metadata), child) {
+			inThread++
+		}
+	}
+	assert.Equal(t, 1, inThread)
+}
+
+func TestSocketReconnectsWithoutLoss(t *testing.T) {
+	h := newHarness(t, nil)
+	h.run(t, true)
+	waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
+	var tss []string
+	for i := range 10 {
+		body, ts := h.say(fmt.Sprintf("Ev%d", i), fmt.Sprintf("msg %d ERR_NGROK_108", i), "")
+		tss = append(tss, ts)
+		h.fake.SendEvent(body)
+		switch i {
+		case 3:
+			h.fake.DropConnections()
+		case 6:
+			h.fake.Disconnect()
+		}
+	}
+	waitFor(t, "every envelope acked", func() bool { return h.fake.Pending() == 0 })
+	_, ever := h.fake.Connections()
+	assert.GreaterOrEqual(t, ever, 2)
+	h.settled(t)
+	for _, ts := range tss {
+		assert.Len(t, h.fake.BotReplies("C0SUPPORT", ts), 1, ts)
+	}
+}
+
+func TestRateLimitIsWaitedOut(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fake.RateLimit("chat.postMessage", 1, 1)
+	h.run(t, false)
+	body, ts := h.say("EvR", "ERR_NGROK_3200", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	waitFor(t, "the reply after the rate limit", func() bool { return len(h.fake.BotReplies("C0SUPPORT", ts)) == 1 })
+	h.settled(t)
+	assert.Len(t, h.fake.BotReplies("C0SUPPORT", ts), 1)
+	failed, err := h.st.Actions(context.Background(), store.ActionQuery{State: ticket.StateFailed})
+	require.NoError(t, err)
+	assert.Empty(t, failed)
+}
+
+func TestPermanentErrorsPark(t *testing.T) {
+	tests := []string{"not_in_channel", "channel_not_found", "invalid_auth", "account_inactive"}
+	for _, code := range tests {
+		t.Run(code, func(t *testing.T) {
+			h := newHarness(t, func(c *slack.Config) { c.Emoji = map[string]string{"default": "eyes"} })
+			h.fake.Fail("reactions.add", code, 1)
+			h.run(t, false)
+			body, _ := h.say("EvP", "ERR_NGROK_3200", "")
+			require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+			h.settled(t)
+			failed, err := h.st.Actions(context.Background(), store.ActionQuery{State: ticket.StateFailed})
+			require.NoError(t, err)
+			require.Len(t, failed, 1)
+			assert.Equal(t, ticket.KindSlackReact, failed[0].Kind)
+			assert.Equal(t, 1, failed[0].Attempts, "parked at once, no hot loop")
+			assert.Contains(t, failed[0].LastError, code)
+		})
+	}
+}
+
+func TestCrashBetweenPostAndRecordDoesNotDoublePost(t *testing.T) {
+	h := newHarness(t, nil)
+	body, ts := h.say("EvX", "ERR_NGROK_3200", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	acts, err := h.st.Actions(context.Background(), store.ActionQuery{})
+	require.NoError(t, err)
+	var reply ticket.Action
+	for _, a := range acts {
+		if a.Kind == ticket.KindSlackReply {
+			reply = a
+		}
+	}
+	require.NotEmpty(t, reply.Key)
+	sink := h.bot.ReplySink()
+	require.NoError(t, sink.Send(context.Background(), reply))
+	assert.Equal(t, 0, h.fake.Calls("conversations.replies"), "a first post reads nothing")
+	require.NoError(t, sink.Send(context.Background(), reply), "a repeat after the outcome was lost")
+	// A crash after posting but before the reply was recorded.
+	require.NoError(t, h.st.SetCursor(context.Background(), "slack-reply:C0SUPPORT/"+ts, "sending"))
+	require.NoError(t, sink.Send(context.Background(), reply), "a repeat after a crash")
+	assert.Equal(t, 1, h.fake.Calls("conversations.replies"), "the thread was searched for the key")
+	assert.Len(t, h.fake.BotReplies("C0SUPPORT", ts), 1)
+	assert.Equal(t, 1, h.fake.Calls("chat.postMessage"))
+}
+
+func TestEventsAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	mux := http.NewServeMux()
+	mux.Handle("POST /slack/events", h.bot.EventsHandler())
+	mux.Handle("POST /slack/commands", h.bot.CommandsHandler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	do := func(req *http.Request) (int, string) {
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	body, _ := h.say("EvH", "ERR_NGROK_108", "")
+	now := time.Now()
+
+	t.Run("url_verification", func(t *testing.T) {
+		b := []byte(`{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`)
+		code, out := do(slackfake.SignedRequest(srv.URL+"/slack/events", slackfake.SigningSecret, now, "application/json", b))
+		assert.Equal(t, 200, code)
+		assert.Equal(t, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", out)
+	})
+	for _, tt := range []struct {
+		name   string
+		secret string
+		at     time.Time
+	}{
+		{"bad signature", "wrong-secret", now},
+		{"stale timestamp", slackfake.SigningSecret, now.Add(-6 * time.Minute)},
+		{"future timestamp", slackfake.SigningSecret, now.Add(6 * time.Minute)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _ := do(slackfake.SignedRequest(srv.URL+"/slack/events", tt.secret, tt.at, "application/json", body))
+			assert.Equal(t, http.StatusUnauthorized, code)
+		})
+	}
+	t.Run("event stored once despite retries", func(t *testing.T) {
+		code, _ := do(slackfake.SignedRequest(srv.URL+"/slack/events", slackfake.SigningSecret, now, "application/json", body))
+		require.Equal(t, 200, code)
+		retry := slackfake.SignedRequest(srv.URL+"/slack/events", slackfake.SigningSecret, now, "application/json", body)
+		retry.Header.Set("X-Slack-Retry-Num", "1")
+		retry.Header.Set("X-Slack-Retry-Reason", "http_timeout")
+		code, _ = do(retry)
+		require.Equal(t, 200, code)
+		recs, err := h.st.Tickets(context.Background(), store.TicketQuery{})
+		require.NoError(t, err)
+		assert.Len(t, recs, 1)
+	})
+	t.Run("slash command", func(t *testing.T) {
+		form := "token=x&team_id=T0FAKE&channel_id=C0SUPPORT&user_id=U0ANA&command=%2Fngrok-error&text=err_ngrok_3200&response_url=x&trigger_id=y"
+		code, out := do(slackfake.SignedRequest(srv.URL+"/slack/commands", slackfake.SigningSecret, now, "application/x-www-form-urlencoded", []byte(form)))
+		require.Equal(t, 200, code)
+		var resp slack.CommandResponse
+		require.NoError(t, json.Unmarshal([]byte(out), &map[string]any{}))
+		assert.Contains(t, out, `"response_type":"ephemeral"`)
+		assert.Contains(t, out, "ERR_NGROK_3200")
+		_ = resp
+	})
+	t.Run("slash command unsigned", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/slack/commands", strings.NewReader("text=108"))
+		code, _ := do(req)
+		assert.Equal(t, http.StatusUnauthorized, code)
+	})
+}
+
+func TestCommandForms(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, in := range []string{"108", "ERR_NGROK_108", "err_ngrok_108", "https://ngrok.com/docs/errors/err_ngrok_108/", "`ERR_NGROK_108`"} {
+		t.Run(in, func(t *testing.T) {
+			r := h.bot.Command(in)
+			assert.Equal(t, "ephemeral", r.ResponseType)
+			b, _ := json.Marshal(r.Blocks)
+			assert.Contains(t, string(b), "ERR_NGROK_108")
+		})
+	}
+	t.Run("no code", func(t *testing.T) {
+		assert.Contains(t, h.bot.Command("help").Text, "Give me an ngrok error code")
+	})
+}
+
+func TestSocketSlashCommandAndMention(t *testing.T) {
+	h := newHarness(t, nil)
+	h.run(t, true)
+	waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
+	env := h.fake.SendCommand("/ngrok-error", "3200", "C0SUPPORT", "U0ANA")
+	var payload json.RawMessage
+	waitFor(t, "command ack", func() bool { var ok bool; payload, ok = h.fake.Acked(env); return ok })
+	assert.Contains(t, string(payload), "ephemeral")
+	assert.Contains(t, string(payload), "ERR_NGROK_3200")
+
+	m := h.fake.AddMessage(slackfake.Message{Channel: "C0SUPPORT", User: "U0ANA", Text: "<@UBOT> what is 3200?"})
+	mention := slackfake.EventCallback("EvM", map[string]any{"type": "app_mention", "channel": "C0SUPPORT", "user": "U0ANA", "text": m.Text, "ts": m.TS})
+	asMessage := slackfake.EventCallback("EvM2", map[string]any{"type": "message", "channel": "C0SUPPORT", "user": "U0ANA", "text": m.Text, "ts": m.TS})
+	h.fake.SendEvent(mention)
+	h.fake.SendEvent(asMessage)
+	waitFor(t, "mention answered", func() bool { return len(h.fake.BotReplies("C0SUPPORT", m.TS)) == 1 })
+	h.settled(t)
+	replies := h.fake.BotReplies("C0SUPPORT", m.TS)
+	require.Len(t, replies, 1)
+	assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3200")
+}
+
+func TestFileShareBounds(t *testing.T) {
+	tests := []struct {
+		name      string
+		url       func(*slackfake.Server) string
+		wantLen   int
+		truncated bool
+		fetched   bool
+	}{
+		{"cut at the cap", func(f *slackfake.Server) string { return f.FileURL("F0BIG") }, 1024, true, true},
+		{"token never sent to another host", func(*slackfake.Server) string { return "https://files.evil.example/F0BIG" }, 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.fake.AddFile("F0BIG", []byte("ERR_NGROK_4018 "+strings.Repeat("x", 5000)))
+			body := slackfake.EventCallback("EvF", map[string]any{"type": "message", "subtype": "file_share", "channel": "C0SUPPORT", "user": "U0ANA",
+				"text": "log", "ts": "1700000099.000100",
+				"files": []map[string]any{{"id": "F0BIG", "name": "big.log", "mimetype": "text/plain", "filetype": "text", "url_private_download": tt.url(h.fake)}}})
+			require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+			rec, err := h.st.Ticket(context.Background(), "slack:T0FAKE/C0SUPPORT/1700000099.000100")
+			require.NoError(t, err)
+			var att *ticket.Part
+			for i, p := range rec.Ticket.Parts {
+				if p.Kind == ticket.KindAttachment {
+					att = &rec.Ticket.Parts[i]
+				}
+			}
+			if !tt.fetched {
+				assert.Nil(t, att)
+				assert.Equal(t, 0, h.fake.Calls("files.download"))
+				return
+			}
+			require.NotNil(t, att)
+			assert.Len(t, att.Text, tt.wantLen)
+			assert.Equal(t, tt.truncated, att.Truncated)
+			assert.Contains(t, rec.Codes, 4018)
+		})
+	}
+}
+
+func TestReplyBlocks(t *testing.T) {
+	h := newHarness(t, nil)
+	h.run(t, false)
+	body, ts := h.say("EvK", "ERR_NGROK_3200, then ERR_NGROK_99999 &gt; and quoted", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	h.settled(t)
+	replies := h.fake.BotReplies("C0SUPPORT", ts)
+	require.Len(t, replies, 1)
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Accessory struct {
+			Type string `json:"type"`
+			URL  string `json:"url"`
+			Text struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		} `json:"accessory"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	}
+	require.NoError(t, json.Unmarshal(replies[0].Blocks, &blocks))
+	require.Len(t, blocks, 2, "one section per known code and a context line for unknown ones")
+	assert.Equal(t, "section", blocks[0].Type)
+	assert.Contains(t, blocks[0].Text.Text, "ERR_NGROK_3200")
+	assert.Contains(t, blocks[0].Text.Text, "upstream-gateway")
+	assert.Equal(t, "button", blocks[0].Accessory.Type)
+	assert.Equal(t, "Docs", blocks[0].Accessory.Text.Text)
+	assert.Equal(t, "https://ngrok.com/docs/errors/err_ngrok_3200/", blocks[0].Accessory.URL)
+	assert.Equal(t, "context", blocks[1].Type)
+	require.Len(t, blocks[1].Elements, 1)
+	assert.Contains(t, blocks[1].Elements[0].Text, "ERR_NGROK_99999")
+
+	var meta struct {
+		EventType    string `json:"event_type"`
+		EventPayload struct {
+			Key     string `json:"key"`
+			Message string `json:"message"`
+		} `json:"event_payload"`
+	}
+	require.NoError(t, json.Unmarshal(replies[0].Metadata, &meta))
+	assert.Equal(t, "triage_action", meta.EventType)
+	assert.Equal(t, "C0SUPPORT/"+ts, meta.EventPayload.Message)
+	acts, err := h.st.Actions(context.Background(), store.ActionQuery{})
+	require.NoError(t, err)
+	var keys []string
+	for _, a := range acts {
+		keys = append(keys, a.Key)
+	}
+	assert.Contains(t, keys, meta.EventPayload.Key, "the reply carries its action key")
+}
+
+func TestEditWithoutPreviousMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	body, ts := h.say("EvW", "ERR_NGROK_108", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	edit := func(id, text string) []byte {
+		return slackfake.EventCallback(id, map[string]any{"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT",
+			"message": map[string]any{"type": "message", "user": "U0ANA", "text": text, "ts": ts}})
+	}
+	require.NoError(t, h.bot.HandleEvent(context.Background(), edit("EvW1", "ERR_NGROK_108")))
+	recs, err := h.st.Tickets(context.Background(), store.TicketQuery{})
+	require.NoError(t, err)
+	assert.Len(t, recs, 1, "same text: nothing new")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), edit("EvW2", "ERR_NGROK_121")))
+	require.NoError(t, h.bot.HandleEvent(context.Background(), edit("EvW3", "ERR_NGROK_121")))
+	recs, err = h.st.Tickets(context.Background(), store.TicketQuery{})
+	require.NoError(t, err)
+	assert.Len(t, recs, 2, "one new ticket per real edit")
+}
+
+func TestPostAndReactAreIdempotent(t *testing.T) {
+	h := newHarness(t, nil)
+	body, ts := h.say("EvI", "ERR_NGROK_108 with authtoken 2abcDEFghiJKLmnoPQRstuVWXyz0_1a2B3c4D5e6F7g8H9i", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	acts, err := h.st.Actions(context.Background(), store.ActionQuery{})
+	require.NoError(t, err)
+	byKind := map[string]ticket.Action{}
+	for _, a := range acts {
+		byKind[a.Kind] = a
+	}
+	for range 2 {
+		require.NoError(t, h.bot.PostSink().Send(context.Background(), byKind[ticket.KindSlackPost]))
+		require.NoError(t, h.bot.ReactSink().Send(context.Background(), byKind[ticket.KindSlackReact]))
+	}
+	posts := h.fake.Messages("C0TRIAGE")
+	require.Len(t, posts, 1, "the key found in the channel's history stops a second post")
+	assert.Contains(t, posts[0].Text, "<#C0SUPPORT>")
+	assert.Contains(t, posts[0].Text, "https://fake.slack.com/archives/C0SUPPORT/p")
+	assert.Contains(t, string(posts[0].Blocks), "agent-auth")
+	assert.NotContains(t, string(posts[0].Blocks), "2abcDEFghiJKLmnoPQRstuVWXyz0")
+	assert.Contains(t, string(posts[0].Blocks), "[REDACTED]")
+	assert.Equal(t, []string{"key"}, h.fake.Messages("C0SUPPORT")[0].Reactions, "agent-auth's emoji, once")
+	assert.Equal(t, 2, h.fake.Calls("reactions.add"))
+	_ = ts
+}

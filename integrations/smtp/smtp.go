@@ -1,0 +1,521 @@
+// Package smtp carries out email.reply and email.forward actions over
+// SMTP, and keeps the bot from ever answering a robot.
+//
+// Loop safety (RFC 3834) is enforced here, from the stored ticket: no
+// automatic reply to mail with Auto-Submitted other than "no", Precedence
+// bulk/junk/list, List-Id or List-Unsubscribe, X-Autoreply, delivery
+// reports (multipart/report, DSNs), an empty, MAILER-DAEMON or noreply
+// sender or return path, or the bot's own addresses; and at most one reply
+// per sender per ReplyWindow. A refused reply is returned as a permanent
+// error whose text starts with "suppressed:" and names the reason, so the
+// action is parked as failed where an operator can review it, and logged.
+//
+// Each message carries a Message-ID derived from the action's idempotency
+// key, so a repeat after a crash is recognisable as the same message.
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/redact"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// Config is the outgoing mail server and the bot's identity.
+type Config struct {
+	// Host is host:port.
+	Host string
+	// TLS is "implicit", "starttls" or "plain".
+	TLS                string
+	InsecureSkipVerify bool
+	// Username authenticates; empty means no AUTH.
+	Username string
+	Password string
+	// Auth is "password" (PLAIN) or "xoauth2".
+	Auth  string
+	Token func(ctx context.Context) (string, error)
+	// From is the bot's address ("Support <support@example.com>").
+	From string
+	// BotAddresses are more addresses of the bot.
+	BotAddresses []string
+	// ReplyWindow allows one automatic reply per sender per window
+	// (default 24h).
+	ReplyWindow time.Duration
+	// Timeout bounds one delivery (default 30s).
+	Timeout time.Duration
+}
+
+// Store is what the sink needs of the store: the ticket (for loop-safety
+// headers and threading) and a small key-value for reply budgets.
+type Store interface {
+	Ticket(ctx context.Context, id string) (*store.Record, error)
+	Cursor(ctx context.Context, key string) (string, error)
+	SetCursor(ctx context.Context, key, value string) error
+}
+
+// Sink sends replies and forwards.
+type Sink struct {
+	cfg  Config
+	from *mail.Address
+	bots map[string]bool
+	st   Store
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu sync.Mutex // serialises reply budgets within this process
+}
+
+// New returns a sink; it does no I/O. cfg.From must parse.
+func New(cfg Config, st Store, log *slog.Logger) (*Sink, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: from %q: %w", cfg.From, err)
+	}
+	if cfg.ReplyWindow <= 0 {
+		cfg.ReplyWindow = 24 * time.Hour
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sink{cfg: cfg, from: from, bots: map[string]bool{strings.ToLower(from.Address): true}, st: st, log: log, now: time.Now}
+	for _, b := range cfg.BotAddresses {
+		if a, err := mail.ParseAddress(b); err == nil {
+			s.bots[strings.ToLower(a.Address)] = true
+		}
+	}
+	return s, nil
+}
+
+// ReplySink returns the email.reply sink.
+func (s *Sink) ReplySink() outbox.Sink { return sinkFunc(s.reply) }
+
+// ForwardSink returns the email.forward sink.
+func (s *Sink) ForwardSink() outbox.Sink { return sinkFunc(s.forward) }
+
+type sinkFunc func(context.Context, ticket.Action) error
+
+func (f sinkFunc) Send(ctx context.Context, a ticket.Action) error { return f(ctx, a) }
+
+// payload is the part of route.Payload the sink reads.
+type payload struct {
+	Text string `json:"text"`
+}
+
+func (s *Sink) load(ctx context.Context, kind string, a ticket.Action) (*store.Record, string, error) {
+	var p payload
+	if err := json.Unmarshal(a.Payload, &p); err != nil {
+		return nil, "", outbox.Permanent(fmt.Errorf("%s: the action's payload is not JSON: %w", kind, err))
+	}
+	rec, err := s.st.Ticket(ctx, a.TicketID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", outbox.Permanent(fmt.Errorf("%s: ticket %s is not stored", kind, a.TicketID))
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: read ticket %s: %w", kind, a.TicketID, err)
+	}
+	return rec, redact.String(p.Text), nil
+}
+
+// suppress parks the action with the reason and logs it.
+func (s *Sink) suppress(a ticket.Action, to, reason string) error {
+	s.log.Warn("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "to", to, "reason", reason)
+	return outbox.Permanent(fmt.Errorf("suppressed: %s", reason))
+}
+
+func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
+	rec, text, err := s.load(ctx, "email.reply", a)
+	if err != nil {
+		return err
+	}
+	t := &rec.Ticket
+	to := t.From
+	if strings.TrimSpace(a.Target) != "" {
+		to = strings.TrimSpace(a.Target)
+	}
+	if reason := s.robot(t, to); reason != "" {
+		return s.suppress(a, to, reason)
+	}
+	if addr, err := mail.ParseAddress(to); err == nil {
+		to = addr.Address
+	}
+	// One reply per sender per window. The budget is taken before sending:
+	// a retry of this same action (same key) may still send.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := "email-reply:" + strings.ToLower(to)
+	prev, err := s.st.Cursor(ctx, key)
+	if err != nil {
+		return fmt.Errorf("email.reply: read reply budget: %w", err)
+	}
+	now := s.now()
+	if when, akey, ok := strings.Cut(prev, " "); ok && akey != a.Key {
+		if last, err := time.Parse(time.RFC3339Nano, when); err == nil && now.Sub(last) < s.cfg.ReplyWindow {
+			return s.suppress(a, to, fmt.Sprintf("%s was already answered automatically at %s (at most one reply per %s, smtp.reply_window)",
+				to, last.UTC().Format(time.RFC3339), s.cfg.ReplyWindow))
+		}
+	}
+	if prev == "" || !strings.HasSuffix(prev, " "+a.Key) {
+		if err := s.st.SetCursor(ctx, key, now.UTC().Format(time.RFC3339Nano)+" "+a.Key); err != nil {
+			return fmt.Errorf("email.reply: save reply budget: %w", err)
+		}
+	}
+	subject := t.Subject
+	if !strings.HasPrefix(strings.ToLower(subject), "re:") {
+		subject = "Re: " + subject
+	}
+	h := s.headers(a, to, redact.String(subject))
+	h = append(h, [2]string{"Auto-Submitted", "auto-replied"})
+	if t.MessageID != "" {
+		h = append(h, [2]string{"In-Reply-To", "<" + t.MessageID + ">"})
+		refs := append(append([]string(nil), t.References...), t.MessageID)
+		for i := range refs {
+			refs[i] = "<" + refs[i] + ">"
+		}
+		h = append(h, [2]string{"References", strings.Join(refs, " ")})
+	}
+	msg := build(h, text)
+	return s.send(ctx, "email.reply", to, msg)
+}
+
+func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
+	rec, text, err := s.load(ctx, "email.forward", a)
+	if err != nil {
+		return err
+	}
+	to := strings.TrimSpace(a.Target)
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
+		return outbox.Permanent(fmt.Errorf("email.forward: target %q is not an address: %w", to, err))
+	}
+	if s.bots[strings.ToLower(addr.Address)] {
+		return s.suppress(a, to, fmt.Sprintf("%s is the bot's own address: forwarding there would loop", addr.Address))
+	}
+	t := &rec.Ticket
+	h := s.headers(a, addr.Address, redact.String("Fwd: "+t.Subject))
+	// Team autoresponders must not answer the bot.
+	h = append(h, [2]string{"Auto-Submitted", "auto-generated"}, [2]string{"X-Triage-Ticket", a.TicketID})
+	if t.From != "" {
+		if from, err := mail.ParseAddress(t.From); err == nil {
+			h = append(h, [2]string{"Reply-To", from.String()})
+		}
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	b.WriteString("\n---------- Original message (redacted) ----------\n")
+	fmt.Fprintf(&b, "From: %s\nSubject: %s\n", t.From, redact.String(t.Subject))
+	if !t.Date.IsZero() {
+		fmt.Fprintf(&b, "Date: %s\n", t.Date.Format(time.RFC1123Z))
+	}
+	b.WriteString("\n")
+	for _, p := range t.Parts {
+		if p.Kind == ticket.KindSubject {
+			continue
+		}
+		if p.Kind == ticket.KindAttachment {
+			fmt.Fprintf(&b, "\n[attachment %s]\n", p.Name)
+		}
+		b.WriteString(redact.String(p.Text))
+		b.WriteString("\n")
+	}
+	return s.send(ctx, "email.forward", addr.Address, build(h, b.String()))
+}
+
+// headers are those every message of the bot carries.
+func (s *Sink) headers(a ticket.Action, to, subject string) [][2]string {
+	return [][2]string{
+		{"From", s.from.String()},
+		{"To", to},
+		{"Subject", encodeHeader(subject)},
+		{"Date", s.now().Format(time.RFC1123Z)},
+		{"Message-ID", MessageID(a.Key, s.from.Address)},
+		{"X-Auto-Response-Suppress", "All"},
+	}
+}
+
+// MessageID derives the message's Message-ID from the action's
+// idempotency key: a repeat carries the same one.
+func MessageID(key, from string) string {
+	domain := "triage.invalid"
+	if i := strings.LastIndexByte(from, '@'); i >= 0 {
+		domain = from[i+1:]
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "<triage-" + hex.EncodeToString(sum[:12]) + "@" + domain + ">"
+}
+
+var (
+	noreplyRE = regexp.MustCompile(`(?i)^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.@]|$)`)
+)
+
+// robot returns why mail must not get an automatic reply, or "".
+func (s *Sink) robot(t *ticket.Ticket, to string) string {
+	h := map[string]string{}
+	for k, v := range t.Headers {
+		h[strings.ToLower(k)] = strings.TrimSpace(v)
+	}
+	if v, ok := h["auto-submitted"]; ok && !strings.EqualFold(strings.SplitN(v, ";", 2)[0], "no") {
+		return fmt.Sprintf("the mail is automatic (Auto-Submitted: %s)", v)
+	}
+	switch p := strings.ToLower(h["precedence"]); p {
+	case "bulk", "junk", "list":
+		return fmt.Sprintf("the mail is bulk or list mail (Precedence: %s)", p)
+	}
+	if v := h["list-id"]; v != "" {
+		return fmt.Sprintf("the mail came through a mailing list (List-Id: %s)", v)
+	}
+	if h["list-unsubscribe"] != "" {
+		return "the mail is a newsletter or list mail (List-Unsubscribe)"
+	}
+	if h["x-autoreply"] != "" || h["x-autorespond"] != "" {
+		return "the mail is an autoreply (X-Autoreply)"
+	}
+	ct := strings.ToLower(h["content-type"])
+	if strings.HasPrefix(ct, "multipart/report") || strings.Contains(ct, "delivery-status") {
+		return "the mail is a delivery report (" + strings.SplitN(ct, ";", 2)[0] + ")"
+	}
+	if rp, ok := h["return-path"]; ok {
+		addr := strings.Trim(strings.TrimSpace(rp), "<>")
+		if addr == "" {
+			return "the mail has an empty return path (Return-Path: <>), as bounces do"
+		}
+		if noreplyRE.MatchString(addr) {
+			return fmt.Sprintf("the return path %s is a mailer-daemon or no-reply address", addr)
+		}
+	}
+	addr := to
+	if a, err := mail.ParseAddress(to); err == nil {
+		addr = a.Address
+	}
+	if strings.TrimSpace(addr) == "" || !strings.Contains(addr, "@") {
+		return "the mail has no sender address to answer"
+	}
+	if noreplyRE.MatchString(addr) {
+		return fmt.Sprintf("the sender %s is a mailer-daemon or no-reply address", addr)
+	}
+	if s.bots[strings.ToLower(addr)] {
+		return fmt.Sprintf("the sender %s is the bot itself", addr)
+	}
+	return ""
+}
+
+// build writes a multipart/alternative message: the text, and the same
+// text as simple HTML with links.
+func build(h [][2]string, text string) []byte {
+	var b bytes.Buffer
+	boundary := "triage-" + hex.EncodeToString(sha(text)[:8])
+	for _, kv := range h {
+		fmt.Fprintf(&b, "%s: %s\r\n", kv[0], kv[1])
+	}
+	b.WriteString("MIME-Version: 1.0\r\n")
+	fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=%q\r\n\r\n", boundary)
+	part := func(ct, body string) {
+		fmt.Fprintf(&b, "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary, ct)
+		w := quotedprintable.NewWriter(&b)
+		_, _ = w.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
+		_ = w.Close()
+		b.WriteString("\r\n")
+	}
+	part("text/plain", text)
+	part("text/html", toHTML(text))
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	return b.Bytes()
+}
+
+func sha(s string) []byte { x := sha256.Sum256([]byte(s)); return x[:] }
+
+var urlRE = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
+
+// toHTML renders plain text as HTML: escaped, paragraphs, links.
+func toHTML(text string) string {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n")
+	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		lines := strings.Split(para, "\n")
+		for i, l := range lines {
+			esc := html.EscapeString(l)
+			esc = urlRE.ReplaceAllStringFunc(esc, func(u string) string {
+				return `<a href="` + u + `">` + u + `</a>`
+			})
+			lines[i] = esc
+		}
+		b.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+// encodeHeader encodes a non-ASCII header value (RFC 2047).
+func encodeHeader(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	for _, r := range s {
+		if r >= 0x80 {
+			return mimeQ(s)
+		}
+	}
+	return s
+}
+
+func mimeQ(s string) string {
+	var b strings.Builder
+	b.WriteString("=?utf-8?q?")
+	for _, c := range []byte(s) {
+		switch {
+		case c == ' ':
+			b.WriteByte('_')
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	b.WriteString("?=")
+	return b.String()
+}
+
+// send delivers one message.
+func (s *Sink) send(ctx context.Context, kind, to string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	c, stop, err := s.connect(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	defer c.Close()
+	if err := c.Mail(s.from.Address, nil); err != nil {
+		return classify(fmt.Errorf("%s: MAIL FROM: %w", kind, err))
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return classify(fmt.Errorf("%s: RCPT TO %s: %w", kind, to, err))
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify(fmt.Errorf("%s: DATA: %w", kind, err))
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("%s: write message: %w", kind, err)
+	}
+	if err := w.Close(); err != nil {
+		return classify(fmt.Errorf("%s: send message: %w", kind, err))
+	}
+	_ = c.Quit()
+	return nil
+}
+
+// connect dials, secures and logs in; stop releases the context hook.
+func (s *Sink) connect(ctx context.Context, kind string) (*gosmtp.Client, func() bool, error) {
+	d := net.Dialer{Timeout: s.cfg.Timeout}
+	nc, err := d.DialContext(ctx, "tcp", s.cfg.Host)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: connect to %s: %w", kind, s.cfg.Host, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	host, _, _ := net.SplitHostPort(s.cfg.Host)
+	tcfg := &tls.Config{ServerName: host, InsecureSkipVerify: s.cfg.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in for test servers
+	var c *gosmtp.Client
+	switch s.cfg.TLS {
+	case "implicit":
+		c = gosmtp.NewClient(tls.Client(nc, tcfg))
+	case "starttls":
+		c, err = gosmtp.NewClientStartTLS(nc, tcfg)
+		if err != nil {
+			nc.Close()
+			stop()
+			return nil, nil, fmt.Errorf("%s: STARTTLS with %s: %w", kind, s.cfg.Host, err)
+		}
+	default:
+		c = gosmtp.NewClient(nc)
+	}
+	if s.cfg.Username != "" {
+		var auth sasl.Client
+		if s.cfg.Auth == "xoauth2" {
+			if s.cfg.Token == nil {
+				c.Close()
+				stop()
+				return nil, nil, outbox.Permanent(fmt.Errorf("%s: xoauth2 needs a token source", kind))
+			}
+			tok, err := s.cfg.Token(ctx)
+			if err != nil {
+				c.Close()
+				stop()
+				return nil, nil, fmt.Errorf("%s: get OAuth token: %w", kind, err)
+			}
+			auth = &xoauth2{user: s.cfg.Username, token: tok}
+		} else {
+			auth = sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password)
+		}
+		if err := c.Auth(auth); err != nil {
+			c.Close()
+			stop()
+			return nil, nil, classify(fmt.Errorf("%s: login to %s as %s: %w: %w", kind, s.cfg.Host, s.cfg.Username, errAuth, err))
+		}
+	}
+	return c, stop, nil
+}
+
+var errAuth = errors.New("authentication failed")
+
+// Check connects to the SMTP server, secures the connection and logs in,
+// and reports problems in plain words ("cannot connect …", "auth failed
+// …"); nil means mail can be sent. It sends nothing.
+func (s *Sink) Check(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	c, stop, err := s.connect(ctx, "smtp")
+	if err != nil {
+		if errors.Is(err, errAuth) {
+			return []string{fmt.Sprintf("auth failed: %v", err)}
+		}
+		return []string{fmt.Sprintf("cannot connect: %v", err)}
+	}
+	defer stop()
+	defer c.Close()
+	_ = c.Quit()
+	return nil
+}
+
+// classify marks 5xx answers permanent; 4xx and network errors retry.
+func classify(err error) error {
+	var se *gosmtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 {
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+// xoauth2 is the SASL XOAUTH2 client (Gmail, Microsoft 365), which
+// go-sasl lacks.
+type xoauth2 struct{ user, token string }
+
+func (x *xoauth2) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+}
+
+func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }

@@ -1,0 +1,317 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// received is one message the fake SMTP server accepted.
+type received struct {
+	from string
+	to   []string
+	data []byte
+	user string
+}
+
+// fakeServer is go-smtp's server with a backend that records deliveries
+// and checks PLAIN credentials.
+type fakeServer struct {
+	mu   sync.Mutex
+	msgs []received
+}
+
+type session struct {
+	srv *fakeServer
+	cur received
+}
+
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if user != "bot" || pass != "secret" {
+			return errors.New("bad credentials")
+		}
+		s.cur.user = user
+		return nil
+	}), nil
+}
+func (s *session) Mail(from string, _ *gosmtp.MailOptions) error { s.cur.from = from; return nil }
+func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	s.cur.to = append(s.cur.to, to)
+	return nil
+}
+func (s *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.cur.data = b
+	s.srv.mu.Lock()
+	s.srv.msgs = append(s.srv.msgs, s.cur)
+	s.srv.mu.Unlock()
+	s.cur = received{user: s.cur.user}
+	return nil
+}
+func (s *session) Reset()        {}
+func (s *session) Logout() error { return nil }
+
+func startSMTP(t *testing.T) (*fakeServer, string) {
+	t.Helper()
+	fs := &fakeServer{}
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
+		return &session{srv: fs}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return fs, ln.Addr().String()
+}
+
+func (f *fakeServer) all() []received {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]received(nil), f.msgs...)
+}
+
+// memStore is the store as the sink sees it.
+type memStore struct {
+	mu      sync.Mutex
+	tickets map[string]*store.Record
+	cursors map[string]string
+}
+
+func (m *memStore) Ticket(_ context.Context, id string) (*store.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.tickets[id]; ok {
+		return r, nil
+	}
+	return nil, store.ErrNotFound
+}
+func (m *memStore) Cursor(_ context.Context, k string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cursors[k], nil
+}
+func (m *memStore) SetCursor(_ context.Context, k, v string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cursors[k] = v
+	return nil
+}
+
+func newSink(t *testing.T, addr string) (*Sink, *memStore) {
+	t.Helper()
+	st := &memStore{tickets: map[string]*store.Record{}, cursors: map[string]string{}}
+	s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "secret", Auth: "password",
+		From: "Support <support@example.com>", BotAddresses: []string{"help@example.com"}, Timeout: 5 * time.Second}, st, nil)
+	require.NoError(t, err)
+	return s, st
+}
+
+func action(id, kind, target, key string) ticket.Action {
+	p, _ := json.Marshal(map[string]any{"kind": kind, "target": target,
+		"text": "ERR_NGROK_108: Too many agent sessions.\n  Docs: https://ngrok.com/docs/errors/err_ngrok_108\nmy token 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ"})
+	return ticket.Action{ID: 1, TicketID: id, Kind: kind, Target: target, Key: key, Payload: p}
+}
+
+func human(id, from string) *store.Record {
+	return &store.Record{Ticket: ticket.Ticket{ID: id, Source: "email", From: from, Subject: "tunnel down",
+		MessageID: id + "@mail.example", References: []string{"root@mail.example"},
+		Parts: []ticket.Part{{Kind: ticket.KindBody, Text: "ERR_NGROK_108 again"}}}}
+}
+
+func TestReply(t *testing.T) {
+	srv, addr := startSMTP(t)
+	s, st := newSink(t, addr)
+	st.tickets["t1"] = human("t1", "ana@customer.example")
+	a := action("t1", ticket.KindEmailReply, "", "key-1")
+	require.NoError(t, s.ReplySink().Send(context.Background(), a))
+	require.NoError(t, s.ReplySink().Send(context.Background(), a), "a repeat of the same action is not suppressed")
+
+	got := srv.all()
+	require.Len(t, got, 2)
+	assert.Equal(t, "support@example.com", got[0].from)
+	assert.Equal(t, []string{"ana@customer.example"}, got[0].to)
+	assert.Equal(t, "bot", got[0].user)
+	mr, err := mail.CreateReader(bytes.NewReader(got[0].data))
+	require.NoError(t, err)
+	h := mr.Header
+	assert.Equal(t, "auto-replied", h.Get("Auto-Submitted"))
+	assert.Equal(t, "<t1@mail.example>", h.Get("In-Reply-To"))
+	assert.Equal(t, "<root@mail.example> <t1@mail.example>", h.Get("References"))
+	assert.Equal(t, "Re: tunnel down", h.Get("Subject"))
+	assert.Equal(t, MessageID("key-1", "support@example.com"), h.Get("Message-Id"))
+	m2, _ := mail.CreateReader(bytes.NewReader(got[1].data))
+	assert.Equal(t, h.Get("Message-Id"), m2.Header.Get("Message-Id"), "a repeat is recognisable")
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		ct, _, _ := p.Header.(*mail.InlineHeader).ContentType()
+		types = append(types, ct)
+		body, _ := io.ReadAll(p.Body)
+		assert.Contains(t, string(body), "ERR_NGROK_108")
+		assert.NotContains(t, string(body), "2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ", "secrets are redacted")
+		if ct == "text/html" {
+			assert.Contains(t, string(body), `<a href="https://ngrok.com/docs/errors/err_ngrok_108">`)
+		}
+	}
+	assert.Equal(t, []string{"text/plain", "text/html"}, types)
+}
+
+func TestReplyLoopSafety(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    string
+		headers map[string]string
+		reason  string
+	}{
+		{"auto-submitted", "ana@customer.example", map[string]string{"Auto-Submitted": "auto-replied"}, "Auto-Submitted"},
+		{"auto-generated", "ana@customer.example", map[string]string{"Auto-Submitted": "auto-generated; owner-email=x@y"}, "Auto-Submitted"},
+		{"precedence bulk", "ana@customer.example", map[string]string{"Precedence": "bulk"}, "Precedence: bulk"},
+		{"precedence junk", "ana@customer.example", map[string]string{"Precedence": "junk"}, "Precedence: junk"},
+		{"precedence list", "ana@customer.example", map[string]string{"Precedence": "list"}, "Precedence: list"},
+		{"list-id", "news@vendor.example", map[string]string{"List-Id": "<news.vendor.example>"}, "List-Id"},
+		{"list-unsubscribe", "news@vendor.example", map[string]string{"List-Unsubscribe": "<mailto:u@vendor.example>"}, "List-Unsubscribe"},
+		{"x-autoreply", "ana@customer.example", map[string]string{"X-Autoreply": "yes"}, "X-Autoreply"},
+		{"dsn", "ana@customer.example", map[string]string{"Content-Type": "multipart/report; report-type=delivery-status; boundary=x"}, "delivery report"},
+		{"empty return path", "ana@customer.example", map[string]string{"Return-Path": "<>"}, "empty return path"},
+		{"mailer-daemon return path", "ana@customer.example", map[string]string{"Return-Path": "<MAILER-DAEMON@mx.example>"}, "mailer-daemon"},
+		{"mailer-daemon sender", "MAILER-DAEMON@mx.example", nil, "mailer-daemon"},
+		{"noreply sender", "noreply@service.example", nil, "no-reply"},
+		{"no-reply sender", "no-reply@service.example", nil, "no-reply"},
+		{"empty sender", "", nil, "no sender"},
+		{"the bot itself", "support@example.com", nil, "the bot itself"},
+		{"the bot's other address", "Help@Example.com", nil, "the bot itself"},
+	}
+	srv, addr := startSMTP(t)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, st := newSink(t, addr)
+			rec := human("r", tt.from)
+			rec.Ticket.Headers = tt.headers
+			st.tickets["r"] = rec
+			err := s.ReplySink().Send(context.Background(), action("r", ticket.KindEmailReply, "", fmt.Sprint("k", i)))
+			require.Error(t, err)
+			assert.True(t, outbox.IsPermanent(err))
+			assert.True(t, strings.HasPrefix(err.Error(), "suppressed: "), err.Error())
+			assert.Contains(t, err.Error(), tt.reason)
+		})
+	}
+	assert.Empty(t, srv.all(), "no robot got a reply")
+
+	t.Run("Auto-Submitted: no is a human", func(t *testing.T) {
+		s, st := newSink(t, addr)
+		rec := human("h", "ana@customer.example")
+		rec.Ticket.Headers = map[string]string{"Auto-Submitted": "no"}
+		st.tickets["h"] = rec
+		require.NoError(t, s.ReplySink().Send(context.Background(), action("h", ticket.KindEmailReply, "", "kh")))
+		assert.Len(t, srv.all(), 1)
+	})
+}
+
+func TestReplyBurstGetsOneReply(t *testing.T) {
+	srv, addr := startSMTP(t)
+	s, st := newSink(t, addr)
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range 20 {
+		id := fmt.Sprint("b", i)
+		st.tickets[id] = human(id, "ana@customer.example")
+	}
+	for i := range 20 {
+		wg.Add(1)
+		go func() { // as the outbox's parallel workers would
+			defer wg.Done()
+			id := fmt.Sprint("b", i)
+			errs[i] = s.ReplySink().Send(context.Background(), action(id, ticket.KindEmailReply, "", "key-"+id))
+		}()
+	}
+	wg.Wait()
+	ok, suppressed := 0, 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if strings.Contains(err.Error(), "already answered") {
+			suppressed++
+		}
+	}
+	assert.Equal(t, 1, ok)
+	assert.Equal(t, 19, suppressed)
+	assert.Len(t, srv.all(), 1)
+
+	// After the window, the sender may get a reply again.
+	s.now = func() time.Time { return time.Now().Add(25 * time.Hour) }
+	st.tickets["later"] = human("later", "ana@customer.example")
+	require.NoError(t, s.ReplySink().Send(context.Background(), action("later", ticket.KindEmailReply, "", "key-later")))
+	assert.Len(t, srv.all(), 2)
+}
+
+func TestForward(t *testing.T) {
+	srv, addr := startSMTP(t)
+	s, st := newSink(t, addr)
+	rec := human("f", "ana@customer.example")
+	rec.Ticket.Headers = map[string]string{"Precedence": "bulk"} // forwards of robot mail are fine
+	st.tickets["f"] = rec
+	require.NoError(t, s.ForwardSink().Send(context.Background(), action("f", ticket.KindEmailForward, "billing@example.com", "kf")))
+	got := srv.all()
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"billing@example.com"}, got[0].to)
+	mr, err := mail.CreateReader(bytes.NewReader(got[0].data))
+	require.NoError(t, err)
+	assert.Equal(t, "auto-generated", mr.Header.Get("Auto-Submitted"))
+	assert.Equal(t, "<ana@customer.example>", mr.Header.Get("Reply-To"))
+	assert.Equal(t, "Fwd: tunnel down", mr.Header.Get("Subject"))
+	p, err := mr.NextPart()
+	require.NoError(t, err)
+	body, _ := io.ReadAll(p.Body)
+	assert.Regexp(t, `(?s)^ERR_NGROK_108: Too many.*Original message.*ERR_NGROK_108 again`, string(body))
+
+	err = s.ForwardSink().Send(context.Background(), action("f", ticket.KindEmailForward, "help@example.com", "kf2"))
+	assert.True(t, outbox.IsPermanent(err))
+	assert.Contains(t, err.Error(), "suppressed: help@example.com is the bot's own address")
+}
+
+func TestSendErrors(t *testing.T) {
+	_, addr := startSMTP(t)
+	st := &memStore{tickets: map[string]*store.Record{"t": human("t", "ana@customer.example")}, cursors: map[string]string{}}
+	s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "wrong", From: "support@example.com"}, st, nil)
+	require.NoError(t, err)
+	err = s.ReplySink().Send(context.Background(), action("t", ticket.KindEmailReply, "", "k"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "login to "+addr+" as bot") // go-smtp answers 454: retried
+
+	err = s.ReplySink().Send(context.Background(), action("missing", ticket.KindEmailReply, "", "k"))
+	assert.True(t, outbox.IsPermanent(err))
+
+	s2, _ := New(Config{Host: "127.0.0.1:1", TLS: "plain", From: "support@example.com", Timeout: time.Second}, st, nil)
+	err = s2.ForwardSink().Send(context.Background(), action("t", ticket.KindEmailForward, "team@example.com", "k"))
+	require.Error(t, err)
+	assert.False(t, outbox.IsPermanent(err), "a connection failure is retried")
+}
