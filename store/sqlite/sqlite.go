@@ -110,6 +110,9 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 	// The writer keeps the hot B-tree pages (indexes, the outbox) in
 	// memory: with the default 2 MiB cache, each insert re-read pages.
 	wq.Add("_pragma", "cache_size(-32768)")
+	// Savepoints (one per ticket in a batch) journal in memory, not in a
+	// temporary file.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
