@@ -225,7 +225,12 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)
 	rep := &onceReport{} // tickets of this run, for --once
 	a.pipeline.Stored = func(rec *store.Record) {
-		ob.Notify()
+		for _, ac := range rec.Actions {
+			if ac.State == ticket.StatePending {
+				ob.Notify() // only when there is something to do
+				break
+			}
+		}
 		if *once {
 			rep.add(rec)
 		}

@@ -75,6 +75,18 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 	if limit <= 0 {
 		return nil, nil
 	}
+	// Look before taking the write lock: idle workers poll often, and an
+	// empty claim must not queue behind (or hold up) ingest.
+	var due int
+	err := s.read.QueryRowContext(ctx, `SELECT EXISTS (
+		SELECT 1 FROM actions WHERE state = 'pending' AND next_attempt <= ?
+		UNION ALL SELECT 1 FROM actions WHERE state = 'running' AND claim_until < ?)`, micros(now), micros(now)).Scan(&due)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim actions: begin: %w", err)
