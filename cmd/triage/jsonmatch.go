@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -51,4 +52,52 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// appendCodeJSON appends c as encoding/json would encode it, without
+// reflection: a large log can hold thousands of distinct codes.
+func appendCodeJSON(b []byte, c annotate.Code) []byte {
+	b = append(b, `{"code":`...)
+	b = strconv.AppendInt(b, int64(c.Code), 10)
+	b = append(b, `,"summary":`...)
+	b = appendJSONString(b, c.Summary)
+	b = append(b, `,"category":`...)
+	b = appendJSONString(b, string(c.Category))
+	for _, f := range []struct{ name, v string }{
+		{"status", string(c.Status)}, {"hint", c.Hint}, {"runbook", c.Runbook}, {"owner", c.Owner}, {"official", c.Official},
+	} {
+		if f.v != "" {
+			b = append(b, `,"`...)
+			b = append(b, f.name...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, f.v)
+		}
+	}
+	b = append(b, `,"known":`...)
+	b = strconv.AppendBool(b, c.Known)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, c.Name)
+	b = append(b, `,"docs_url":`...)
+	b = appendJSONString(b, c.DocsURL)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(c.Count), 10)
+	if c.QuotedOnly {
+		b = append(b, `,"quoted_only":true`...)
+	}
+	b = append(b, `,"where":`...)
+	if c.Where == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, w := range c.Where {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, w)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"confidence":`...)
+	b = strconv.AppendFloat(b, c.Confidence, 'f', -1, 64)
+	return append(b, '}')
 }

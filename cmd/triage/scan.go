@@ -323,8 +323,8 @@ func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
 		if i > 0 {
 			j.w.WriteByte(',')
 		}
-		data, _ := json.Marshal(c)
-		j.w.Write(data)
+		j.buf = appendCodeJSON(j.buf[:0], c)
+		j.w.Write(j.buf)
 	}
 	j.w.WriteString("]")
 	tail, _ := json.Marshal(struct {
