@@ -38,7 +38,8 @@ type Source struct {
 	// Batch caps the messages handed over per pass (0: 500), so a huge
 	// backlog does not starve other sources.
 	Batch int
-	// Workers is how many messages are parsed at once (0: one per CPU).
+	// Workers is how many messages are in flight at once (0: 8 per CPU,
+	// at most 16).
 	Workers int
 
 	mu     sync.Mutex
@@ -115,7 +116,11 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	// and the pipeline commits concurrent tickets together.
 	workers := s.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		// More messages in flight than CPUs: while some wait for their
+		// commit, others parse, and the pipeline's group commit gets
+		// bigger batches (measured: 2 workers 15 s, 16 workers 7.7 s for
+		// 20,000 mails on 2 cores).
+		workers = min(16, 8*runtime.GOMAXPROCS(0))
 	}
 	var (
 		mu    sync.Mutex
