@@ -77,6 +77,9 @@ type IMAPAccount struct {
 	MaxMessageBytes int64 `yaml:"max_message_bytes"`
 	// Batch is how many messages one pass fetches at most. Default 200.
 	Batch int `yaml:"batch"`
+	// Inflight is how many fetched messages are ingested at once, so the
+	// store commits several together. Default 16.
+	Inflight int `yaml:"inflight"`
 	// Keywords names the keywords the bot sets.
 	Keywords IMAPKeywords `yaml:"keywords"`
 	// Folders maps a category (the imap.move target) to a mailbox name;
@@ -184,6 +187,9 @@ func (c *Config) validateEmail(bad func(format string, args ...any)) {
 		}
 		if a.MaxMessageBytes < 64<<10 {
 			bad("%s: max_message_bytes %d is below 64 KiB", where, a.MaxMessageBytes)
+		}
+		if a.Inflight < 0 {
+			bad("%s: inflight must not be negative", where)
 		}
 		if a.Batch < 1 {
 			bad("%s: batch must be at least 1", where)
@@ -332,6 +338,9 @@ func (c *Config) defaultsEmail() {
 		}
 		if a.MaxMessageBytes == 0 {
 			a.MaxMessageBytes = 25 << 20
+		}
+		if a.Inflight == 0 {
+			a.Inflight = 16
 		}
 		if a.Batch == 0 {
 			a.Batch = 200

@@ -70,6 +70,9 @@ type Account struct {
 	MaxMessageBytes int64
 	// Batch caps the messages of one pass (default 200).
 	Batch int
+	// Inflight is how many messages of a pass are ingested at once
+	// (default 1). More lets the pipeline commit several together.
+	Inflight int
 	// Triaged is the acknowledgement keyword (default "$triaged").
 	Triaged string
 	// Folders maps an imap.move target (a category) to a mailbox.

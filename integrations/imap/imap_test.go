@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -582,5 +583,61 @@ func TestSourceStartDate(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
 		assert.Equal(t, []string{"recent@x"}, in.ids, "mail older than the start date is left alone")
+	})
+}
+
+// TestSourceInflight ingests many messages at once: each is handed over
+// once and acknowledged, and after a failure the cursor stops before the
+// failed message while the stored ones after it are acknowledged and
+// skipped by the next pass.
+func TestSourceInflight(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		require.NoError(t, admin.Create("Burst", nil).Wait())
+		for i := range 40 {
+			appendMsg(t, admin, "Burst", mkmail(fmt.Sprintf("b%d@x", i), "ana@example.com", "s", "ERR_NGROK_3200"))
+		}
+		st := newFakeStore()
+		failing := "b7@x"
+		in := &ingester{st: st, fail: func(inc pipeline.Incoming) error {
+			b := make([]byte, 4096)
+			n, _ := inc.Raw.(io.ReaderAt).ReadAt(b, 0)
+			if messageID(b[:n]) == failing {
+				return errors.New("store down")
+			}
+			return nil
+		}}
+		acct := s.account()
+		acct.Backfill, acct.Inflight = true, 8
+		src := NewSource(acct, "Burst", st, nil)
+		defer src.Close()
+
+		_, err := src.Poll(ctx, in.ingest)
+		assert.ErrorContains(t, err, "store down")
+		msgs := messages(t, admin, "Burst")
+		assert.Empty(t, msgs[failing], "the failed message is not acknowledged")
+		assert.Equal(t, []string{"$triaged"}, msgs["b0@x"])
+
+		failing = ""
+		for {
+			n, err := src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			if n == 0 {
+				break
+			}
+		}
+		seen := map[string]int{}
+		for _, id := range in.ids {
+			seen[id]++
+		}
+		assert.Len(t, seen, 40, "every message handed over")
+		for id, n := range seen {
+			assert.Equal(t, 1, n, "%s handed over once", id)
+		}
+		msgs = messages(t, admin, "Burst")
+		for i := range 40 {
+			assert.Equal(t, []string{"$triaged"}, msgs[fmt.Sprintf("b%d@x", i)])
+		}
 	})
 }

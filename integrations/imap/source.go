@@ -279,24 +279,47 @@ func (s *Source) fetch(ctx context.Context, c *conn, uidValidity uint32, cur *cu
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*goimap.FetchItemBodySection{{Peek: true, Partial: &goimap.SectionPartial{Offset: 0, Size: max}}},
 	})
-	var acked goimap.UIDSet
-	handed, last := 0, cur.UID
-	var perr error
+	// Up to `inflight` messages are ingested at once: while some wait for
+	// their commit, others parse, and the pipeline commits them together.
+	// Each message's outcome is recorded by UID; the cursor then advances
+	// only over the stored prefix, and stored messages after a failure are
+	// acknowledged too (the next pass skips them by their keyword).
+	inflight := 1
+	if s.acct.Inflight > 1 {
+		inflight = s.acct.Inflight
+	}
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		perr    error
+		handed  int
+		stored  = map[uint32]bool{}
+		order   []uint32
+		sem     = make(chan struct{}, inflight)
+		failure = func() error { mu.Lock(); defer mu.Unlock(); return perr }
+		fail    = func(err error) {
+			mu.Lock()
+			if perr == nil {
+				perr = err
+			}
+			mu.Unlock()
+		}
+	)
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
 		}
-		if perr != nil {
+		if failure() != nil {
 			continue // drain the rest of the answer
 		}
 		buf, err := msg.Collect()
 		if err != nil {
-			perr = fmt.Errorf("imap %s: fetch: %w", s.Name(), err)
+			fail(fmt.Errorf("imap %s: fetch: %w", s.Name(), err))
 			continue
 		}
 		uid := uint32(buf.UID)
-		if uid <= last {
+		if uid <= cur.UID {
 			continue
 		}
 		var raw []byte
@@ -305,23 +328,50 @@ func (s *Source) fetch(ctx context.Context, c *conn, uidValidity uint32, cur *cu
 		}
 		skip, err := s.skip(ctx, cur, buf.Flags, buf.InternalDate, raw)
 		if err != nil {
-			perr = err
+			fail(err)
 			continue
 		}
-		if !skip {
-			in := pipeline.Incoming{ID: TicketID(s.acct.Name, s.mailbox, uidValidity, uid), Source: "email",
-				Channel: s.Channel(), Raw: bytes.NewReader(raw), Received: buf.InternalDate}
-			if buf.RFC822Size > max {
-				in.Raw, in.Ticket = nil, oversized(raw, buf.RFC822Size, max)
-			}
-			if err := ingest(ctx, in); err != nil && !errors.Is(err, pipeline.ErrDuplicate) {
-				perr = err
-				continue
-			}
-			handed++
+		order = append(order, uid)
+		if skip {
+			mu.Lock()
+			stored[uid] = true
+			mu.Unlock()
+			continue
 		}
-		acked.AddNum(buf.UID)
-		last = uid
+		in := pipeline.Incoming{ID: TicketID(s.acct.Name, s.mailbox, uidValidity, uid), Source: "email",
+			Channel: s.Channel(), Raw: bytes.NewReader(raw), Received: buf.InternalDate}
+		if buf.RFC822Size > max {
+			in.Raw, in.Ticket = nil, oversized(raw, buf.RFC822Size, max)
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := ingest(ctx, in)
+			if err != nil && !errors.Is(err, pipeline.ErrDuplicate) {
+				fail(err)
+				return
+			}
+			mu.Lock()
+			stored[uid] = true
+			handed++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var acked goimap.UIDSet
+	last := cur.UID
+	prefix := true
+	for _, uid := range order {
+		if !stored[uid] {
+			prefix = false
+			continue
+		}
+		acked.AddNum(goimap.UID(uid))
+		if prefix {
+			last = uid
+		}
 	}
 	if err := cmd.Close(); err != nil && perr == nil {
 		perr = fmt.Errorf("imap %s: fetch: %w", s.Name(), err)
