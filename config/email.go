@@ -10,6 +10,35 @@ import (
 	"time"
 )
 
+// MailServer is how to reach and log in to an IMAP or SMTP server; both
+// sections share these keys.
+type MailServer struct {
+	// Host is host:port of the server.
+	Host string `yaml:"host"`
+	// TLS is "implicit", "starttls" or "plain". Plain is refused unless
+	// AllowPlain is set; it is meant for a server on loopback.
+	TLS string `yaml:"tls"`
+	// AllowPlain permits TLS "plain" (no encryption at all).
+	AllowPlain bool `yaml:"allow_plain"`
+	// InsecureSkipVerify accepts any server certificate (self-signed test
+	// servers only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Username logs in.
+	Username string `yaml:"username"`
+	// Password is a secret (use ${ENV} or password_file).
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Auth is "password" (LOGIN/PLAIN; the default when a password is set),
+	// "xoauth2" (Gmail, Microsoft 365; the default with a token) or
+	// "oauthbearer" (RFC 7628, IMAP only).
+	Auth string `yaml:"auth"`
+	// TokenCommand prints an OAuth access token on stdout; it runs before
+	// each login (so it may refresh the token). Run without a shell.
+	TokenCommand []string `yaml:"token_command"`
+	// TokenFile holds an OAuth access token, re-read before each login.
+	TokenFile string `yaml:"token_file"`
+}
+
 // IMAPAccount is one IMAP account with its mailboxes.
 //
 //	imap:
@@ -24,31 +53,9 @@ import (
 type IMAPAccount struct {
 	// Name identifies the account in ticket IDs, metrics and leases.
 	Name string `yaml:"name"`
-	// Host is host:port of the IMAP server.
-	Host string `yaml:"host"`
-	// TLS is "implicit" (default, port 993), "starttls" or "plain". Plain
-	// is refused unless AllowPlain is set; it is meant for a server on
-	// loopback.
-	TLS string `yaml:"tls"`
-	// AllowPlain permits TLS "plain" (no encryption at all).
-	AllowPlain bool `yaml:"allow_plain"`
-	// InsecureSkipVerify accepts any server certificate (self-signed test
-	// servers only).
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// Username logs in.
-	Username string `yaml:"username"`
-	// Password is a secret (use ${ENV} or password_file).
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	// Auth is "password" (LOGIN/PLAIN; the default when a password is set),
-	// "xoauth2" (Gmail, Microsoft 365; the default with a token) or
-	// "oauthbearer" (RFC 7628).
-	Auth string `yaml:"auth"`
-	// TokenCommand prints an OAuth access token on stdout; it runs before
-	// each login (so it may refresh the token). Run without a shell.
-	TokenCommand []string `yaml:"token_command"`
-	// TokenFile holds an OAuth access token, re-read before each login.
-	TokenFile string `yaml:"token_file"`
+	// MailServer is where and how to log in (host, tls, username,
+	// password or OAuth token); TLS defaults to "implicit" (port 993).
+	MailServer `yaml:",inline"`
 	// Mailboxes are read; default [INBOX].
 	Mailboxes []string `yaml:"mailboxes"`
 	// Idle turns IMAP IDLE push on when the server offers it. Default true.
@@ -99,23 +106,9 @@ type IMAPKeywords struct {
 
 // SMTP is the outgoing mail server for email.reply and email.forward.
 type SMTP struct {
-	// Host is host:port.
-	Host string `yaml:"host"`
-	// TLS is "implicit" (port 465), "starttls" (default, port 587) or
-	// "plain" (only with allow_plain, for loopback).
-	TLS                string `yaml:"tls"`
-	AllowPlain         bool   `yaml:"allow_plain"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-	// Username authenticates; empty means no AUTH.
-	Username string `yaml:"username"`
-	// Password is a secret (use ${ENV} or password_file).
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	// Auth is "password" (PLAIN) or "xoauth2"; the default follows what
-	// is set.
-	Auth         string   `yaml:"auth"`
-	TokenCommand []string `yaml:"token_command"`
-	TokenFile    string   `yaml:"token_file"`
+	// MailServer is where and how to log in; TLS defaults to "starttls"
+	// (port 587), and an empty username means no AUTH.
+	MailServer `yaml:",inline"`
 	// From is the bot's address, "Support <support@example.com>".
 	From string `yaml:"from"`
 	// BotAddresses are more addresses of the bot (the support inbox itself):
