@@ -31,8 +31,6 @@ type Code struct {
 	Where []string `json:"where"`
 	// Confidence is the highest confidence among its matches.
 	Confidence float64 `json:"confidence"`
-
-	first int // order of first appearance
 }
 
 // Annotation is what the bot says about a ticket.
@@ -53,65 +51,111 @@ func (a Annotation) HasCodes() bool { return len(a.Codes) > 0 }
 // Builder accumulates matches one at a time, so a stream of any length
 // is annotated in memory proportional to its distinct codes.
 type Builder struct {
-	cat   *catalog.Catalog
-	codes map[int]*Code
-	n     int
+	cat *catalog.Catalog
+	// Per match, only a small record is touched: a log with thousands of
+	// distinct codes keeps them in cache. Catalog entries are looked up
+	// once, in Annotation.
+	stats []stat      // in order of first appearance
+	dense []int32     // code → 1 + its place in stats, for codes below len(dense)
+	index map[int]int // the same for larger codes
 }
+
+// stat is what a Builder keeps per distinct code.
+type stat struct {
+	code       int
+	count      int
+	confidence float64
+	quotedOnly bool
+	where      []string
+}
+
+// denseCodes bounds the codes a Builder indexes by array once it has seen
+// more than a few distinct ones; every ngrok code so far is far below.
+const denseCodes = 1 << 16
 
 // NewBuilder returns a Builder that looks codes up in cat.
 func NewBuilder(cat *catalog.Catalog) *Builder {
-	return &Builder{cat: cat, codes: map[int]*Code{}}
+	return &Builder{cat: cat}
+}
+
+// place returns the index in b.stats of code, adding it when new.
+func (b *Builder) place(code int) int {
+	if code >= 0 && code < len(b.dense) {
+		if i := b.dense[code]; i > 0 {
+			return int(i - 1)
+		}
+	} else if i, ok := b.index[code]; ok {
+		return i
+	}
+	i := len(b.stats)
+	b.stats = append(b.stats, stat{code: code, quotedOnly: true})
+	switch {
+	case code >= 0 && code < len(b.dense):
+		b.dense[code] = int32(i + 1)
+	case b.dense == nil && len(b.stats) > 64:
+		// Many distinct codes: switch to the array for the small ones.
+		b.dense = make([]int32, denseCodes)
+		for j, st := range b.stats {
+			if st.code >= 0 && st.code < denseCodes {
+				b.dense[st.code] = int32(j + 1)
+				delete(b.index, st.code)
+			}
+		}
+		if code < 0 || code >= denseCodes {
+			b.index[code] = i
+		}
+	default:
+		if b.index == nil {
+			b.index = map[int]int{}
+		}
+		b.index[code] = i
+	}
+	return i
 }
 
 // Add records one match.
 func (b *Builder) Add(m ticket.Match) {
-	c, ok := b.codes[m.Code]
-	if !ok {
-		e := b.cat.Lookup(m.Code)
-		c = &Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), QuotedOnly: true, first: b.n}
-		b.codes[m.Code] = c
-		b.n++
-	}
-	c.Count++
+	st := &b.stats[b.place(m.Code)]
+	st.count++
 	if !m.Quoted {
-		c.QuotedOnly = false
+		st.quotedOnly = false
 	}
-	c.Confidence = max(c.Confidence, m.Confidence)
-	where := string(m.PartKind)
-	if m.PartName != "" {
-		where += ":" + m.PartName
+	st.confidence = max(st.confidence, m.Confidence)
+	if m.PartName == "" {
+		if !slices.Contains(st.where, string(m.PartKind)) {
+			st.where = append(st.where, string(m.PartKind))
+		}
+		return
 	}
-	if !slices.Contains(c.Where, where) {
-		c.Where = append(c.Where, where)
+	where := string(m.PartKind) + ":" + m.PartName
+	if !slices.Contains(st.where, where) {
+		st.where = append(st.where, where)
 	}
 }
 
 // Annotation returns the result so far.
 func (b *Builder) Annotation() Annotation {
-	a := Annotation{Codes: make([]Code, 0, len(b.codes))}
-	for _, c := range b.codes {
-		a.Codes = append(a.Codes, *c)
+	if len(b.stats) == 0 {
+		return Annotation{}
 	}
-	slices.SortFunc(a.Codes, func(x, y Code) int {
-		if x.QuotedOnly != y.QuotedOnly {
-			if x.QuotedOnly {
-				return 1
+	// Codes in new text first, then those seen only in quoted history,
+	// each group in order of first appearance.
+	a := Annotation{Codes: make([]Code, 0, len(b.stats))}
+	for _, quoted := range []bool{false, true} {
+		for _, st := range b.stats {
+			if st.quotedOnly != quoted {
+				continue
 			}
-			return -1
-		}
-		return x.first - y.first
-	})
-	for _, c := range a.Codes {
-		if !c.Known {
-			a.Unknown = append(a.Unknown, c.Code)
+			e := b.cat.Lookup(st.code)
+			a.Codes = append(a.Codes, Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), Count: st.count,
+				QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where), Confidence: st.confidence})
+			if !e.Known {
+				a.Unknown = append(a.Unknown, st.code)
+			}
 		}
 	}
 	slices.Sort(a.Unknown)
-	if len(a.Codes) > 0 {
-		a.Primary = a.Codes[0].Category
-	} else {
-		a.Codes = nil
-	}
+	a.Primary = a.Codes[0].Category
 	return a
 }
 

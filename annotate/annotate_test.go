@@ -58,3 +58,43 @@ func TestNoCodes(t *testing.T) {
 	assert.Empty(t, ann.Primary)
 	assert.Nil(t, ann.Codes)
 }
+
+// TestBuilderManyCodes crosses the point where the Builder switches to an
+// array index, with codes on both sides of its bound, and checks that
+// every code keeps its own count in order of first appearance.
+func TestBuilderManyCodes(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	b := NewBuilder(cat)
+	var codes []int
+	for i := range 300 {
+		codes = append(codes, i*7+1, 70000+i) // small and beyond the array
+	}
+	for round := range 3 {
+		for i, c := range codes {
+			kind := ticket.KindBody
+			if i%2 == 1 && round < 2 {
+				kind = ticket.KindQuoted // the large ones appear in new text only in the last round
+			}
+			b.Add(ticket.Match{Code: c, PartKind: kind, Quoted: kind == ticket.KindQuoted, Confidence: float64(round+1) / 4})
+		}
+	}
+	ann := b.Annotation()
+	require.Len(t, ann.Codes, len(codes))
+	for i, c := range ann.Codes {
+		assert.Equal(t, codes[i], c.Code, "order")
+		assert.Equal(t, 3, c.Count, "count of %d", c.Code)
+		assert.False(t, c.QuotedOnly, "%d was in new text", c.Code)
+		assert.Equal(t, 0.75, c.Confidence)
+	}
+	assert.Equal(t, []string{"quoted", "body"}, ann.Codes[1].Where)
+
+	quoted := NewBuilder(cat)
+	quoted.Add(ticket.Match{Code: 108, PartKind: ticket.KindQuoted, Quoted: true})
+	quoted.Add(ticket.Match{Code: 3200, PartKind: ticket.KindBody})
+	got := quoted.Annotation()
+	require.Len(t, got.Codes, 2)
+	assert.Equal(t, 3200, got.Codes[0].Code, "codes in new text come first")
+	assert.True(t, got.Codes[1].QuotedOnly)
+	assert.Equal(t, got.Codes[0].Category, got.Primary)
+}

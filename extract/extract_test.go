@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -245,6 +246,17 @@ func FuzzFind(f *testing.F) {
 				t.Fatalf("match without ngrok nearby: %+v", m)
 			}
 		}
+		// The vector search must agree with the portable one, and the
+		// numeric JSON form must be found exactly where an ngrok word is
+		// near enough.
+		portable := region{portable: true}
+		portable.scan(b, 0, len(b))
+		if want := foundMatches(portable.found); !slices.Equal(ms, want) {
+			t.Fatalf("vector search found %+v, portable %+v", ms, want)
+		}
+		if got, want := jsonNumbers(ms), referenceJSONNumbers(b); !slices.Equal(got, want) {
+			t.Fatalf("numeric JSON codes at %v, want %v", got, want)
+		}
 		// Streaming must agree with Find whatever the buffer boundaries.
 		var got []Match
 		if err := ScanBuffer(iotest.HalfReader(bytes.NewReader(b)), make([]byte, 4096), func(m Match) error {
@@ -297,4 +309,63 @@ func TestScanAtKeepsOrderWhenChunksFinishOutOfOrder(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, codes, codesOf(got))
+}
+
+func foundMatches(fs []found) []Match {
+	var out []Match
+	for _, f := range fs {
+		out = append(out, Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form})
+	}
+	return out
+}
+
+func jsonNumbers(ms []Match) []int64 {
+	var out []int64
+	for _, m := range ms {
+		if m.Form == FormJSONNumber {
+			out = append(out, m.Offset)
+		}
+	}
+	return out
+}
+
+// referenceJSONNumbers finds numeric JSON codes the slow way: every
+// "error_code" key, kept when any ngrok word lies within the window.
+func referenceJSONNumbers(b []byte) []int64 {
+	var anchors []int
+	for p := range b {
+		if _, _, _, ok := ngrokAt(b, p); ok && lower(b[p]) == 'k' {
+			anchors = append(anchors, p)
+		}
+	}
+	var out []int64
+	for q := range b {
+		if !bytes.HasPrefix(b[q:], errorCodeKey) {
+			continue
+		}
+		near := slices.ContainsFunc(anchors, func(p int) bool { return p >= q-jsonWindow && p <= q+jsonWindow })
+		if f, ok := jsonNumberAt(b, q); ok && near {
+			out = append(out, int64(f.start))
+		}
+	}
+	return out
+}
+
+func TestVectorSearchAgreesWithPortable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"ngrok", "NGROK", "k", "K", "ok", "OK", "ERR_NGROK_108 ", "err\\_ngrok\\_3200", "ngro\u200bk", "\u00a0", "\xc2\xad",
+		`"error_code": 102`, " ", "x", "\n", "ngrok error 4018", "ERR_NG\u200bROK_3200", "book", "token"}
+	for i := 0; i < 2000; i++ {
+		var sb strings.Builder
+		for sb.Len() < rng.IntN(3000) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+			sb.WriteString(strings.Repeat("a", rng.IntN(40)))
+		}
+		b := []byte(sb.String())
+		portable := region{portable: true}
+		portable.scan(b, 0, len(b))
+		ms := Find(b)
+		require.Equal(t, foundMatches(portable.found), ms, "input %q", b)
+		require.Equal(t, referenceJSONNumbers(b), jsonNumbers(ms), "input %q", b)
+	}
 }

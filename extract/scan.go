@@ -26,6 +26,9 @@ var errorCodeKey = []byte("error_code")
 type region struct {
 	anchors []int // positions of "ngrok" words, for the JSON window
 	found   []found
+	cands   []int // anchor candidates from the vector search
+	// portable skips the vector search, for tests that compare the two.
+	portable bool
 }
 
 // scan finds matches whose anchor lies in b[own0:own1]; b holds up to
@@ -34,7 +37,23 @@ type region struct {
 func (r *region) scan(b []byte, own0, own1 int) {
 	r.anchors = r.anchors[:0]
 	r.found = r.found[:0]
-	from, to := max(0, own0-jsonWindow), min(len(b), own1+jsonWindow)
+	if r.cands == nil {
+		r.cands = make([]int, 0, 1024)
+	}
+	from, to := max(0, own0-jsonWindow, 1), min(len(b), own1+jsonWindow)
+	// The vector search takes whole 32-byte blocks; the portable loop
+	// below finishes the tail (or does everything without AVX2).
+	for from < to && !r.portable {
+		var next int
+		r.cands, next = anchorBlocks(b[:to], from, r.cands[:0])
+		for _, p := range r.cands {
+			r.visit(b, p, own0, own1)
+		}
+		if next == from {
+			break
+		}
+		from = next
+	}
 	lo, up := indexFrom(b, 'k', from, to), indexFrom(b, 'K', from, to)
 	for lo >= 0 || up >= 0 {
 		var p int
@@ -45,45 +64,59 @@ func (r *region) scan(b []byte, own0, own1 int) {
 			p = up
 			up = indexFrom(b, 'K', p+1, to)
 		}
-		if _, _, _, ok := ngrokAt(b, p); !ok {
-			continue
-		}
-		r.anchors = append(r.anchors, p)
-		if p < own0 || p >= own1 {
-			continue
-		}
-		if f, ok := matchAt(b, p); ok {
-			r.found = append(r.found, f)
-		}
+		r.visit(b, p, own0, own1)
 	}
 	if len(r.anchors) > 0 {
 		r.scanJSONNumbers(b, own0, own1)
 	}
 }
 
+// visit checks the k or K at b[p]: an "ngrok" word becomes an anchor for
+// the JSON window, and when it lies in b[own0:own1] any code it belongs
+// to is recorded.
+func (r *region) visit(b []byte, p, own0, own1 int) {
+	if _, _, _, ok := ngrokAt(b, p); !ok {
+		return
+	}
+	r.anchors = append(r.anchors, p)
+	if p < own0 || p >= own1 {
+		return
+	}
+	if f, ok := matchAt(b, p); ok {
+		r.found = append(r.found, f)
+	}
+}
+
 // scanJSONNumbers finds "error_code": <n> keys starting in b[own0:own1]
-// with an ngrok mention within jsonWindow bytes. It jumps between
-// underscores, which are rarer than any letter of the key.
+// with an ngrok mention within jsonWindow bytes. Only the stretches near
+// an anchor are searched, jumping between underscores, which are rarer
+// than any letter of the key.
 func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
 	const under = len("error") // offset of '_' in the key
 	added := false
-	for i := own0 + under; i < own1+under; {
-		j := bytes.IndexByte(b[i:min(len(b), own1+under)], '_')
-		if j < 0 {
-			break
+	end := min(len(b), own1+under) // where an underscore may still start a key we own
+	for k := 0; k < len(r.anchors); {
+		// One stretch: key starts within jsonWindow of a run of anchors
+		// that lie closer than 2*jsonWindow to each other.
+		lo := max(own0, r.anchors[k]-jsonWindow)
+		hi := r.anchors[k] + jsonWindow
+		for k++; k < len(r.anchors) && r.anchors[k]-jsonWindow <= hi; k++ {
+			hi = r.anchors[k] + jsonWindow
 		}
-		q := i + j - under // where the key would start
-		i += j + 1
-		if !bytes.HasPrefix(b[q:], errorCodeKey) {
-			continue
-		}
-		k, _ := slices.BinarySearch(r.anchors, q-jsonWindow)
-		if k == len(r.anchors) || r.anchors[k] > q+jsonWindow {
-			continue
-		}
-		if f, ok := jsonNumberAt(b, q); ok {
-			r.found = append(r.found, f)
-			added = true
+		for i, stop := lo+under, min(end, hi+under+1); i < stop; {
+			j := bytes.IndexByte(b[i:stop], '_')
+			if j < 0 {
+				break
+			}
+			q := i + j - under // where the key would start
+			i += j + 1
+			if q < own0 || q >= own1 || !bytes.HasPrefix(b[q:], errorCodeKey) {
+				continue
+			}
+			if f, ok := jsonNumberAt(b, q); ok {
+				r.found = append(r.found, f)
+				added = true
+			}
 		}
 	}
 	if added {
@@ -200,6 +233,25 @@ type Windower interface {
 // so memory use is bounded by the worker count, not the input's size. It
 // is Scan for files, where reading in parallel pays.
 func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error {
+	return ScanChunks(r, size, workers,
+		slices.Clone[[]Match],
+		func(ms []Match) error {
+			for _, m := range ms {
+				if err := fn(m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+}
+
+// ScanChunks is ScanAt for callers with work to do per match that can run
+// in parallel: work is called on the worker goroutines with each chunk's
+// matches (in order, offsets from the start of r; the slice is only valid
+// during the call), and consume receives work's results in chunk order,
+// never concurrently. An error from consume ends the scan and is
+// returned, except ErrStop, which ends it with nil.
+func ScanChunks[T any](r io.ReaderAt, size int64, workers int, work func([]Match) T, consume func(T) error) error {
 	const chunk = 1 << 20
 	if workers < 1 {
 		workers = 1
@@ -207,9 +259,9 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 	nchunks := int((size + chunk - 1) / chunk)
 	window := workers * 2
 	type result struct {
-		c       int
-		matches []Match
-		err     error
+		c   int
+		v   T
+		err error
 	}
 	inflight := make(chan struct{}, window) // one token per chunk not yet consumed
 	jobs := make(chan int)
@@ -225,9 +277,15 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 			if _, ok := r.(Windower); !ok {
 				buf = make([]byte, chunk+2*margin)
 			}
+			var ms []Match
 			for c := range jobs {
-				ms, err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg)
-				results <- result{c, ms, err} // never blocks: at most window chunks are out
+				var err error
+				ms, err = scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg, ms[:0])
+				var v T
+				if err == nil {
+					v = work(ms)
+				}
+				results <- result{c, v, err} // never blocks: at most window chunks are out
 			}
 		}()
 	}
@@ -257,10 +315,8 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 		}
 		delete(pending, next)
 		err = res.err
-		for _, m := range res.matches {
-			if err = fn(m); err != nil {
-				break
-			}
+		if err == nil {
+			err = consume(res.v)
 		}
 		<-inflight
 	}
@@ -278,7 +334,7 @@ func ScanAt(r io.ReaderAt, size int64, workers int, fn func(Match) error) error 
 	return err
 }
 
-func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region) ([]Match, error) {
+func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region, ms []Match) ([]Match, error) {
 	start := max(0, off-margin)
 	end := min(size, off+length+margin)
 	var b []byte
@@ -298,7 +354,6 @@ func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region
 	own0 := int(off - start)
 	own1 := int(min(size, off+length) - start)
 	reg.scan(b, own0, own1)
-	var ms []Match
 	for _, f := range reg.found {
 		ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form})
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -215,26 +216,54 @@ func (s *scanner) message(id, name string, r io.Reader) {
 // memory: matches are aggregated, and streamed out in JSON mode.
 func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64) {
 	t := &ticket.Ticket{ID: "file:" + id, Source: "file", Channel: name, Parts: []ticket.Part{{Kind: ticket.KindBody, ContentType: "text/plain"}}}
+	part := t.Parts[0]
 	b := annotate.NewBuilder(s.cat)
 	var jw *jsonStream
 	if s.json {
 		jw = s.startJSONStream(t, name)
 	}
 	n := 0
-	fn := func(m extract.Match) error {
-		tm := annotate.FromExtract(m, 0, t.Parts[0], "")
-		b.Add(tm)
+	// add records a match in the annotation; its JSON is written apart.
+	add := func(m extract.Match) {
+		b.Add(ticket.Match{Code: m.Code, PartKind: part.Kind, Confidence: m.Confidence()})
 		n++
-		if jw != nil {
-			jw.match(tm)
-		}
-		return nil
 	}
 	var err error
 	if ra != nil && size > 4<<20 && s.workers > 1 {
-		err = extract.ScanAt(ra, size, s.workers, fn)
+		// Large files: the workers also encode their chunk's matches, so
+		// the one goroutine that writes in order has little left to do.
+		pool := sync.Pool{New: func() any { return new(scanChunk) }}
+		err = extract.ScanChunks(ra, size, s.workers, func(ms []extract.Match) *scanChunk {
+			c := pool.Get().(*scanChunk)
+			c.matches = append(c.matches[:0], ms...)
+			c.json = c.json[:0]
+			if jw != nil {
+				for i, m := range ms {
+					if i > 0 {
+						c.json = append(c.json, ',')
+					}
+					c.json = appendMatchJSON(c.json, annotate.FromExtract(m, 0, part, ""))
+				}
+			}
+			return c
+		}, func(c *scanChunk) error {
+			for _, m := range c.matches {
+				add(m)
+			}
+			if jw != nil && len(c.matches) > 0 {
+				jw.raw(c.json)
+			}
+			pool.Put(c)
+			return nil
+		})
 	} else {
-		err = extract.Scan(br, fn)
+		err = extract.Scan(br, func(m extract.Match) error {
+			add(m)
+			if jw != nil {
+				jw.match(annotate.FromExtract(m, 0, part, ""))
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		t.Problems = append(t.Problems, err.Error())
@@ -249,6 +278,13 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	if err != nil {
 		s.fail(name, err)
 	}
+}
+
+// scanChunk is one chunk of a large text file as a scan worker hands it
+// over: its matches and, in JSON mode, their encoding.
+type scanChunk struct {
+	matches []extract.Match
+	json    []byte
 }
 
 func (s *scanner) count(matches int) {
@@ -314,6 +350,15 @@ func (j *jsonStream) match(m ticket.Match) {
 	j.first = false
 	j.buf = appendMatchJSON(j.buf[:0], m)
 	j.w.Write(j.buf)
+}
+
+// raw writes matches already encoded as comma-separated JSON objects.
+func (j *jsonStream) raw(encoded []byte) {
+	if !j.first {
+		j.w.WriteByte(',')
+	}
+	j.first = false
+	j.w.Write(encoded)
 }
 
 func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package extract
+
+var haveAVX2 = false
+
+// anchorBlocks finds nothing on this platform: the portable search does
+// all the work.
+func anchorBlocks(b []byte, from int, out []int) ([]int, int) { return out, from }
