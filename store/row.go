@@ -68,6 +68,16 @@ func PrepareRow(rec *Record, now time.Time) (Row, error) {
 		}
 		a.NextAttempt = DBTime(a.NextAttempt)
 		a.Created, a.Updated = now, now
+		if rec.Claim != nil && a.State == ticket.StatePending && !a.NextAttempt.After(now) {
+			a.State = ticket.StateRunning
+			a.Attempts++
+		}
+	}
+	if rec.Claim != nil {
+		if rec.Claim.Worker == "" {
+			return r, errors.New("claim without a worker")
+		}
+		rec.Claim = &Claim{Worker: rec.Claim.Worker, Until: DBTime(rec.Claim.Until)}
 	}
 
 	var err error
@@ -200,4 +210,13 @@ func (b *Batch) Done() []error {
 		}
 	}
 	return b.Errs
+}
+
+// ClaimColumns returns the claimed_by and claim_until values to store for
+// action a of rec: the record's claim for a running action, else nils.
+func ClaimColumns(rec *Record, a *ticket.Action) (worker, until any) {
+	if rec.Claim == nil || a.State != ticket.StateRunning {
+		return nil, nil
+	}
+	return rec.Claim.Worker, rec.Claim.Until
 }

@@ -47,6 +47,19 @@ type Record struct {
 	Received time.Time `json:"received"`
 	// Actions are the actions planned for the ticket.
 	Actions []ticket.Action `json:"actions,omitempty"`
+	// Claim, when set, claims the record's due pending actions for a
+	// worker in the same transaction that stores them: they are stored
+	// running, with their first attempt counted, as if Claim had returned
+	// them — sparing the outbox a claim transaction for work it is handed
+	// directly. Not stored.
+	Claim *Claim `json:"-"`
+}
+
+// Claim is a worker's hold on actions until a time, after which any
+// worker may claim them again.
+type Claim struct {
+	Worker string
+	Until  time.Time
 }
 
 // TicketQuery selects tickets, newest first.

@@ -187,12 +187,14 @@ func insert(ctx context.Context, tx pgx.Tx, work *store.Record, r store.Row) err
 	}
 	for i := range work.Actions {
 		a := &work.Actions[i]
+		worker, until := store.ClaimColumns(work, a)
 		err := tx.QueryRow(ctx, `INSERT INTO actions
-			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated,
+			claimed_by, claim_until)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			RETURNING id`,
 			a.TicketID, a.Kind, a.Target, a.Rule, nullBytes(a.Payload), store.NullString(a.Key), string(a.State),
-			a.Attempts, a.NextAttempt, store.Clean(a.LastError), a.Created, a.Updated).Scan(&a.ID)
+			a.Attempts, a.NextAttempt, store.Clean(a.LastError), a.Created, a.Updated, worker, until).Scan(&a.ID)
 		if isUnique(err) {
 			return fmt.Errorf("postgres: ingest %q: action key %q: %w", t.ID, a.Key, store.ErrDuplicate)
 		}

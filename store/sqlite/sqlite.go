@@ -288,9 +288,13 @@ func (s *Store) insert(ctx context.Context, insTicket, insAction *sql.Stmt, work
 	}
 	for i := range work.Actions {
 		a := &work.Actions[i]
+		worker, until := store.ClaimColumns(work, a)
+		if u, ok := until.(time.Time); ok {
+			until = micros(u)
+		}
 		err := insAction.QueryRowContext(ctx,
 			a.TicketID, a.Kind, a.Target, a.Rule, nullBytes(a.Payload), store.NullString(a.Key), string(a.State),
-			a.Attempts, micros(a.NextAttempt), a.LastError, micros(a.Created), micros(a.Updated)).Scan(&a.ID)
+			a.Attempts, micros(a.NextAttempt), a.LastError, micros(a.Created), micros(a.Updated), worker, until).Scan(&a.ID)
 		if isUnique(err) {
 			return fmt.Errorf("sqlite: ingest %q: action key %q: %w", t.ID, a.Key, store.ErrDuplicate)
 		}
@@ -314,8 +318,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
 	insertActionSQL = `INSERT INTO actions
-			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated,
+			claimed_by, claim_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING id`
 )
 

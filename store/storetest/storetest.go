@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lease", testLease},
 		{"IngestBatch", testIngestBatch},
 		{"CompleteBatch", testCompleteBatch},
+		{"IngestClaimed", testIngestClaimed},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -1143,4 +1144,49 @@ func testCompleteBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	assert.Equal(t, 2, counts[ticket.StateDone])
 	assert.Equal(t, 1, counts[ticket.StateRunning])
 	assert.Empty(t, s.CompleteBatch(ctx, nil, "w1"))
+}
+
+// testIngestClaimed stores a record whose due actions are claimed in the
+// same transaction: they are running for the worker, whom nobody else
+// displaces before the claim ends, and who can complete them; actions not
+// yet due or not pending are stored as they are.
+func testIngestClaimed(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	later := newAction("t1", "later")
+	later.NextAttempt = now.Add(time.Hour)
+	shadow := newAction("t1", "shadow")
+	shadow.State = ticket.StateShadow
+	rec := newRecord("t1", base, "", 108)
+	rec.Actions = []ticket.Action{newAction("t1", "due"), later, shadow}
+	rec.Claim = &store.Claim{Worker: "w1", Until: now.Add(time.Minute)}
+	ingest(t, s, rec)
+	assert.Equal(t, ticket.StateRunning, rec.Actions[0].State)
+	assert.Equal(t, 1, rec.Actions[0].Attempts)
+	assert.Equal(t, ticket.StatePending, rec.Actions[1].State)
+	assert.Equal(t, ticket.StateShadow, rec.Actions[2].State)
+	assert.Equal(t, ticket.StateRunning, actionByID(t, s, rec.Actions[0].ID).State)
+
+	got, err := s.Claim(ctx, "w2", now, time.Minute, 10)
+	require.NoError(t, err)
+	assert.Empty(t, got, "a claimed action is nobody else's until its claim ends")
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "after the claim ends the action is due again")
+	assert.Equal(t, rec.Actions[0].ID, got[0].ID)
+	assert.Equal(t, 2, got[0].Attempts)
+	assert.ErrorIs(t, s.CompleteBatch(ctx, []int64{got[0].ID}, "w1")[0], store.ErrLeaseLost)
+
+	rec2 := newRecord("t2", base, "", 108)
+	rec2.Actions = []ticket.Action{newAction("t2", "due2")}
+	rec2.Claim = &store.Claim{Worker: "w1", Until: now.Add(time.Minute)}
+	ingest(t, s, rec2)
+	assert.ErrorIs(t, s.CompleteBatch(ctx, []int64{rec2.Actions[0].ID}, "w2")[0], store.ErrLeaseLost)
+	require.NoError(t, s.CompleteBatch(ctx, []int64{rec2.Actions[0].ID}, "w1")[0])
+	assert.Equal(t, ticket.StateDone, actionByID(t, s, rec2.Actions[0].ID).State)
+
+	bad := newRecord("t3", base, "", 108)
+	bad.Claim = &store.Claim{}
+	require.Error(t, s.Ingest(ctx, bad), "a claim needs a worker")
 }
