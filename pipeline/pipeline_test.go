@@ -78,6 +78,43 @@ func TestIngestStoresTicketAnnotationAndActionsTogether(t *testing.T) {
 	assert.Equal(t, 1, counts[ticket.StateShadow])
 }
 
+// fakeDispatcher records what ingest hands it.
+type fakeDispatcher struct {
+	claim  *store.Claim
+	handed [][]ticket.Action
+}
+
+func (f *fakeDispatcher) Claim() *store.Claim { return f.claim }
+func (f *fakeDispatcher) Dispatch(_ context.Context, as []ticket.Action) {
+	f.handed = append(f.handed, as)
+}
+
+func TestIngestHandsClaimedActionsToTheDispatcher(t *testing.T) {
+	p, st := newPipeline(t)
+	d := &fakeDispatcher{claim: &store.Claim{Worker: "me/direct", Until: time.Now().Add(time.Minute)}}
+	p.Dispatcher = d
+	ctx := context.Background()
+	rec, err := p.Ingest(ctx, Incoming{ID: "t1", Source: "email", Raw: strings.NewReader("Subject: help\n\nagent says ERR_NGROK_108\n")})
+	require.NoError(t, err)
+	require.Len(t, rec.Actions, 2)
+	assert.Equal(t, ticket.StateShadow, rec.Actions[0].State, "shadow actions are never claimed")
+	assert.Equal(t, ticket.StateRunning, rec.Actions[1].State)
+	require.Len(t, d.handed, 1)
+	require.Len(t, d.handed[0], 1)
+	assert.Equal(t, rec.Actions[1].ID, d.handed[0][0].ID)
+	assert.Equal(t, "webhook", d.handed[0][0].Kind)
+
+	// The claim is the dispatcher's: its worker completes the action.
+	require.NoError(t, st.CompleteBatch(ctx, []int64{rec.Actions[1].ID}, "me/direct")[0])
+
+	// A dispatcher not taking work (no claim) leaves actions pending.
+	d.claim = nil
+	rec, err = p.Ingest(ctx, Incoming{ID: "t2", Source: "email", Raw: strings.NewReader("Subject: help\n\nERR_NGROK_108\n")})
+	require.NoError(t, err)
+	assert.Equal(t, ticket.StatePending, rec.Actions[1].State)
+	assert.Len(t, d.handed, 1, "nothing handed without a claim")
+}
+
 func TestUnreadableMail(t *testing.T) {
 	p, st := newPipeline(t)
 	ctx := context.Background()
