@@ -39,6 +39,23 @@ type Sink interface {
 	Send(ctx context.Context, a ticket.Action) error
 }
 
+// BatchSink is a Sink that can carry out many actions of its kind at once
+// (one request for many messages instead of one each). The outbox hands
+// a worker's claimed actions of the sink's kind to SendBatch in one call,
+// in claim order; Send is still used elsewhere (and must agree with
+// SendBatch on every effect).
+//
+// SendBatch returns one error per action, errs[i] for as[i], with the same
+// meaning as Send's: nil for done, Permanent, RetryAfter, anything else
+// retried. Each action is idempotent for its Key as with Send, and one
+// action's failure must not fail the others: a sink that cannot tell which
+// action a failed request was about retries them one by one. A result of
+// the wrong length is treated as a temporary failure of every action.
+type BatchSink interface {
+	Sink
+	SendBatch(ctx context.Context, as []ticket.Action) []error
+}
+
 // permanent marks an error that retrying cannot fix.
 type permanent struct{ err error }
 
@@ -226,19 +243,55 @@ func (o *Outbox) step(ctx context.Context, worker string) (n int) {
 		}
 		return 0
 	}
-	var done []ticket.Action
-	for i, a := range actions {
-		if ctx.Err() != nil {
-			// Shutting down: give back what was claimed but not started.
-			o.release(ctx, worker, actions[i:])
-			break
+	o.complete(ctx, worker, o.sendAll(ctx, worker, actions))
+	return len(actions)
+}
+
+// sendAll sends actions claimed by worker and records every failed
+// outcome; it returns the actions that took effect, which the caller
+// records in bulk (complete). Actions are grouped by kind in the order
+// each kind first appears, keeping the claim order within a kind: a
+// BatchSink gets its group in one SendBatch call, any other sink one Send
+// per action. When ctx is done before a group or action starts, it and
+// everything after it is released without counting the attempt.
+func (o *Outbox) sendAll(ctx context.Context, worker string, actions []ticket.Action) (done []ticket.Action) {
+	var kinds []string
+	groups := map[string][]ticket.Action{}
+	for _, a := range actions {
+		if _, ok := groups[a.Kind]; !ok {
+			kinds = append(kinds, a.Kind)
 		}
-		if o.run(ctx, worker, a) {
-			done = append(done, a)
+		groups[a.Kind] = append(groups[a.Kind], a)
+	}
+	var left []ticket.Action // not yet started, in the order they would run
+	for _, k := range kinds {
+		left = append(left, groups[k]...)
+	}
+	for _, k := range kinds {
+		group := groups[k]
+		if bs, ok := o.sinks[k].(BatchSink); ok {
+			if ctx.Err() != nil {
+				break
+			}
+			left = left[len(group):]
+			done = append(done, o.runBatch(ctx, worker, bs, group)...)
+			continue
+		}
+		for _, a := range group {
+			if ctx.Err() != nil {
+				break
+			}
+			left = left[1:]
+			if o.run(ctx, worker, a) {
+				done = append(done, a)
+			}
 		}
 	}
-	o.complete(ctx, worker, done)
-	return len(actions)
+	if len(left) > 0 {
+		// Shutting down: give back what was claimed but not started.
+		o.release(ctx, worker, left)
+	}
+	return done
 }
 
 // complete records the batch's successes in one transaction.
@@ -257,7 +310,7 @@ func (o *Outbox) complete(ctx context.Context, worker string, done []ticket.Acti
 		if errs[i] != nil {
 			// The action took effect but is not marked done: it will run
 			// again after its claim expires, with the same key.
-			o.log.Error("outbox: record success", "action_id", a.ID, "ticket_id", a.TicketID, "err", errs[i])
+			o.log.Error("outbox: record success", "action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "err", errs[i])
 			continue
 		}
 		o.metrics.Action(a.Kind, "done")
@@ -276,29 +329,71 @@ func (o *Outbox) release(ctx context.Context, worker string, actions []ticket.Ac
 	}
 }
 
-// run sends one claimed action and records a failed outcome; it reports
-// success to the caller, which records successes in bulk. A shutdown that
-// begins during Send gives it the grace period to finish.
-func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) (ok bool) {
-	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
+// sendContext is the context a send runs in: bounded by the lease, and
+// not cancelled with ctx at once: a shutdown that begins during the send
+// gives it the grace period to finish. Call stop when the send returned.
+func (o *Outbox) sendContext(ctx context.Context) (sctx context.Context, stop func()) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Lease)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.cfg.Grace, cancel) })
-	defer stop()
+	after := context.AfterFunc(ctx, func() { time.AfterFunc(o.cfg.Grace, cancel) })
+	return sctx, func() { after(); cancel() }
+}
 
-	sink, ok := o.sinks[a.Kind]
+// run sends one claimed action and records a failed outcome; it reports
+// success to the caller, which records successes in bulk.
+func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) (ok bool) {
+	sctx, stop := o.sendContext(ctx)
+	defer stop()
 	var err error
-	if !ok {
-		err = Permanent(fmt.Errorf("no sink is configured for %q actions", a.Kind))
-	} else {
+	if sink, found := o.sinks[a.Kind]; found {
 		err = sink.Send(sctx, a)
+	} else {
+		err = noSink(a.Kind)
 	}
-	// Record the outcome even when shutting down.
+	return o.outcome(ctx, sctx, worker, a, err)
+}
+
+// runBatch sends one kind's claimed actions through its BatchSink in one
+// call and records each failed outcome as run does; it returns the
+// actions that took effect.
+func (o *Outbox) runBatch(ctx context.Context, worker string, sink BatchSink, group []ticket.Action) (done []ticket.Action) {
+	sctx, stop := o.sendContext(ctx)
+	defer stop()
+	errs := sink.SendBatch(sctx, group)
+	if len(errs) != len(group) {
+		o.log.Error("outbox: a batch sink returned the wrong number of results; retrying its actions", "kind", group[0].Kind, "actions", len(group), "results", len(errs))
+		err := fmt.Errorf("the %s sink returned %d results for %d actions", group[0].Kind, len(errs), len(group))
+		errs = make([]error, len(group))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	for i, a := range group {
+		if o.outcome(ctx, sctx, worker, a, errs[i]) {
+			done = append(done, a)
+		}
+	}
+	return done
+}
+
+// noSink is the error of an action whose kind no sink carries out.
+func noSink(kind string) error {
+	return Permanent(fmt.Errorf("no sink is configured for %q actions", kind))
+}
+
+// outcome records what err (the result of sending a within sctx) means for
+// the claimed action a: nil is success, reported to the caller, which
+// records successes in bulk; a send cut off by shutdown is released; a
+// Permanent error or the last attempt parks the action as failed; any
+// other error schedules a retry with backoff. It records even when ctx is
+// done.
+func (o *Outbox) outcome(ctx, sctx context.Context, worker string, a ticket.Action, err error) (ok bool) {
+	if err == nil {
+		return true
+	}
+	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
 	switch {
-	case err == nil:
-		return true
 	case ctx.Err() != nil && sctx.Err() != nil:
 		if e := o.st.Release(rctx, a.ID, worker); e != nil {
 			log.Error("outbox: release on shutdown", "err", e)
