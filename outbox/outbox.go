@@ -121,6 +121,7 @@ type Outbox struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	wake    chan struct{}
+	direct  directState
 }
 
 // New returns an outbox; it does nothing until Run or Drain.
@@ -158,7 +159,8 @@ func New(cfg Config, st Store, sinks map[string]Sink, log *slog.Logger, m *metri
 	if cfg.Worker == "" {
 		cfg.Worker = fmt.Sprintf("worker-%d", rand.Int64())
 	}
-	return &Outbox{cfg: cfg, st: st, sinks: sinks, log: log, metrics: m, wake: make(chan struct{}, 1)}
+	return &Outbox{cfg: cfg, st: st, sinks: sinks, log: log, metrics: m, wake: make(chan struct{}, 1),
+		direct: directState{handoff: make(chan []ticket.Action)}}
 }
 
 // Notify wakes the workers early, e.g. right after new actions were stored.
@@ -173,6 +175,8 @@ func (o *Outbox) Notify() {
 // in-flight actions finish within the grace period, releases the rest
 // and returns nil.
 func (o *Outbox) Run(ctx context.Context) error {
+	stopTaking := o.takeDirect()
+	defer context.AfterFunc(ctx, stopTaking)()
 	var wg sync.WaitGroup
 	for i := range o.cfg.Workers {
 		wg.Add(1)
@@ -180,6 +184,14 @@ func (o *Outbox) Run(ctx context.Context) error {
 			defer wg.Done()
 			worker := fmt.Sprintf("%s/%d", o.cfg.Worker, i)
 			for ctx.Err() == nil {
+				// Actions handed over by ingest come first; a claim from
+				// the store follows each batch of them, so retries that
+				// fall due are not starved.
+				select {
+				case first := <-o.direct.handoff:
+					o.runDirect(ctx, first)
+				default:
+				}
 				n := o.step(ctx, worker)
 				if n == o.cfg.Batch {
 					o.Notify() // more may be due: wake an idle worker to help
@@ -192,12 +204,15 @@ func (o *Outbox) Run(ctx context.Context) error {
 				case <-ctx.Done():
 				case <-o.wake:
 				case <-t.C:
+				case first := <-o.direct.handoff:
+					o.runDirect(ctx, first)
 				}
 				t.Stop()
 			}
 		}()
 	}
 	wg.Wait()
+	stopTaking()
 	return nil
 }
 
@@ -267,6 +282,7 @@ func (o *Outbox) sendAll(ctx context.Context, worker string, actions []ticket.Ac
 	for _, k := range kinds {
 		left = append(left, groups[k]...)
 	}
+kinds:
 	for _, k := range kinds {
 		group := groups[k]
 		if bs, ok := o.sinks[k].(BatchSink); ok {
@@ -279,7 +295,7 @@ func (o *Outbox) sendAll(ctx context.Context, worker string, actions []ticket.Ac
 		}
 		for _, a := range group {
 			if ctx.Err() != nil {
-				break
+				break kinds
 			}
 			left = left[1:]
 			if o.run(ctx, worker, a) {

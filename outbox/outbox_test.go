@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -119,19 +120,59 @@ type sinkFunc func(ctx context.Context, a ticket.Action) error
 
 func (f sinkFunc) Send(ctx context.Context, a ticket.Action) error { return f(ctx, a) }
 
+// batchSink is a hand-written BatchSink: it records each call's keys and
+// answers each action with errFor.
+type batchSink struct {
+	mu     sync.Mutex
+	calls  [][]string // keys of each SendBatch call
+	sends  []string   // keys of each Send call
+	errFor func(ctx context.Context, a ticket.Action) error
+	// results, when set, replaces the answer of SendBatch.
+	results func(as []ticket.Action) []error
+}
+
+func (b *batchSink) Send(ctx context.Context, a ticket.Action) error {
+	b.mu.Lock()
+	b.sends = append(b.sends, a.Key)
+	b.mu.Unlock()
+	return b.errFor(ctx, a)
+}
+
+func (b *batchSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
+	keys := make([]string, len(as))
+	for i, a := range as {
+		keys[i] = a.Key
+	}
+	b.mu.Lock()
+	b.calls = append(b.calls, keys)
+	b.mu.Unlock()
+	if b.results != nil {
+		return b.results(as)
+	}
+	errs := make([]error, len(as))
+	for i, a := range as {
+		errs[i] = b.errFor(ctx, a)
+	}
+	return errs
+}
+
+var _ BatchSink = (*batchSink)(nil)
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func TestOutcomes(t *testing.T) {
-	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+// outcomeCase is one sink answer and what the store must say after it.
+type outcomeCase struct {
+	name      string
+	err       error
+	attempts  int // attempts before this run
+	wantState ticket.ActionState
+	wantNext  time.Duration
+	wantError string
+}
+
+func outcomeCases() []outcomeCase {
 	temp := errors.New("connection reset")
-	tests := []struct {
-		name      string
-		err       error
-		attempts  int // attempts before this run
-		wantState ticket.ActionState
-		wantNext  time.Duration
-		wantError string
-	}{
+	return []outcomeCase{
 		{"success", nil, 0, ticket.StateDone, 0, ""},
 		{"first failure retries after the base delay", temp, 0, ticket.StatePending, 2 * time.Second, "connection reset"},
 		{"third failure backs off exponentially", temp, 2, ticket.StatePending, 8 * time.Second, "connection reset"},
@@ -140,24 +181,194 @@ func TestOutcomes(t *testing.T) {
 		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request"},
 		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st := newMemStore(ticket.Action{Kind: "test", Key: "k", Attempts: tt.attempts, NextAttempt: now})
-			var sent []string
-			o := New(Config{Worker: "w", Workers: 1, MaxAttempts: 8, MaxBackoff: time.Minute, Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 }},
-				st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+}
+
+// TestOutcomes runs each sink answer through a plain Sink and through a
+// BatchSink: the store's outcome is the same.
+func TestOutcomes(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, tt := range outcomeCases() {
+		for _, batch := range []bool{false, true} {
+			name := tt.name + "/send"
+			if batch {
+				name = tt.name + "/batch"
+			}
+			t.Run(name, func(t *testing.T) {
+				st := newMemStore(ticket.Action{Kind: "test", Key: "k", Attempts: tt.attempts, NextAttempt: now})
+				var sent []string
+				send := func(ctx context.Context, a ticket.Action) error {
 					sent = append(sent, a.Key)
 					return tt.err
-				})}, quiet, nil)
-			n, err := o.Drain(context.Background())
-			require.NoError(t, err)
-			assert.Equal(t, 1, n)
-			assert.Equal(t, []string{"k"}, sent)
-			a := st.get(1)
+				}
+				var sink Sink = sinkFunc(send)
+				bs := &batchSink{errFor: send}
+				if batch {
+					sink = bs
+				}
+				o := New(Config{Worker: "w", Workers: 1, MaxAttempts: 8, MaxBackoff: time.Minute, Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 }},
+					st, map[string]Sink{"test": sink}, quiet, nil)
+				n, err := o.Drain(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, 1, n)
+				assert.Equal(t, []string{"k"}, sent)
+				if batch {
+					assert.Equal(t, [][]string{{"k"}}, bs.calls, "sent through SendBatch")
+					assert.Empty(t, bs.sends)
+				}
+				a := st.get(1)
+				assert.Equal(t, tt.wantState, a.State)
+				assert.Equal(t, tt.wantError, a.LastError)
+				if tt.wantState == ticket.StatePending {
+					assert.Equal(t, now.Add(tt.wantNext), a.NextAttempt)
+				}
+			})
+		}
+	}
+}
+
+// TestBatchMixedOutcomes sends every answer of TestOutcomes in one batch:
+// each action gets its own outcome, as if it had been sent alone.
+func TestBatchMixedOutcomes(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	cases := outcomeCases()
+	var actions []ticket.Action
+	for _, c := range cases {
+		actions = append(actions, ticket.Action{Kind: "test", Key: c.name, Attempts: c.attempts, NextAttempt: now})
+	}
+	byKey := map[string]outcomeCase{}
+	for _, c := range cases {
+		byKey[c.name] = c
+	}
+	st := newMemStore(actions...)
+	bs := &batchSink{errFor: func(ctx context.Context, a ticket.Action) error { return byKey[a.Key].err }}
+	o := New(Config{Worker: "w", Workers: 1, MaxAttempts: 8, MaxBackoff: time.Minute, Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 }},
+		st, map[string]Sink{"test": bs}, quiet, nil)
+	n, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, len(cases), n)
+	require.Len(t, bs.calls, 1, "one SendBatch for the whole claim")
+	assert.Len(t, bs.calls[0], len(cases))
+	for i, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			a := st.get(int64(i + 1))
 			assert.Equal(t, tt.wantState, a.State)
 			assert.Equal(t, tt.wantError, a.LastError)
 			if tt.wantState == ticket.StatePending {
 				assert.Equal(t, now.Add(tt.wantNext), a.NextAttempt)
+			}
+		})
+	}
+}
+
+// TestBatchSinkGroups checks how a claim is split: one SendBatch per kind
+// whose sink is a BatchSink, with that kind's actions in claim order, and
+// one Send per action for any other sink.
+func TestBatchSinkGroups(t *testing.T) {
+	tests := []struct {
+		name     string
+		kinds    []string // of the claimed actions, in claim order
+		wantFlag [][]string
+		wantMove [][]string
+		wantHook []string
+		claim    int // actions per claim (Config.Batch)
+	}{
+		{"one kind", []string{"flag", "flag", "flag"}, [][]string{{"0", "1", "2"}}, nil, nil, 32},
+		{"interleaved kinds", []string{"flag", "hook", "move", "flag", "hook", "move", "flag"},
+			[][]string{{"0", "3", "6"}}, [][]string{{"2", "5"}}, []string{"1", "4"}, 32},
+		{"plain sinks only", []string{"hook", "hook"}, nil, nil, []string{"0", "1"}, 32},
+		{"one call per kind per claim", []string{"flag", "move", "flag", "move", "flag"},
+			[][]string{{"0", "2"}, {"4"}}, [][]string{{"1", "3"}}, nil, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var actions []ticket.Action
+			for i, k := range tt.kinds {
+				actions = append(actions, ticket.Action{Kind: k, Key: fmt.Sprint(i)})
+			}
+			st := newMemStore(actions...)
+			ok := func(context.Context, ticket.Action) error { return nil }
+			flag, move := &batchSink{errFor: ok}, &batchSink{errFor: ok}
+			var hook []string
+			o := New(Config{Worker: "w", Workers: 1, Batch: tt.claim}, st, map[string]Sink{
+				"flag": flag, "move": move,
+				"hook": sinkFunc(func(ctx context.Context, a ticket.Action) error { hook = append(hook, a.Key); return nil }),
+			}, quiet, nil)
+			n, err := o.Drain(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, len(tt.kinds), n)
+			assert.Equal(t, tt.wantFlag, flag.calls)
+			assert.Equal(t, tt.wantMove, move.calls)
+			assert.Equal(t, tt.wantHook, hook)
+			assert.Empty(t, flag.sends, "a batch sink's Send is not used")
+			for id := int64(1); id <= int64(len(tt.kinds)); id++ {
+				assert.Equal(t, ticket.StateDone, st.get(id).State, "action %d", id)
+			}
+		})
+	}
+}
+
+// TestBatchWrongResultCount retries every action of a batch whose sink
+// answered with the wrong number of results: none is taken as done.
+func TestBatchWrongResultCount(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "test"}, ticket.Action{Kind: "test"})
+	bs := &batchSink{results: func(as []ticket.Action) []error { return []error{nil} }}
+	o := New(Config{Worker: "w", Workers: 1}, st, map[string]Sink{"test": bs}, quiet, nil)
+	_, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	for id := int64(1); id <= 2; id++ {
+		a := st.get(id)
+		assert.Equal(t, ticket.StatePending, a.State)
+		assert.Contains(t, a.LastError, "returned 1 results for 2 actions")
+	}
+}
+
+// TestBatchShutdown: a batch in flight when shutdown begins may finish
+// within the grace period, one cut off by it is released, and the groups
+// not yet started are released without counting the attempt.
+func TestBatchShutdown(t *testing.T) {
+	tests := []struct {
+		name      string
+		first     func(ctx context.Context, cancel func()) error
+		wantFirst ticket.ActionState
+	}{
+		{"in-flight batch finishes in time", func(ctx context.Context, cancel func()) error {
+			cancel()
+			return nil
+		}, ticket.StateDone},
+		{"in-flight batch cut off by the grace period", func(ctx context.Context, cancel func()) error {
+			cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		}, ticket.StatePending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newMemStore(ticket.Action{Kind: "a"}, ticket.Action{Kind: "b"}, ticket.Action{Kind: "a"}, ticket.Action{Kind: "c"})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			first := &batchSink{errFor: func(sctx context.Context, a ticket.Action) error { return tt.first(sctx, cancel) }}
+			second := &batchSink{errFor: func(context.Context, ticket.Action) error { return nil }}
+			var plain int
+			o := New(Config{Worker: "w", Workers: 1, Grace: 50 * time.Millisecond}, st, map[string]Sink{
+				"a": first, "b": second,
+				"c": sinkFunc(func(context.Context, ticket.Action) error { plain++; return nil }),
+			}, quiet, nil)
+			n := o.step(ctx, "w")
+			assert.Equal(t, 4, n)
+			assert.Len(t, first.calls, 1)
+			assert.Empty(t, second.calls, "not started after shutdown began")
+			assert.Zero(t, plain, "not started after shutdown began")
+			for _, id := range []int64{1, 3} {
+				a := st.get(id)
+				assert.Equal(t, tt.wantFirst, a.State)
+				if a.State == ticket.StatePending {
+					assert.Equal(t, 0, a.Attempts, "a released attempt does not count")
+				}
+			}
+			for _, id := range []int64{2, 4} {
+				a := st.get(id)
+				assert.Equal(t, ticket.StatePending, a.State)
+				assert.Equal(t, 0, a.Attempts, "a released attempt does not count")
 			}
 		})
 	}
