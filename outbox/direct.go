@@ -1,0 +1,137 @@
+package outbox
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// The direct path: ingest in this process stores a ticket's due actions
+// already claimed for the outbox (store.Claim) and hands them over, so
+// they run without a claim transaction or a poll. The outbox implements
+// pipeline.Dispatcher with Claim and Dispatch.
+
+// directState is whether a Run is taking handed-over actions.
+type directState struct {
+	// handoff holds actions handed over and not yet taken by a worker.
+	// It is buffered so ingest need not wait for a worker, and bounded so
+	// it cannot run ahead of them without limit; it is only sent to under
+	// mu while taking, so whoever stops taking can empty it for good.
+	handoff chan []ticket.Action
+	mu      sync.Mutex
+	taking  bool
+	stopped chan struct{} // closed when the current Run stops taking
+}
+
+// handoffSlots bounds the tickets' worth of actions waiting for a worker.
+const handoffSlots = 256
+
+// directWorker is the claim holder for actions handed over directly; any
+// worker goroutine of this process may run them under that name.
+func (o *Outbox) directWorker() string { return o.cfg.Worker + "/direct" }
+
+// takeDirect marks the outbox as taking handed-over actions and returns
+// the function that stops it (idempotent): actions still waiting in the
+// handoff are then released to the store, due at once.
+func (o *Outbox) takeDirect() (stop func()) {
+	d := &o.direct
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	stopped := make(chan struct{})
+	d.taking, d.stopped = true, stopped
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.mu.Lock()
+			if d.stopped == stopped {
+				d.taking = false
+			}
+			d.mu.Unlock()
+			close(stopped)
+			for {
+				select {
+				case left := <-d.handoff:
+					o.release(context.Background(), o.directWorker(), left)
+					continue
+				default:
+				}
+				return
+			}
+		})
+	}
+}
+
+// Claim returns the claim under which ingest may store due actions for
+// this outbox to run, or nil when it is not running.
+func (o *Outbox) Claim() *store.Claim {
+	d := &o.direct
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.taking {
+		return nil
+	}
+	return &store.Claim{Worker: o.directWorker(), Until: o.cfg.Now().Add(o.cfg.Lease)}
+}
+
+// Dispatch hands actions stored under a claim from Claim to the workers,
+// waiting while the handoff is full. If the outbox stops first (or ctx
+// ends), the actions are released to the store, due at once, so nothing
+// waits for its claim to expire.
+func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
+	d := &o.direct
+	var wait *time.Timer
+	for ctx.Err() == nil {
+		d.mu.Lock()
+		if !d.taking {
+			d.mu.Unlock()
+			break
+		}
+		select {
+		case d.handoff <- actions:
+			d.mu.Unlock()
+			return
+		default:
+		}
+		stopped := d.stopped
+		d.mu.Unlock()
+		// Full: the workers are behind. Wait a little for room.
+		if wait == nil {
+			wait = time.NewTimer(time.Millisecond)
+			defer wait.Stop()
+		} else {
+			wait.Reset(time.Millisecond)
+		}
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+		case <-wait.C:
+		}
+	}
+	o.release(ctx, o.directWorker(), actions)
+}
+
+// runDirect runs handed-over actions, first and whatever more is waiting
+// up to a batch, and records the successes in one transaction.
+func (o *Outbox) runDirect(ctx context.Context, first []ticket.Action) {
+	defer func() {
+		if r := recover(); r != nil {
+			o.metrics.Panic("outbox")
+			o.log.Error("outbox worker panicked", "worker", o.directWorker(), "panic", r)
+		}
+	}()
+	batch := append([]ticket.Action(nil), first...)
+	for len(batch) < o.cfg.Batch {
+		select {
+		case more := <-o.direct.handoff:
+			batch = append(batch, more...)
+			continue
+		default:
+		}
+		break
+	}
+	worker := o.directWorker()
+	o.complete(ctx, worker, o.sendAll(ctx, worker, batch))
+}

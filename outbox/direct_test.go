@@ -1,0 +1,113 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// storeClaimed puts an action into st as ingest with claim c would.
+func storeClaimed(st *memStore, id int64, c *store.Claim) ticket.Action {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a := ticket.Action{ID: id, Kind: "test", State: ticket.StateRunning, Attempts: 1}
+	st.actions[id] = &a
+	st.owner[id], st.until[id] = c.Worker, c.Until
+	return a
+}
+
+func TestDirectDispatchRunsHandedActionsOnce(t *testing.T) {
+	st := newMemStore()
+	var mu sync.Mutex
+	sent := map[int64]int{}
+	o := New(Config{Worker: "w", Workers: 2, Poll: time.Hour, Batch: 4}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		mu.Lock()
+		sent[a.ID]++
+		mu.Unlock()
+		if a.ID == 3 {
+			return errors.New("helpdesk hiccup")
+		}
+		return nil
+	})}, quiet, nil)
+	assert.Nil(t, o.Claim(), "an outbox that is not running takes nothing: ingest stores actions pending")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	c := o.Claim()
+	assert.Equal(t, "w/direct", c.Worker)
+	for id := int64(1); id <= 10; id++ {
+		o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, c)})
+	}
+	require.Eventually(t, func() bool {
+		for id := int64(1); id <= 10; id++ {
+			if a := st.get(id); a.State == ticket.StateRunning {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, time.Millisecond)
+	for id := int64(1); id <= 10; id++ {
+		a := st.get(id)
+		if id == 3 {
+			assert.Equal(t, ticket.StatePending, a.State, "a failure is scheduled for retry as usual")
+			assert.Equal(t, "helpdesk hiccup", a.LastError)
+			continue
+		}
+		assert.Equal(t, ticket.StateDone, a.State, "action %d", id)
+	}
+	mu.Lock()
+	for id := int64(1); id <= 10; id++ {
+		assert.Equal(t, 1, sent[id], "action %d sent once", id)
+	}
+	mu.Unlock()
+
+	cancel()
+	<-done
+	assert.Nil(t, o.Claim(), "a stopped outbox takes nothing")
+	late := storeClaimed(st, 11, c)
+	o.Dispatch(context.Background(), []ticket.Action{late})
+	got := st.get(11)
+	assert.Equal(t, ticket.StatePending, got.State, "what a stopped outbox is handed goes back to the store, due at once")
+	assert.Equal(t, 0, got.Attempts)
+}
+
+func TestDirectDispatchLeavesNothingHeldOnShutdown(t *testing.T) {
+	st := newMemStore()
+	gate := make(chan struct{})
+	o := New(Config{Worker: "w", Workers: 1, Poll: time.Hour, Grace: time.Second}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		<-gate // the one worker is stuck until shutdown: the handoff fills up
+		return nil
+	})}, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	c := o.Claim()
+	const n = handoffSlots + 50
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for id := int64(1); id <= n; id++ {
+			o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, c)})
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	close(gate)
+	<-done
+	<-dispatched
+	for id := int64(1); id <= n; id++ {
+		a := st.get(id)
+		assert.Contains(t, []ticket.ActionState{ticket.StateDone, ticket.StatePending}, a.State, "action %d is done or back in the store, never left held", id)
+	}
+}
