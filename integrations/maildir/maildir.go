@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
@@ -38,8 +39,8 @@ type Source struct {
 	// Batch caps the messages handed over per pass (0: 500), so a huge
 	// backlog does not starve other sources.
 	Batch int
-	// Workers is how many messages are in flight at once (0: 8 per CPU,
-	// at most 16).
+	// Workers is how many messages are in flight at once (0: 32 per CPU,
+	// at most 64).
 	Workers int
 
 	mu     sync.Mutex
@@ -116,11 +117,12 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	// and the pipeline commits concurrent tickets together.
 	workers := s.Workers
 	if workers <= 0 {
-		// More messages in flight than CPUs: while some wait for their
-		// commit, others parse, and the pipeline's group commit gets
-		// bigger batches (measured: 2 workers 15 s, 16 workers 7.7 s for
-		// 20,000 mails on 2 cores).
-		workers = min(16, 8*runtime.GOMAXPROCS(0))
+		// Many more messages in flight than CPUs: while some wait for
+		// their commit, others parse, and the pipeline's group commit
+		// gets bigger batches (measured on 2 cores, 20,000 mails: 2 in
+		// flight 15 s, 16 7.4 s, 48 6.3 s, 128 5.4 s but 20 % more
+		// memory; each holds one parsed message).
+		workers = min(64, 32*runtime.GOMAXPROCS(0))
 	}
 	var (
 		mu    sync.Mutex
@@ -180,7 +182,7 @@ func (s *Source) handle(ctx context.Context, name string, letter byte, ingest fu
 		return err
 	}
 	dst := filepath.Join(s.path, "cur", u+":2,"+addFlag(flagsOf(name), letter))
-	if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("maildir %s: mark %s handled: %w", s.name, u, err)
 	}
 	return nil
@@ -312,7 +314,7 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 		// Stored but not yet marked handled by the source: move it from
 		// new/ and mark it here; the source then finds it gone, which it
 		// takes as done.
-		err := os.Rename(filepath.Join(newDir, u), filepath.Join(dstCur, target))
+		err := rename(filepath.Join(newDir, u), filepath.Join(dstCur, target))
 		if err == nil {
 			return nil
 		}
@@ -326,7 +328,7 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 			return fmt.Errorf("maildir.move: %w", err)
 		}
 		if file != "" {
-			if err := os.Rename(filepath.Join(curDir, file), filepath.Join(dstCur, file)); err != nil {
+			if err := rename(filepath.Join(curDir, file), filepath.Join(dstCur, file)); err != nil {
 				return fmt.Errorf("maildir.move: %w", err)
 			}
 			return nil
@@ -374,5 +376,15 @@ func (m *MoveSink) ensureFolder(dir string) error {
 		}
 	}
 	m.created[dir] = true
+	return nil
+}
+
+// rename is os.Rename without its extra lstat of the new name (which
+// only guards against renaming onto a directory; Maildir file names never
+// name one): one system call per message moved instead of two.
+func rename(from, to string) error {
+	if err := syscall.Rename(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
 	return nil
 }
