@@ -140,6 +140,11 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		return ticket.Action{}, renderError(ruleName, index, a.kind, "template", err)
 	}
 	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(b.String())}
+	if inPlace(a.kind) {
+		// These act on the message where it lies and need only the
+		// target and category: no copy of the text in every row.
+		p.Ticket.Excerpt = ""
+	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false)
@@ -354,4 +359,14 @@ func sampleData() TemplateData {
 		Codes: []CodeView{{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true}},
 	}
 	return TemplateData{Ticket: tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Rule: "sample", Kind: ticket.KindWebhook, Target: "sample"}
+}
+
+// inPlace reports whether actions of kind act on the message where it
+// lies (a flag, a folder, a reaction) rather than send its content on.
+func inPlace(kind string) bool {
+	switch kind {
+	case ticket.KindMaildirMove, ticket.KindIMAPFlag, ticket.KindIMAPMove, ticket.KindSlackReact:
+		return true
+	}
+	return false
 }

@@ -681,6 +681,33 @@ routes:
 	assert.Contains(t, p.Ticket.Excerpt, "authtoken: [REDACTED]\nngrok http 80 --authtoken [REDACTED]\nERR_NGROK_108")
 }
 
+func TestInPlaceActionsCarryNoExcerpt(t *testing.T) {
+	r := mustParse(t, `routes:
+  rules:
+    - name: all
+      actions:
+        - {kind: jsonl, target: /tmp/t.jsonl}
+        - {kind: maildir.move, target: "{{.Primary}}"}
+        - {kind: imap.flag, target: "$triage-{{.Primary}}"}
+        - {kind: imap.move, target: "{{.Primary}}"}
+        - {kind: slack.react, target: eyes}
+`)
+	tk := emailTicket("ana@example.com", "tunnel down", "the agent says ERR_NGROK_3200", "")
+	d, err := r.Decide(Input{Ticket: tk, Annotation: annotation(t, code{n: 3200})})
+	require.NoError(t, err)
+	require.Len(t, d.Actions, 5)
+	for _, a := range d.Actions {
+		p := payload(t, a)
+		assert.Equal(t, "upstream-gateway", p.Ticket.PrimaryCategory, a.Kind)
+		assert.Len(t, p.Ticket.Codes, 1, a.Kind)
+		if a.Kind == ticket.KindJSONL {
+			assert.Contains(t, p.Ticket.Excerpt, "ERR_NGROK_3200", "content-carrying actions keep the excerpt")
+			continue
+		}
+		assert.Empty(t, p.Ticket.Excerpt, "%s acts on the message where it lies: no copy of the text", a.Kind)
+	}
+}
+
 func TestExcerptRedactsBeforeCutting(t *testing.T) {
 	// The token straddles the cut: redacting after cutting would leave its
 	// first part in the excerpt.
