@@ -43,6 +43,7 @@ type Store struct {
 	read      *sql.DB // read-only connections
 	closeOnce sync.Once
 	closeErr  error
+	ckpt      *checkpointer
 
 	stmts map[string]*sql.Stmt // hot write statements, parsed once at Open
 }
@@ -113,6 +114,9 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 	// Savepoints (one per ticket in a batch) journal in memory, not in a
 	// temporary file.
 	wq.Add("_pragma", "temp_store(MEMORY)")
+	// The checkpointer below keeps the log short from its own connection;
+	// the writer checkpoints only if it falls far behind.
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", fallbackCheckpointPages))
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -150,6 +154,13 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	ckdb, err := sql.Open("sqlite", path+"?"+common.Encode())
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	st.ckpt = startCheckpointer(ckdb, path+"-wal")
 	return st, nil
 }
 
@@ -194,7 +205,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []string) error {
 // the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.ckpt.close(), s.read.Close(), s.write.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", s.closeErr)
 		}

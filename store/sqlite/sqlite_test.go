@@ -315,3 +315,31 @@ func TestTwoProcessesClaim(t *testing.T) {
 		assert.Equal(t, 1, c, "action %d claimed %d times", id, c)
 	}
 }
+
+// TestCheckpointerKeepsTheLogShort writes several times the checkpoint
+// threshold in small transactions: the background checkpointer, not the
+// writer's far larger fallback, keeps the write-ahead log near the
+// threshold, and everything stays readable.
+func TestCheckpointerKeepsTheLogShort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	s := openTemp(t, path)
+	ctx := context.Background()
+	body := strings.Repeat("a log line that a customer pasted into the mail\n", 400) // ~19 KiB
+	largest := int64(0)
+	const n = 2000 // ~40 MiB of tickets
+	for i := range n {
+		rec := &store.Record{Ticket: ticket.Ticket{ID: fmt.Sprintf("t%d", i), Source: "api",
+			Parts: []ticket.Part{{Kind: ticket.KindBody, Text: body}}}}
+		require.NoError(t, s.Ingest(ctx, rec))
+		if i%100 == 0 {
+			time.Sleep(2 * checkpointPoll) // let it notice, as a live writer's pauses would
+		}
+		if st, err := os.Stat(path + "-wal"); err == nil {
+			largest = max(largest, st.Size())
+		}
+	}
+	assert.Less(t, largest, int64(fallbackCheckpointPages*4096/2), "the log was checkpointed long before the writer's fallback")
+	got, err := s.Ticket(ctx, fmt.Sprintf("t%d", n-1))
+	require.NoError(t, err)
+	assert.Equal(t, body, got.Ticket.Parts[0].Text)
+}
