@@ -1,12 +1,13 @@
 package imap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
-	"sync"
 
 	goimap "github.com/emersion/go-imap/v2"
 
@@ -21,9 +22,17 @@ type TicketReader interface {
 	Ticket(ctx context.Context, id string) (*store.Record, error)
 }
 
-// Actions carries out imap.flag and imap.move for a set of accounts, one
-// connection per account, dialled on first use and re-dialled after a
-// failure.
+// Actions carries out imap.flag and imap.move for a set of accounts over
+// a small pool of connections per account (Account.ActionConns), each
+// dialled on first use and re-dialled after a failure.
+//
+// Both sinks are outbox.BatchSinks: a claim's actions on the same mailbox
+// with the same target become one command with a UID set (one UID STORE,
+// one UID MOVE) instead of one round trip each. Whatever the batched
+// command cannot settle (a message whose UID is gone, a changed
+// UIDVALIDITY, a command the server refused) is sent one action at a
+// time, exactly as Send would, so one bad message does not fail its
+// neighbours.
 type Actions struct {
 	accounts map[string]*account
 	tickets  TicketReader
@@ -32,8 +41,14 @@ type Actions struct {
 
 type account struct {
 	acct *Account
-	mu   sync.Mutex
-	c    *conn
+	// pool holds the idle sessions; a sink takes one for the length of a
+	// send, so at most cap(pool) commands run against the account at once.
+	pool chan *session
+}
+
+// session is one pooled connection and what is selected on it.
+type session struct {
+	c *conn
 	// selected and selectedV are the mailbox selected on c and its
 	// UIDVALIDITY, so a run of actions on one mailbox selects it once.
 	selected  string
@@ -41,18 +56,32 @@ type account struct {
 }
 
 // selectBox selects mailbox unless it is selected already.
-func (ac *account) selectBox(c *conn, mailbox string) (uint32, error) {
-	if ac.selected == mailbox && c.Mailbox() != nil && c.Mailbox().Name == mailbox {
-		return ac.selectedV, nil
+func (s *session) selectBox(mailbox string) (uint32, error) {
+	c := s.c
+	if s.selected == mailbox && c.Mailbox() != nil && c.Mailbox().Name == mailbox {
+		return s.selectedV, nil
 	}
-	ac.selected = ""
+	s.selected = ""
 	sel, err := c.Select(mailbox, nil).Wait()
 	if err != nil {
 		return 0, err
 	}
-	ac.selected, ac.selectedV = mailbox, sel.UIDValidity
+	s.selected, s.selectedV = mailbox, sel.UIDValidity
 	return sel.UIDValidity, nil
 }
+
+// acquire takes an idle session, waiting while all are busy.
+func (ac *account) acquire(ctx context.Context) (*session, error) {
+	select {
+	case s := <-ac.pool:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// release gives a session back to the pool.
+func (ac *account) release(s *session) { ac.pool <- s }
 
 // NewActions returns the sinks' shared state. It does no I/O.
 func NewActions(accts []Account, tickets TicketReader, log *slog.Logger) *Actions {
@@ -62,43 +91,66 @@ func NewActions(accts []Account, tickets TicketReader, log *slog.Logger) *Action
 	a := &Actions{accounts: map[string]*account{}, tickets: tickets, log: log}
 	for _, ac := range accts {
 		ac.defaults()
-		a.accounts[ac.Name] = &account{acct: &ac}
+		pool := make(chan *session, ac.ActionConns)
+		for range ac.ActionConns {
+			pool <- &session{}
+		}
+		a.accounts[ac.Name] = &account{acct: &ac, pool: pool}
 	}
 	return a
 }
 
-// Close ends every connection.
+// Close ends every connection, waiting for sends in progress to finish.
+// The sinks stay usable: a later send dials again.
 func (a *Actions) Close() error {
 	var errs []error
 	for _, ac := range a.accounts {
-		ac.mu.Lock()
-		if ac.c != nil {
-			ac.c.Logout()
-			errs = append(errs, ac.c.Close())
-			ac.c = nil
+		held := make([]*session, 0, cap(ac.pool))
+		for range cap(ac.pool) {
+			s := <-ac.pool
+			if s.c != nil {
+				s.c.Logout()
+				errs = append(errs, s.c.Close())
+				s.c, s.selected = nil, ""
+			}
+			held = append(held, s)
 		}
-		ac.mu.Unlock()
+		for _, s := range held {
+			ac.release(s)
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // FlagSink returns the imap.flag sink: the target is one or more keywords
 // or flags separated by spaces ("$ngrok-108 $triage-agent-auth").
-// Setting a flag twice is harmless, so repeats are idempotent.
-func (a *Actions) FlagSink() outbox.Sink { return sinkFunc(a.flag) }
+// Setting a flag twice is harmless, so repeats are idempotent. It is an
+// outbox.BatchSink.
+func (a *Actions) FlagSink() outbox.Sink { return flagSink{a} }
 
 // MoveSink returns the imap.move sink: the target is a mailbox, or a
 // category that the account's Folders map to a mailbox. A message already
-// in the destination counts as moved.
-func (a *Actions) MoveSink() outbox.Sink { return sinkFunc(a.move) }
+// in the destination counts as moved. It is an outbox.BatchSink.
+func (a *Actions) MoveSink() outbox.Sink { return moveSink{a} }
 
-type sinkFunc func(ctx context.Context, act ticket.Action) error
+type flagSink struct{ a *Actions }
 
-func (f sinkFunc) Send(ctx context.Context, act ticket.Action) error { return f(ctx, act) }
+func (f flagSink) Send(ctx context.Context, act ticket.Action) error { return f.a.flag(ctx, act) }
 
-// with runs fn on the account's connection, dialling it when needed and
-// dropping it when it broke.
-func (a *Actions) with(ctx context.Context, kind, ticketID string, fn func(ac *account, c *conn, mailbox string, uidValidity, uid uint32) error) error {
+func (f flagSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
+	return f.a.batch(ctx, ticket.KindIMAPFlag, as, f.a.flagTarget, f.a.flagGroup, f.a.flagOne)
+}
+
+type moveSink struct{ a *Actions }
+
+func (m moveSink) Send(ctx context.Context, act ticket.Action) error { return m.a.move(ctx, act) }
+
+func (m moveSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
+	return m.a.batch(ctx, ticket.KindIMAPMove, as, m.a.moveTarget, m.a.moveGroup, m.a.moveOne)
+}
+
+// with runs fn for one action on a session of the ticket's account.
+func (a *Actions) with(ctx context.Context, kind, ticketID string, fn func(ac *account, s *session, mailbox string, uidValidity, uid uint32) error) error {
 	name, mailbox, v, uid, ok := ParseTicketID(ticketID)
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("%s: ticket %s did not come from an IMAP mailbox", kind, ticketID))
@@ -107,153 +159,457 @@ func (a *Actions) with(ctx context.Context, kind, ticketID string, fn func(ac *a
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("%s: no IMAP account named %q is configured", kind, name))
 	}
-	ac.mu.Lock()
-	defer ac.mu.Unlock()
-	if ac.c == nil || ac.c.closed() {
+	s, err := ac.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: wait for a connection to %s: %w", kind, name, err)
+	}
+	defer ac.release(s)
+	return a.on(ctx, ac, s, kind, func() error { return fn(ac, s, mailbox, v, uid) })
+}
+
+// on runs fn on the session's connection, dialling it when needed (an
+// authentication failure is retried too: credentials may be fixed) and
+// closing it when ctx ends. A connection that broke is dropped: s.c is
+// nil afterwards.
+func (a *Actions) on(ctx context.Context, ac *account, s *session, kind string, fn func() error) error {
+	if s.c == nil || s.c.closed() {
 		c, err := dial(ctx, ac.acct, nil)
 		if err != nil {
-			if errors.Is(err, ErrAuth) {
-				return fmt.Errorf("%s: %w", kind, err) // retried: credentials may be fixed
-			}
+			s.c = nil
 			return fmt.Errorf("%s: %w", kind, err)
 		}
-		ac.c, ac.selected = c, ""
+		s.c, s.selected = c, ""
 	}
-	stop := ac.c.bind(ctx)
-	err := fn(ac, ac.c, mailbox, v, uid)
+	stop := s.c.bind(ctx)
+	err := fn()
 	stop()
-	if ac.c.closed() {
-		ac.c = nil
+	if s.c.closed() {
+		s.c, s.selected = nil, ""
 	}
 	return err
 }
 
-func (a *Actions) flag(ctx context.Context, act ticket.Action) error {
+// item is one action of a batch with its ticket's place.
+type item struct {
+	i       int // index in the batch
+	act     ticket.Action
+	mailbox string
+	v, uid  uint32
+}
+
+// group is the actions of a batch that one command can carry out: same
+// account, mailbox, UIDVALIDITY and target.
+type group struct {
+	ac      *account
+	mailbox string
+	v       uint32
+	target  string // the keywords (space-separated) or the destination mailbox
+	items   []item
+}
+
+// uids is the group's UID set.
+func (g *group) uids() goimap.UIDSet {
+	var set goimap.UIDSet
+	for _, it := range g.items {
+		set.AddNum(goimap.UID(it.uid))
+	}
+	return set
+}
+
+// batch carries out a batch of one kind: target checks each action and
+// returns its group's target ("" with a nil error: nothing to do);
+// send carries out a group with one command, recording what it settled in
+// errs and returning the items it left for one, the single-action path,
+// with the error that made it give up on them (nil when the messages were
+// just not where their UIDs said). Errors are per action, in order.
+func (a *Actions) batch(ctx context.Context, kind string, as []ticket.Action,
+	target func(ac *account, act ticket.Action, mailbox string) (string, error),
+	send func(ctx context.Context, s *session, g *group, errs []error) ([]item, error),
+	one func(ctx context.Context, ac *account, s *session, act ticket.Action, mailbox string, v, uid uint32) error,
+) []error {
+	errs := make([]error, len(as))
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, act := range as {
+		name, mailbox, v, uid, ok := ParseTicketID(act.TicketID)
+		if !ok {
+			errs[i] = outbox.Permanent(fmt.Errorf("%s: ticket %s did not come from an IMAP mailbox", kind, act.TicketID))
+			continue
+		}
+		ac, ok := a.accounts[name]
+		if !ok {
+			errs[i] = outbox.Permanent(fmt.Errorf("%s: no IMAP account named %q is configured", kind, name))
+			continue
+		}
+		tgt, err := target(ac, act, mailbox)
+		if err != nil || tgt == "" {
+			errs[i] = err
+			continue
+		}
+		key := fmt.Sprintf("%s\x00%s\x00%d\x00%s", name, mailbox, v, tgt)
+		g := byKey[key]
+		if g == nil {
+			g = &group{ac: ac, mailbox: mailbox, v: v, target: tgt}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.items = append(g.items, item{i: i, act: act, mailbox: mailbox, v: v, uid: uid})
+	}
+	// One account at a time, a mailbox's groups together: one SELECT each.
+	slices.SortStableFunc(groups, func(x, y *group) int {
+		return cmp.Or(strings.Compare(x.ac.acct.Name, y.ac.acct.Name), strings.Compare(x.mailbox, y.mailbox))
+	})
+	for len(groups) > 0 {
+		ac := groups[0].ac
+		n := 1
+		for n < len(groups) && groups[n].ac == ac {
+			n++
+		}
+		a.batchAccount(ctx, kind, ac, groups[:n], errs, send, one)
+		groups = groups[n:]
+	}
+	return errs
+}
+
+// batchAccount carries out one account's groups on one session.
+func (a *Actions) batchAccount(ctx context.Context, kind string, ac *account, groups []*group, errs []error,
+	send func(ctx context.Context, s *session, g *group, errs []error) ([]item, error),
+	one func(ctx context.Context, ac *account, s *session, act ticket.Action, mailbox string, v, uid uint32) error,
+) {
+	fail := func(gs []*group, err error) {
+		for _, g := range gs {
+			for _, it := range g.items {
+				errs[it.i] = err
+			}
+		}
+	}
+	s, err := ac.acquire(ctx)
+	if err != nil {
+		fail(groups, fmt.Errorf("%s: wait for a connection to %s: %w", kind, ac.acct.Name, err))
+		return
+	}
+	defer ac.release(s)
+	for gi, g := range groups {
+		var left []item
+		sent := false
+		err := a.on(ctx, ac, s, kind, func() error {
+			sent = true
+			var err error
+			left, err = send(ctx, s, g, errs)
+			return err
+		})
+		if !sent {
+			// Dialling failed: the other groups would fail the same way.
+			fail(groups[gi:], err)
+			return
+		}
+		if err != nil {
+			if s.c == nil || ctx.Err() != nil {
+				// The connection broke (or the send was cut off): no
+				// message is to blame, and one at a time would fail too.
+				fail([]*group{{items: left}}, err)
+				continue
+			}
+			a.log.Warn("imap: a batched command failed; sending its actions one at a time", "kind", kind,
+				"account", ac.acct.Name, "mailbox", g.mailbox, "actions", len(left), "err", err)
+		}
+		for j, it := range left {
+			err := ctx.Err()
+			if err == nil {
+				err = a.on(ctx, ac, s, kind, func() error { return one(ctx, ac, s, it.act, it.mailbox, it.v, it.uid) })
+			} else {
+				err = fmt.Errorf("%s: %w", kind, err)
+			}
+			errs[it.i] = err
+			if err != nil && s.c == nil {
+				// The connection broke: the rest would fail the same way.
+				fail([]*group{{items: left[j+1:]}}, err)
+				break
+			}
+		}
+	}
+}
+
+// flagsOf checks an imap.flag target and returns its flags.
+func flagsOf(target string) ([]goimap.Flag, error) {
 	var flags []goimap.Flag
-	for _, f := range strings.Fields(act.Target) {
+	for _, f := range strings.Fields(target) {
 		if !keywordOK(f) {
-			return outbox.Permanent(fmt.Errorf("imap.flag: %q is not a valid IMAP keyword (letters, digits, $ - _ . ; no spaces or brackets)", f))
+			return nil, outbox.Permanent(fmt.Errorf("imap.flag: %q is not a valid IMAP keyword (letters, digits, $ - _ . ; no spaces or brackets)", f))
 		}
 		flags = append(flags, goimap.Flag(f))
 	}
 	if len(flags) == 0 {
-		return outbox.Permanent(errors.New("imap.flag: the target names no keyword"))
+		return nil, outbox.Permanent(errors.New("imap.flag: the target names no keyword"))
 	}
-	return a.with(ctx, "imap.flag", act.TicketID, func(ac *account, c *conn, mailbox string, v, uid uint32) error {
-		// Fast path: the message is where the source found it. A non-silent
-		// UID STORE answers with the message's flags, proving it exists.
-		if cur, err := ac.selectBox(c, mailbox); err == nil && cur == v {
-			msgs, err := c.Store(goimap.UIDSetNum(goimap.UID(uid)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
-			if err != nil {
-				return fmt.Errorf("imap.flag: store %s on uid %d in %s: %w", act.Target, uid, mailbox, err)
-			}
-			for _, m := range msgs {
-				if uint32(m.UID) == uid {
-					return nil
-				}
-			}
-		}
-		box, found, err := a.locate(ctx, ac, c, act.TicketID, mailbox, v, uid, a.moveTargets(ctx, ac, act.TicketID))
-		if err != nil {
-			return fmt.Errorf("imap.flag: %w", err)
-		}
-		if found == 0 {
-			return outbox.Permanent(fmt.Errorf("imap.flag: message of ticket %s is no longer in %s (nor found by Message-ID)", act.TicketID, mailbox))
-		}
-		cmd := c.Store(goimap.UIDSetNum(goimap.UID(found)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: flags}, nil)
-		if err := cmd.Close(); err != nil {
-			return fmt.Errorf("imap.flag: store %s on uid %d in %s: %w", act.Target, found, box, err)
-		}
-		return nil
+	return flags, nil
+}
+
+func (a *Actions) flag(ctx context.Context, act ticket.Action) error {
+	if _, err := flagsOf(act.Target); err != nil {
+		return err
+	}
+	return a.with(ctx, "imap.flag", act.TicketID, func(ac *account, s *session, mailbox string, v, uid uint32) error {
+		return a.flagOne(ctx, ac, s, act, mailbox, v, uid)
 	})
 }
 
-func (a *Actions) move(ctx context.Context, act ticket.Action) error {
-	return a.with(ctx, "imap.move", act.TicketID, func(ac *account, c *conn, mailbox string, v, uid uint32) error {
-		dest := strings.TrimSpace(act.Target)
-		if f, ok := ac.acct.Folders[dest]; ok {
-			dest = f
+// flagTarget is a flag action's group target: its keywords, checked.
+func (a *Actions) flagTarget(_ *account, act ticket.Action, _ string) (string, error) {
+	flags, err := flagsOf(act.Target)
+	if err != nil {
+		return "", err
+	}
+	kw := make([]string, len(flags))
+	for i, f := range flags {
+		kw[i] = string(f)
+	}
+	return strings.Join(kw, " "), nil
+}
+
+// flagGroup sets a group's keywords on all its messages with one UID
+// STORE. The STORE is not silent: the server answers with the flags of
+// each message it found, which proves which UIDs still exist; the rest
+// (moved, expunged, or after a UIDVALIDITY change: all) are left for the
+// single-action path, which looks for them by Message-ID.
+func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
+	cur, err := s.selectBox(g.mailbox)
+	if err != nil {
+		return g.items, fmt.Errorf("imap.flag: select %s: %w", g.mailbox, err)
+	}
+	if cur != g.v {
+		return g.items, nil
+	}
+	flags, _ := flagsOf(g.target) // checked by flagTarget
+	msgs, err := s.c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
+	if err != nil {
+		return g.items, fmt.Errorf("imap.flag: store %s on %d messages in %s: %w", g.target, len(g.items), g.mailbox, err)
+	}
+	found := make(map[uint32]bool, len(msgs))
+	for _, m := range msgs {
+		found[uint32(m.UID)] = true
+	}
+	var left []item
+	for _, it := range g.items {
+		if found[it.uid] {
+			errs[it.i] = nil
+		} else {
+			left = append(left, it)
 		}
-		if dest == "" {
-			return outbox.Permanent(errors.New("imap.move: the target names no mailbox"))
-		}
-		if dest == mailbox {
-			return nil
-		}
-		box, found, err := a.locate(ctx, ac, c, act.TicketID, mailbox, v, uid, nil)
+	}
+	return left, nil
+}
+
+// flagOne sets an action's keywords on its message, wherever it is now.
+func (a *Actions) flagOne(ctx context.Context, ac *account, s *session, act ticket.Action, mailbox string, v, uid uint32) error {
+	flags, err := flagsOf(act.Target)
+	if err != nil {
+		return err
+	}
+	c := s.c
+	// Fast path: the message is where the source found it. A non-silent
+	// UID STORE answers with the message's flags, proving it exists.
+	if cur, err := s.selectBox(mailbox); err == nil && cur == v {
+		msgs, err := c.Store(goimap.UIDSetNum(goimap.UID(uid)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
 		if err != nil {
-			return fmt.Errorf("imap.move: %w", err)
+			return fmt.Errorf("imap.flag: store %s on uid %d in %s: %w", act.Target, uid, mailbox, err)
 		}
-		if found == 0 {
-			// Moved before (a repeat after a crash or a lost answer)?
-			if _, there, err := a.locate(ctx, ac, c, act.TicketID, dest, 0, 0, nil); err == nil && there != 0 {
+		for _, m := range msgs {
+			if uint32(m.UID) == uid {
 				return nil
 			}
-			return outbox.Permanent(fmt.Errorf("imap.move: message of ticket %s is in neither %s nor %s", act.TicketID, mailbox, dest))
 		}
-		_ = box
-		// The ticket is stored (this action exists): acknowledge before the
-		// message leaves the source mailbox, in case the source has not yet.
-		_ = c.Store(goimap.UIDSetNum(goimap.UID(found)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.Flag(ac.acct.Triaged)}}, nil).Close()
-		err = moveUID(c, goimap.UID(found), dest)
-		if err != nil && isNo(err) && ac.acct.CreateFolders {
-			if cerr := c.Create(dest, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
-				return fmt.Errorf("imap.move: create %s: %w", dest, cerr)
-			}
-			a.log.Info("imap folder created", "account", ac.acct.Name, "mailbox", dest)
-			err = moveUID(c, goimap.UID(found), dest)
-		}
-		if err != nil {
-			if errors.Is(err, errNoSafeMove) {
-				return outbox.Permanent(fmt.Errorf("imap.move: %w", err))
-			}
-			if isNo(err) {
-				hint := ""
-				if !ac.acct.CreateFolders {
-					hint = " (does it exist? set create_folders: true to create it)"
-				}
-				return outbox.Permanent(fmt.Errorf("imap.move: move uid %d from %s to %s: %w%s", found, mailbox, dest, err, hint))
-			}
-			return fmt.Errorf("imap.move: move uid %d from %s to %s: %w", found, mailbox, dest, err)
-		}
-		return nil
+	}
+	box, found, err := a.locate(ctx, s, act.TicketID, mailbox, v, uid, a.moveTargets(ctx, ac, act.TicketID))
+	if err != nil {
+		return fmt.Errorf("imap.flag: %w", err)
+	}
+	if found == 0 {
+		return outbox.Permanent(fmt.Errorf("imap.flag: message of ticket %s is no longer in %s (nor found by Message-ID)", act.TicketID, mailbox))
+	}
+	cmd := c.Store(goimap.UIDSetNum(goimap.UID(found)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: flags}, nil)
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("imap.flag: store %s on uid %d in %s: %w", act.Target, found, box, err)
+	}
+	return nil
+}
+
+func (a *Actions) move(ctx context.Context, act ticket.Action) error {
+	return a.with(ctx, "imap.move", act.TicketID, func(ac *account, s *session, mailbox string, v, uid uint32) error {
+		return a.moveOne(ctx, ac, s, act, mailbox, v, uid)
 	})
+}
+
+// destination is the mailbox a move action's target names.
+func destination(ac *account, target string) string {
+	dest := strings.TrimSpace(target)
+	if f, ok := ac.acct.Folders[dest]; ok {
+		dest = f
+	}
+	return dest
+}
+
+// moveTarget is a move action's group target: its destination mailbox;
+// "" when the message is there already.
+func (a *Actions) moveTarget(ac *account, act ticket.Action, mailbox string) (string, error) {
+	dest := destination(ac, act.Target)
+	if dest == "" {
+		return "", outbox.Permanent(errors.New("imap.move: the target names no mailbox"))
+	}
+	if dest == mailbox {
+		return "", nil
+	}
+	return dest, nil
+}
+
+// moveGroup moves a group's messages with one command. A non-silent UID
+// STORE of the acknowledgement keyword comes first: the ticket is stored
+// (this action exists), so the message may be acknowledged before it
+// leaves, in case the source has not done it yet; and the answer proves
+// which UIDs still exist. Those are moved together (UID MOVE, or with
+// UIDPLUS: UID COPY, STORE \Deleted and UID EXPUNGE of exactly those
+// UIDs); the rest are left for the single-action path, which looks for
+// them by Message-ID and counts a message already in the destination as
+// moved.
+func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
+	ac, c := g.ac, s.c
+	cur, err := s.selectBox(g.mailbox)
+	if err != nil {
+		return g.items, fmt.Errorf("imap.move: select %s: %w", g.mailbox, err)
+	}
+	if cur != g.v {
+		return g.items, nil
+	}
+	msgs, err := c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.Flag(ac.acct.Triaged)}}, nil).Collect()
+	if err != nil {
+		return g.items, fmt.Errorf("imap.move: store %s on %d messages in %s: %w", ac.acct.Triaged, len(g.items), g.mailbox, err)
+	}
+	found := make(map[uint32]bool, len(msgs))
+	for _, m := range msgs {
+		found[uint32(m.UID)] = true
+	}
+	var here, left []item
+	var set goimap.UIDSet
+	for _, it := range g.items {
+		if found[it.uid] {
+			here = append(here, it)
+			set.AddNum(goimap.UID(it.uid))
+		} else {
+			left = append(left, it)
+		}
+	}
+	if len(here) == 0 {
+		return left, nil
+	}
+	copied, err := moveUIDs(c, set, g.target)
+	if err != nil && !copied && isNo(err) && ac.acct.CreateFolders {
+		if cerr := c.Create(g.target, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
+			return append(left, here...), fmt.Errorf("imap.move: create %s: %w", g.target, cerr)
+		}
+		a.log.Info("imap folder created", "account", ac.acct.Name, "mailbox", g.target)
+		copied, err = moveUIDs(c, set, g.target)
+	}
+	if err != nil && copied {
+		// The copies exist: moving one at a time would copy again. The
+		// retry finds each message still here and finishes the move.
+		for _, it := range here {
+			errs[it.i] = fmt.Errorf("imap.move: move %d messages from %s to %s: %w", len(here), g.mailbox, g.target, err)
+		}
+		return left, nil
+	}
+	if err != nil {
+		return append(left, here...), fmt.Errorf("imap.move: move %d messages from %s to %s: %w", len(here), g.mailbox, g.target, err)
+	}
+	for _, it := range here {
+		errs[it.i] = nil
+	}
+	return left, nil
+}
+
+// moveOne moves an action's message, wherever it is now.
+func (a *Actions) moveOne(ctx context.Context, ac *account, s *session, act ticket.Action, mailbox string, v, uid uint32) error {
+	dest := destination(ac, act.Target)
+	if dest == "" {
+		return outbox.Permanent(errors.New("imap.move: the target names no mailbox"))
+	}
+	if dest == mailbox {
+		return nil
+	}
+	c := s.c
+	_, found, err := a.locate(ctx, s, act.TicketID, mailbox, v, uid, nil)
+	if err != nil {
+		return fmt.Errorf("imap.move: %w", err)
+	}
+	if found == 0 {
+		// Moved before (a repeat after a crash or a lost answer)?
+		if _, there, err := a.locate(ctx, s, act.TicketID, dest, 0, 0, nil); err == nil && there != 0 {
+			return nil
+		}
+		return outbox.Permanent(fmt.Errorf("imap.move: message of ticket %s is in neither %s nor %s", act.TicketID, mailbox, dest))
+	}
+	// The ticket is stored (this action exists): acknowledge before the
+	// message leaves the source mailbox, in case the source has not yet.
+	_ = c.Store(goimap.UIDSetNum(goimap.UID(found)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.Flag(ac.acct.Triaged)}}, nil).Close()
+	set := goimap.UIDSetNum(goimap.UID(found))
+	_, err = moveUIDs(c, set, dest)
+	if err != nil && isNo(err) && ac.acct.CreateFolders {
+		if cerr := c.Create(dest, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
+			return fmt.Errorf("imap.move: create %s: %w", dest, cerr)
+		}
+		a.log.Info("imap folder created", "account", ac.acct.Name, "mailbox", dest)
+		_, err = moveUIDs(c, set, dest)
+	}
+	if err != nil {
+		if errors.Is(err, errNoSafeMove) {
+			return outbox.Permanent(fmt.Errorf("imap.move: %w", err))
+		}
+		if isNo(err) {
+			hint := ""
+			if !ac.acct.CreateFolders {
+				hint = " (does it exist? set create_folders: true to create it)"
+			}
+			return outbox.Permanent(fmt.Errorf("imap.move: move uid %d from %s to %s: %w%s", found, mailbox, dest, err, hint))
+		}
+		return fmt.Errorf("imap.move: move uid %d from %s to %s: %w", found, mailbox, dest, err)
+	}
+	return nil
 }
 
 // errNoSafeMove is returned by moveUID on a server with neither MOVE nor
 // UIDPLUS.
 var errNoSafeMove = errors.New("the server supports neither MOVE nor UIDPLUS, so a move would need a plain EXPUNGE that deletes every \\Deleted message in the mailbox; refusing (nothing was changed)")
 
-// moveUID moves one message of the selected mailbox. Without MOVE it
-// copies, and only when the copy succeeded marks and UID EXPUNGEs that one
-// message (UIDPLUS); never a plain EXPUNGE.
-func moveUID(c *conn, uid goimap.UID, dest string) error {
-	set := goimap.UIDSetNum(uid)
+// moveUIDs moves the messages set of the selected mailbox to dest. Without
+// MOVE it copies, and only when the copy succeeded marks and UID EXPUNGEs
+// exactly those messages (UIDPLUS); never a plain EXPUNGE. copied reports
+// that the copies were made before a later step failed.
+func moveUIDs(c *conn, set goimap.UIDSet, dest string) (copied bool, err error) {
 	caps := c.Caps()
 	if caps.Has(goimap.CapMove) {
 		_, err := c.Move(set, dest).Wait()
-		return err
+		return false, err
 	}
 	if !caps.Has(goimap.CapUIDPlus) {
-		return errNoSafeMove
+		return false, errNoSafeMove
 	}
 	if _, err := c.Copy(set, dest).Wait(); err != nil {
-		return err
+		return false, err
 	}
 	if err := c.Store(set, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.FlagDeleted}}, nil).Close(); err != nil {
-		return err
+		return true, err
 	}
-	return c.UIDExpunge(set).Close()
+	return true, c.UIDExpunge(set).Close()
 }
 
 // locate selects mailbox and finds the ticket's message in it: by UID
 // when the UIDVALIDITY still matches, else by the stored Message-ID. It
 // also looks in extra mailboxes (where a move action may have put it). It
 // returns the mailbox and UID, or 0 when the message is not there.
-func (a *Actions) locate(ctx context.Context, ac *account, c *conn, ticketID, mailbox string, v, uid uint32, extra []string) (string, uint32, error) {
+func (a *Actions) locate(ctx context.Context, s *session, ticketID, mailbox string, v, uid uint32, extra []string) (string, uint32, error) {
+	c := s.c
 	msgID := ""
 	for i, box := range append([]string{mailbox}, extra...) {
-		selV, err := ac.selectBox(c, box)
+		selV, err := s.selectBox(box)
 		if err != nil {
 			if i > 0 && isNo(err) {
 				continue
@@ -307,11 +663,7 @@ func (a *Actions) moveTargets(ctx context.Context, ac *account, ticketID string)
 	var out []string
 	for _, x := range rec.Actions {
 		if x.Kind == ticket.KindIMAPMove && x.State != ticket.StateShadow {
-			dest := strings.TrimSpace(x.Target)
-			if f, ok := ac.acct.Folders[dest]; ok {
-				dest = f
-			}
-			out = append(out, dest)
+			out = append(out, destination(ac, x.Target))
 		}
 	}
 	return out

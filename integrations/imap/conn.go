@@ -79,6 +79,10 @@ type Account struct {
 	Folders map[string]string
 	// CreateFolders creates a missing imap.move destination.
 	CreateFolders bool
+	// ActionConns is how many connections the imap.flag and imap.move
+	// sinks may keep open to the account, so that several outbox workers
+	// act at once (default 1).
+	ActionConns int
 }
 
 func (a *Account) defaults() {
@@ -105,6 +109,9 @@ func (a *Account) defaults() {
 	}
 	if a.TLS == "" {
 		a.TLS = "implicit"
+	}
+	if a.ActionConns <= 0 {
+		a.ActionConns = 1
 	}
 }
 

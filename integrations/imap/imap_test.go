@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -36,6 +37,8 @@ type testServer struct {
 	addr string
 	// restart stops and starts the server on the same address (Dovecot).
 	restart func(t *testing.T)
+	// spy sees the in-memory server's commands (nil for Dovecot).
+	spy *spy
 }
 
 func (s *testServer) account() Account {
@@ -95,10 +98,8 @@ func mkmail(id, from, subject, body string) string {
 
 func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
 	t.Helper()
-	mem := imapmemserver.New()
 	u := imapmemserver.NewUser("bot", "secret")
 	require.NoError(t, u.Create("INBOX", nil))
-	mem.AddUser(u)
 	set := goimap.CapSet{goimap.CapIMAP4rev1: {}}
 	if len(caps) == 0 {
 		set[goimap.CapIMAP4rev2] = struct{}{}
@@ -106,9 +107,10 @@ func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
 	for _, c := range caps {
 		set[c] = struct{}{}
 	}
+	sp := &spy{}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return &spySession{user: u, spy: sp}, nil, nil
 		},
 		Caps: set, InsecureAuth: true, Logger: discardLogger{},
 	})
@@ -116,7 +118,116 @@ func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
 	require.NoError(t, err)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &testServer{name: "memserver", addr: ln.Addr().String()}
+	return &testServer{name: "memserver", addr: ln.Addr().String(), spy: sp}
+}
+
+// spy counts the in-memory server's STORE, MOVE, COPY and EXPUNGE
+// commands by how many messages they name, and can refuse those that
+// name more than one (a server that rejects a batched command).
+type spy struct {
+	mu     sync.Mutex
+	cmds   []string        // "STORE 3", "MOVE 3", "EXPUNGE all", "UID EXPUNGE 2"
+	refuse map[string]bool // commands refused on several messages
+}
+
+func (s *spy) record(cmd string, set goimap.NumSet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := countNums(set)
+	s.cmds = append(s.cmds, fmt.Sprintf("%s %d", cmd, n))
+	if s.refuse[cmd] && n > 1 {
+		return &goimap.Error{Type: goimap.StatusResponseTypeNo, Text: "test server refuses commands on several messages"}
+	}
+	return nil
+}
+
+// take returns the commands seen since the last take and forgets them.
+func (s *spy) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.cmds
+	s.cmds = nil
+	return out
+}
+
+// refuseSets makes the server refuse cmds when they name several
+// messages, until the test ends.
+func (s *spy) refuseSets(t *testing.T, cmds ...string) {
+	s.mu.Lock()
+	s.refuse = map[string]bool{}
+	for _, c := range cmds {
+		s.refuse[c] = true
+	}
+	s.mu.Unlock()
+	t.Cleanup(func() {
+		s.mu.Lock()
+		s.refuse = nil
+		s.mu.Unlock()
+	})
+}
+
+// countNums counts the numbers of a set with static bounds.
+func countNums(set goimap.NumSet) int {
+	n := 0
+	switch set := set.(type) {
+	case goimap.UIDSet:
+		for _, r := range set {
+			n += int(r.Stop-r.Start) + 1
+		}
+	case goimap.SeqSet:
+		for _, r := range set {
+			n += int(r.Stop-r.Start) + 1
+		}
+	}
+	return n
+}
+
+// spySession is an in-memory server session that shows its commands to
+// the spy.
+type spySession struct {
+	*imapmemserver.UserSession
+	user *imapmemserver.User
+	spy  *spy
+}
+
+func (s *spySession) Login(username, password string) error {
+	if err := s.user.Login(username, password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(s.user)
+	return nil
+}
+
+func (s *spySession) Store(w *imapserver.FetchWriter, set goimap.NumSet, flags *goimap.StoreFlags, opts *goimap.StoreOptions) error {
+	if err := s.spy.record("STORE", set); err != nil {
+		return err
+	}
+	return s.UserSession.Store(w, set, flags, opts)
+}
+
+func (s *spySession) Move(w *imapserver.MoveWriter, set goimap.NumSet, dest string) error {
+	if err := s.spy.record("MOVE", set); err != nil {
+		return err
+	}
+	return s.UserSession.Move(w, set, dest)
+}
+
+func (s *spySession) Copy(set goimap.NumSet, dest string) (*goimap.CopyData, error) {
+	if err := s.spy.record("COPY", set); err != nil {
+		return nil, err
+	}
+	return s.UserSession.Copy(set, dest)
+}
+
+func (s *spySession) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) error {
+	if uids == nil {
+		s.spy.mu.Lock()
+		s.spy.cmds = append(s.spy.cmds, "EXPUNGE all")
+		s.spy.mu.Unlock()
+	} else if err := s.spy.record("UID EXPUNGE", *uids); err != nil {
+		return err
+	}
+	return s.UserSession.Expunge(w, uids)
 }
 
 type discardLogger struct{}
@@ -639,5 +750,391 @@ func TestSourceInflight(t *testing.T) {
 		for i := range 40 {
 			assert.Equal(t, []string{"$triaged"}, msgs[fmt.Sprintf("b%d@x", i)])
 		}
+	})
+}
+
+// seedBatch delivers one message per Message-ID into mailbox, takes them
+// in through a source and returns each Message-ID's ticket ID.
+func seedBatch(t *testing.T, s *testServer, admin *imapclient.Client, st *fakeStore, acct Account, mailbox string, ids ...string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	if mailbox != "INBOX" {
+		require.NoError(t, admin.Create(mailbox, nil).Wait())
+	}
+	for _, id := range ids {
+		appendMsg(t, admin, mailbox, mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
+	}
+	in := &ingester{st: st}
+	acct.Backfill = true
+	src := NewSource(acct, mailbox, st, nil)
+	defer src.Close()
+	for {
+		n, err := src.Poll(ctx, in.ingest)
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	out := map[string]string{}
+	for i, inc := range in.got {
+		out[in.ids[i]] = inc.ID
+	}
+	require.Len(t, out, len(ids))
+	if s.spy != nil {
+		s.spy.take() // the source's own commands
+	}
+	return out
+}
+
+// expunge removes the message with Message-ID id from mailbox, as
+// another client would.
+func expunge(t *testing.T, admin *imapclient.Client, mailbox, id string) {
+	t.Helper()
+	_, err := admin.Select(mailbox, nil).Wait()
+	require.NoError(t, err)
+	data, err := admin.UIDSearch(&goimap.SearchCriteria{Header: []goimap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: "<" + id + ">"}}}, nil).Wait()
+	require.NoError(t, err)
+	uids := data.AllUIDs()
+	require.Len(t, uids, 1)
+	set := goimap.UIDSetNum(uids...)
+	require.NoError(t, admin.Store(set, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.FlagDeleted}}, nil).Close())
+	require.NoError(t, admin.UIDExpunge(set).Close())
+	require.NoError(t, admin.Unselect().Wait())
+}
+
+func TestSinksAreBatchSinks(t *testing.T) {
+	acts := NewActions(nil, nil, nil)
+	_, ok := acts.FlagSink().(outbox.BatchSink)
+	assert.True(t, ok, "imap.flag")
+	_, ok = acts.MoveSink().(outbox.BatchSink)
+	assert.True(t, ok, "imap.move")
+}
+
+// TestBatchFlag sends a claim's imap.flag actions across two targets in
+// one batch: one UID STORE per target, flags on exactly those messages; a
+// repeat changes nothing; a message gone from the mailbox fails alone; a
+// server that refuses the batched STORE gets the actions one at a time.
+func TestBatchFlag(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		acct := s.account()
+		ids := []string{"f0@x", "f1@x", "f2@x", "f3@x", "f4@x", "f5@x", "f6@x", "f7@x", "other@x"}
+		tickets := seedBatch(t, s, admin, st, acct, "Flags", ids...)
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		sink := acts.FlagSink().(outbox.BatchSink)
+
+		// Interleaved targets, as a claim would hand them over.
+		var batch []ticket.Action
+		want := map[string][]string{"other@x": {"$triaged"}}
+		for i, id := range ids[:8] {
+			target := "$kw-a"
+			want[id] = []string{"$kw-a", "$triaged"}
+			if i%2 == 1 {
+				target = "$kw-b  $kw-c" // the same keywords however spaced
+				if i == 3 {
+					target = "$kw-b $kw-c"
+				}
+				want[id] = []string{"$kw-b", "$kw-c", "$triaged"}
+			}
+			batch = append(batch, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: target, Key: id})
+		}
+		flagsOf := func() map[string][]string { return messages(t, admin, "Flags") }
+
+		t.Run("flags across two keyword sets", func(t *testing.T) {
+			errs := sink.SendBatch(ctx, batch)
+			require.Len(t, errs, len(batch))
+			for i, err := range errs {
+				assert.NoError(t, err, batch[i].Key)
+			}
+			assert.Equal(t, want, flagsOf(), "exactly those messages, exactly those flags")
+			if s.spy != nil {
+				assert.Equal(t, []string{"STORE 4", "STORE 4"}, s.spy.take(), "one UID STORE per keyword set")
+			}
+		})
+		t.Run("a repeat changes nothing", func(t *testing.T) {
+			for i, err := range sink.SendBatch(ctx, batch) {
+				assert.NoError(t, err, batch[i].Key)
+			}
+			assert.Equal(t, want, flagsOf())
+		})
+		t.Run("a message gone from the mailbox fails alone", func(t *testing.T) {
+			expunge(t, admin, "Flags", "f5@x")
+			delete(want, "f5@x")
+			more := append(slices.Clone(batch), ticket.Action{TicketID: tickets["other@x"], Kind: ticket.KindIMAPFlag, Target: `\Flagged`, Key: "other"})
+			want["other@x"] = []string{`\Flagged`, "$triaged"}
+			slices.Sort(want["other@x"])
+			errs := sink.SendBatch(ctx, more)
+			require.Len(t, errs, len(more))
+			for i, err := range errs {
+				if more[i].Key == "f5@x" {
+					assert.True(t, outbox.IsPermanent(err), "the vanished message: %v", err)
+					assert.ErrorContains(t, err, "no longer in Flags")
+					continue
+				}
+				assert.NoError(t, err, more[i].Key)
+			}
+			assert.Equal(t, want, flagsOf())
+		})
+		t.Run("bad targets and tickets fail alone", func(t *testing.T) {
+			bad := []ticket.Action{
+				{TicketID: tickets["f0@x"], Kind: ticket.KindIMAPFlag, Target: `\Deleted`, Key: "deleted"},
+				{TicketID: "slack:T/C/1", Kind: ticket.KindIMAPFlag, Target: "$x", Key: "slack"},
+				{TicketID: "imap:nobody/INBOX/1/1", Kind: ticket.KindIMAPFlag, Target: "$x", Key: "account"},
+				{TicketID: tickets["f0@x"], Kind: ticket.KindIMAPFlag, Target: " ", Key: "empty"},
+				{TicketID: tickets["f2@x"], Kind: ticket.KindIMAPFlag, Target: "$kw-d", Key: "good"},
+			}
+			errs := sink.SendBatch(ctx, bad)
+			for i := range 4 {
+				assert.True(t, outbox.IsPermanent(errs[i]), "%s: %v", bad[i].Key, errs[i])
+			}
+			assert.NoError(t, errs[4])
+			assert.Equal(t, []string{"$kw-a", "$kw-d", "$triaged"}, flagsOf()["f2@x"], "never \\Deleted")
+		})
+		t.Run("after a UIDVALIDITY change the message is found by Message-ID", func(t *testing.T) {
+			_, _, v, uid, ok := ParseTicketID(tickets["f6@x"])
+			require.True(t, ok)
+			stale := TicketID(acct.Name, "Flags", v+1, uid)
+			st.mu.Lock()
+			st.tickets[stale] = &store.Record{Ticket: ticket.Ticket{ID: stale, MessageID: "f6@x"}}
+			st.mu.Unlock()
+			errs := sink.SendBatch(ctx, []ticket.Action{
+				{TicketID: stale, Kind: ticket.KindIMAPFlag, Target: "$kw-v", Key: "stale"},
+				{TicketID: tickets["f0@x"], Kind: ticket.KindIMAPFlag, Target: "$kw-v", Key: "f0"},
+			})
+			assert.NoError(t, errs[0])
+			assert.NoError(t, errs[1])
+			assert.Contains(t, flagsOf()["f6@x"], "$kw-v")
+			assert.Contains(t, flagsOf()["f0@x"], "$kw-v")
+		})
+		if s.spy == nil {
+			return
+		}
+		t.Run("a refused batched STORE falls back to one at a time", func(t *testing.T) {
+			s.spy.refuseSets(t, "STORE")
+			var again []ticket.Action
+			for _, id := range []string{"f0@x", "f2@x", "f4@x"} {
+				again = append(again, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: "$kw-e", Key: id})
+			}
+			s.spy.take()
+			for i, err := range sink.SendBatch(ctx, again) {
+				assert.NoError(t, err, again[i].Key)
+			}
+			assert.Equal(t, []string{"STORE 3", "STORE 1", "STORE 1", "STORE 1"}, s.spy.take())
+			for _, id := range []string{"f0@x", "f2@x", "f4@x"} {
+				assert.Contains(t, flagsOf()[id], "$kw-e")
+			}
+			assert.NotContains(t, flagsOf()["f6@x"], "$kw-e")
+		})
+	})
+}
+
+// TestBatchMove moves a claim's imap.move actions to two folders: exactly
+// those messages move (one UID MOVE per folder, or UID COPY + STORE +
+// UID EXPUNGE of exactly those UIDs without MOVE), a message marked
+// \Deleted by the user survives, a repeat changes nothing, and a message
+// gone from the mailbox fails alone.
+func TestBatchMove(t *testing.T) {
+	run := func(t *testing.T, s *testServer, hasMove bool) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		acct := s.account()
+		acct.CreateFolders = true
+		acct.Folders = map[string]string{"agent-auth": "DoneB"}
+		ids := []string{"m0@x", "m1@x", "m2@x", "m3@x", "m4@x", "m5@x", "m6@x"}
+		tickets := seedBatch(t, s, admin, st, acct, "Moves", ids...)
+		// Marked \Deleted by the user, not expunged: it must survive.
+		appendMsg(t, admin, "Moves", mkmail("keep@x", "eve@example.com", "s", "x"), goimap.FlagDeleted)
+		// DoneA exists; DoneB is created by the first move there.
+		require.NoError(t, admin.Create("DoneA", nil).Wait())
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		sink := acts.MoveSink().(outbox.BatchSink)
+
+		var batch []ticket.Action
+		for i, id := range ids[:6] {
+			target := "DoneA"
+			if i%2 == 1 {
+				target = "agent-auth" // → DoneB
+			}
+			batch = append(batch, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPMove, Target: target, Key: id})
+		}
+		// Already where it should go: nothing to do.
+		batch = append(batch, ticket.Action{TicketID: tickets["m6@x"], Kind: ticket.KindIMAPMove, Target: "Moves", Key: "stay"})
+		keys := func(m map[string][]string) []string { return slices.Sorted(maps.Keys(m)) }
+		check := func(t *testing.T) {
+			t.Helper()
+			src := messages(t, admin, "Moves")
+			assert.Equal(t, []string{"keep@x", "m6@x"}, keys(src), "nothing else left, nothing else expunged")
+			assert.Equal(t, []string{`\Deleted`}, src["keep@x"], "the user's \\Deleted message is untouched")
+			a, b := messages(t, admin, "DoneA"), messages(t, admin, "DoneB")
+			assert.Equal(t, []string{"m0@x", "m2@x", "m4@x"}, keys(a))
+			assert.Equal(t, []string{"m1@x", "m3@x", "m5@x"}, keys(b))
+			for id, fl := range a {
+				assert.Contains(t, fl, "$triaged", "acknowledged before it left: %s", id)
+				assert.NotContains(t, fl, `\Deleted`, id)
+			}
+		}
+
+		t.Run("moves to two folders", func(t *testing.T) {
+			errs := sink.SendBatch(ctx, batch)
+			require.Len(t, errs, len(batch))
+			for i, err := range errs {
+				assert.NoError(t, err, batch[i].Key)
+			}
+			check(t)
+			if s.spy != nil {
+				cmds := s.spy.take()
+				assert.NotContains(t, cmds, "EXPUNGE all", "never a plain EXPUNGE")
+				// A STORE of $triaged that also shows which UIDs exist,
+				// then one move per folder; DoneB is missing at first.
+				if hasMove {
+					assert.Equal(t, []string{"STORE 3", "MOVE 3", "STORE 3", "MOVE 3", "MOVE 3"}, cmds, "one UID MOVE per folder")
+				} else {
+					assert.Equal(t, []string{"STORE 3", "COPY 3", "STORE 3", "UID EXPUNGE 3", "STORE 3", "COPY 3", "COPY 3", "STORE 3", "UID EXPUNGE 3"}, cmds,
+						"one UID COPY + STORE \\Deleted + UID EXPUNGE of those UIDs per folder")
+				}
+			}
+		})
+		t.Run("a repeat finds them moved and changes nothing", func(t *testing.T) {
+			for i, err := range sink.SendBatch(ctx, batch) {
+				assert.NoError(t, err, batch[i].Key)
+			}
+			check(t)
+			if s.spy != nil {
+				assert.NotContains(t, s.spy.take(), "EXPUNGE all")
+			}
+		})
+		t.Run("a message gone from everywhere fails alone", func(t *testing.T) {
+			appendMsg(t, admin, "Moves", mkmail("g0@x", "ana@example.com", "s", "b"))
+			appendMsg(t, admin, "Moves", mkmail("g1@x", "ana@example.com", "s", "b"))
+			in := &ingester{st: st}
+			src := NewSource(acct, "Moves", st, nil) // the cursor is in st
+			defer src.Close()
+			_, err := src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			got := map[string]string{}
+			for i, inc := range in.got {
+				got[in.ids[i]] = inc.ID
+			}
+			require.Contains(t, got, "g0@x")
+			require.Contains(t, got, "g1@x")
+			expunge(t, admin, "Moves", "g0@x")
+			more := []ticket.Action{
+				{TicketID: got["g0@x"], Kind: ticket.KindIMAPMove, Target: "DoneA", Key: "gone"},
+				{TicketID: got["g1@x"], Kind: ticket.KindIMAPMove, Target: "DoneA", Key: "here"},
+			}
+			errs := sink.SendBatch(ctx, more)
+			assert.True(t, outbox.IsPermanent(errs[0]), "%v", errs[0])
+			assert.ErrorContains(t, errs[0], "is in neither Moves nor DoneA")
+			assert.NoError(t, errs[1])
+			assert.Contains(t, messages(t, admin, "DoneA"), "g1@x")
+			assert.Equal(t, []string{"keep@x", "m6@x"}, keys(messages(t, admin, "Moves")))
+		})
+		if s.spy == nil {
+			return
+		}
+		t.Run("a refused batched move falls back to one at a time", func(t *testing.T) {
+			appendMsg(t, admin, "Moves", mkmail("r0@x", "ana@example.com", "s", "b"))
+			appendMsg(t, admin, "Moves", mkmail("r1@x", "ana@example.com", "s", "b"))
+			in := &ingester{st: st}
+			src := NewSource(acct, "Moves", st, nil)
+			defer src.Close()
+			_, err := src.Poll(ctx, in.ingest)
+			require.NoError(t, err)
+			require.Len(t, in.got, 2)
+			s.spy.refuseSets(t, "MOVE", "COPY")
+			s.spy.take()
+			errs := sink.SendBatch(ctx, []ticket.Action{
+				{TicketID: in.got[0].ID, Kind: ticket.KindIMAPMove, Target: "DoneA"},
+				{TicketID: in.got[1].ID, Kind: ticket.KindIMAPMove, Target: "DoneA"},
+			})
+			assert.NoError(t, errs[0])
+			assert.NoError(t, errs[1])
+			cmds := s.spy.take()
+			if hasMove {
+				// create_folders: a refused MOVE is tried again after CREATE.
+				assert.Equal(t, []string{"STORE 2", "MOVE 2", "MOVE 2", "STORE 1", "MOVE 1", "STORE 1", "MOVE 1"}, cmds)
+			}
+			assert.NotContains(t, cmds, "EXPUNGE all")
+			done := messages(t, admin, "DoneA")
+			assert.Contains(t, done, "r0@x")
+			assert.Contains(t, done, "r1@x")
+			assert.Equal(t, []string{"keep@x", "m6@x"}, keys(messages(t, admin, "Moves")))
+		})
+	}
+	servers(t, func(t *testing.T, s *testServer) { run(t, s, true) })
+	t.Run("memserver without MOVE", func(t *testing.T) { run(t, newMemServer(t, goimap.CapUIDPlus), false) })
+}
+
+// TestBatchMoveRefusedWithoutMoveOrUIDPlus: a batch changes nothing on a
+// server where a safe move is impossible.
+func TestBatchMoveRefusedWithoutMoveOrUIDPlus(t *testing.T) {
+	s := newMemServer(t, goimap.CapIdle) // IMAP4rev1 + IDLE: no MOVE, no UIDPLUS
+	ctx := context.Background()
+	admin := s.admin(t)
+	require.NoError(t, admin.Create("Done", nil).Wait())
+	st := newFakeStore()
+	tickets := seedBatch(t, s, admin, st, s.account(), "INBOX", "a1@x", "a2@x")
+	appendMsg(t, admin, "INBOX", mkmail("del@x", "eve@example.com", "s", "b"), goimap.FlagDeleted)
+	acts := NewActions([]Account{s.account()}, st, nil)
+	defer acts.Close()
+	errs := acts.MoveSink().(outbox.BatchSink).SendBatch(ctx, []ticket.Action{
+		{TicketID: tickets["a1@x"], Kind: ticket.KindIMAPMove, Target: "Done"},
+		{TicketID: tickets["a2@x"], Kind: ticket.KindIMAPMove, Target: "Done"},
+	})
+	for _, err := range errs {
+		assert.True(t, outbox.IsPermanent(err), "%v", err)
+		assert.ErrorContains(t, err, "neither MOVE nor UIDPLUS")
+	}
+	assert.Len(t, messages(t, admin, "INBOX"), 3, "nothing expunged")
+	assert.NotContains(t, s.spy.take(), "EXPUNGE all")
+}
+
+// TestBatchPool runs batches from several workers at once on a pool of
+// connections: each gets its own connection, and every flag lands.
+func TestBatchPool(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		acct := s.account()
+		acct.ActionConns = 3
+		var ids []string
+		for i := range 24 {
+			ids = append(ids, fmt.Sprintf("p%d@x", i))
+		}
+		tickets := seedBatch(t, s, admin, st, acct, "Pool", ids...)
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		sink := acts.FlagSink().(outbox.BatchSink)
+		var wg sync.WaitGroup
+		errs := make([][]error, 4)
+		for w := range 4 {
+			var batch []ticket.Action
+			for _, id := range ids[w*6 : w*6+6] {
+				batch = append(batch, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: fmt.Sprintf("$w%d", w)})
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[w] = sink.SendBatch(ctx, batch)
+			}()
+		}
+		wg.Wait()
+		for w := range 4 {
+			for _, err := range errs[w] {
+				assert.NoError(t, err)
+			}
+		}
+		msgs := messages(t, admin, "Pool")
+		for i, id := range ids {
+			assert.Equal(t, []string{"$triaged", fmt.Sprintf("$w%d", i/6)}, msgs[id], id)
+		}
+		require.NoError(t, acts.Close())
+		require.NoError(t, acts.FlagSink().Send(ctx, ticket.Action{TicketID: tickets["p0@x"], Kind: ticket.KindIMAPFlag, Target: "$after-close"}), "usable after Close")
 	})
 }
