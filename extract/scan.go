@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 const (
@@ -135,9 +136,14 @@ func indexFrom(b []byte, c byte, from, to int) int {
 	return from + i
 }
 
+// regions recycles Find's scratch space: Find runs once per part of every
+// ticket.
+var regions = sync.Pool{New: func() any { return new(region) }}
+
 // Find returns every code in b, in order of position.
 func Find(b []byte) []Match {
-	var r region
+	r := regions.Get().(*region)
+	defer regions.Put(r)
 	r.scan(b, 0, len(b))
 	if len(r.found) == 0 {
 		return nil
@@ -149,8 +155,9 @@ func Find(b []byte) []Match {
 	return out
 }
 
-// FindString is Find for a string.
-func FindString(s string) []Match { return Find([]byte(s)) }
+// FindString is Find for a string. It reads s in place: the scan never
+// writes to its input, so no copy is needed.
+func FindString(s string) []Match { return Find(unsafe.Slice(unsafe.StringData(s), len(s))) }
 
 // ErrStop may be returned by a Scan callback to end the scan early without
 // an error.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
@@ -12,6 +13,10 @@ import (
 
 // chunkSize is the unit in which text parts are read.
 const chunkSize = 64 << 10
+
+// chunkPool recycles read chunks: they are copied into the part's text,
+// and most parts are far smaller than one chunk.
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // readText reads up to max bytes of text from r and cleans it: a leading
 // byte order mark is dropped, CRLF and a lone CR become LF, and invalid UTF-8 is
@@ -24,8 +29,15 @@ const chunkSize = 64 << 10
 func readText(r io.Reader, max int64) (text string, truncated, invalid, binary bool, err error) {
 	var chunks [][]byte
 	var total int64
+	defer func() {
+		for _, c := range chunks {
+			if cap(c) == chunkSize {
+				chunkPool.Put((*[chunkSize]byte)(c[:chunkSize]))
+			}
+		}
+	}()
 	for total <= max {
-		c := make([]byte, min(chunkSize, max+1-total))
+		c := chunkPool.Get().(*[chunkSize]byte)[:min(chunkSize, max+1-total)]
 		n, rerr := io.ReadFull(r, c)
 		if n > 0 {
 			chunks = append(chunks, c[:n])

@@ -164,6 +164,10 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	return n, first
 }
 
+// readers recycles the read buffers of messages in flight: a fresh 64 KiB
+// buffer per message was most of what ingest allocated.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 // handle hands one message in new/ to ingest and, once it is stored,
 // moves it to cur/ with the keyword's flag.
 func (s *Source) handle(ctx context.Context, name string, letter byte, ingest func(context.Context, pipeline.Incoming) error) error {
@@ -176,7 +180,11 @@ func (s *Source) handle(ctx context.Context, name string, letter byte, ingest fu
 		return fmt.Errorf("maildir %s: %w", s.name, err)
 	}
 	u := uniqueName(name)
-	err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: bufio.NewReaderSize(f, 64<<10)})
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(f)
+	err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: br})
+	br.Reset(nil)
+	readers.Put(br)
 	f.Close()
 	if err != nil {
 		return err
