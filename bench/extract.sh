@@ -17,9 +17,9 @@ runs=${2:-3}
 out=bench/out
 mkdir -p "$out"
 
-if ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; then
-  echo "installing ripgrep and GNU time (Debian packages)…" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep time >/dev/null
+if ! command -v rg >/dev/null; then
+  echo "installing ripgrep (Debian package)…" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null
 fi
 
 go build -o "$out/triage" ./cmd/triage
@@ -31,16 +31,11 @@ cat "$out/corpus.txt" >/dev/null # warm the page cache for every contender
 # or entity underscores, spaced/dashed forms and "ngrok error N".
 pattern='(?i)err(?:\\_|_|&#95;|[ -])ngrok(?:\\_|_|&#95;|[ -])[0-9]+|ngrok error:? ?#?[0-9]+'
 
-# best TIME_OUTPUT_FILE CMD...: runs CMD $runs times, keeps the fastest.
+# best NAME CMD...: runs CMD $runs times (stdout to $out/NAME.out) and
+# prints the fastest wall time and the peak RSS in KiB.
 best() {
   local name=$1; shift
-  local best_t="" best_m=""
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f '%e %M' -o "$out/$name.time" "$@" >"$out/$name.out"
-    read -r t m <"$out/$name.time"
-    if [ -z "$best_t" ] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; best_m=$m; fi
-  done
-  echo "$best_t $best_m"
+  python3 bench/besttime.py "$runs" "$out/$name.out" -- "$@"
 }
 
 read -r t_triage m_triage < <(best triage "$out/triage" scan --json --no-progress "$out/corpus.txt")
@@ -61,7 +56,7 @@ found_re=$(wc -l <"$out/regexp.out")
 
 printf '\ncorpus: %s MiB, %s codes planted, best of %s runs, %s cores\n\n' "$size_mib" "$planted" "$runs" "$(nproc)"
 printf '%-22s %9s %10s %12s %s\n' tool seconds MiB/s "peak RSS" "codes found"
-row() { printf '%-22s %9.2f %10.0f %9.1f MiB %s\n' "$1" "$2" "$(awk "BEGIN{print $size_mib/$2}")" "$(awk "BEGIN{print $3/1024}")" "$4"; }
+row() { printf '%-22s %9.3f %10.0f %9.1f MiB %s\n' "$1" "$2" "$(awk "BEGIN{print $size_mib/$2}")" "$(awk "BEGIN{print $3/1024}")" "$4"; }
 row "triage scan" "$t_triage" "$m_triage" "$found_triage"
 row "rg -j1 -o -i" "$t_rg" "$m_rg" "$found_rg"
 row "go regexp" "$t_re" "$m_re" "$found_re"
