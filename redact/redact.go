@@ -108,7 +108,7 @@ var (
 var rules = []rule{
 	{vendorAnchors, func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
 	{[]string{"://"}, func(s string) string {
-		if !strings.Contains(s, "@") {
+		if !urlMayHavePassword(s) {
 			return s
 		}
 		return replaceGroup(urlPassRe, s, 2, nil)
@@ -332,3 +332,34 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// urlMayHavePassword is a quick test for what urlPassRe needs: after some
+// "://", a user name up to a ':', then a non-empty password up to an '@',
+// none of it spaces or slashes. Most lines with a link have none, and the
+// regular expression is far slower than this scan.
+func urlMayHavePassword(s string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], "://")
+		if j < 0 {
+			return false
+		}
+		i += j + 3
+		k := i
+		for k < len(s) && !isRESpace(s[k]) && !strings.ContainsRune(":/@[]", rune(s[k])) {
+			k++
+		}
+		if k == len(s) || s[k] != ':' {
+			continue
+		}
+		m := k + 1
+		for m < len(s) && !isRESpace(s[m]) && s[m] != '@' && s[m] != '/' {
+			m++
+		}
+		if m > k+1 && m < len(s) && s[m] == '@' {
+			return true
+		}
+	}
+}
+
+// isRESpace is \s in Go's regular expressions.
+func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }

@@ -221,3 +221,22 @@ func BenchmarkStringNoSecrets(b *testing.B) {
 		String(text)
 	}
 }
+
+// TestURLPrecheckNeverMissesAPassword: the quick scan must say yes
+// wherever the regular expression matches.
+func TestURLPrecheckNeverMissesAPassword(t *testing.T) {
+	pieces := []string{"https://", "ftp://", "://", "user", ":", "pa ss", "p@ss", "@", "/", "host", " ", "\t", "[", "]", "é", "x"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(10) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if urlPassRe.MatchString(s) {
+			require.True(t, urlMayHavePassword(s), "%q", s)
+		}
+	}
+	assert.True(t, urlMayHavePassword("see https://bot:hunter2@git.example.com/repo"))
+	assert.False(t, urlMayHavePassword("mail ana@example.com about https://ngrok.com/docs/errors/err_ngrok_3200"))
+}
