@@ -224,7 +224,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	o := cfg.Outbox
 	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)
 	a.pipeline.Dispatcher = ob // due actions are claimed at ingest and run at once
-	rep := &onceReport{} // tickets of this run, for --once
+	rep := &onceReport{}       // tickets of this run, for --once
 	a.pipeline.Stored = func(rec *store.Record) {
 		for _, ac := range rec.Actions {
 			if ac.State == ticket.StatePending {
