@@ -420,6 +420,8 @@ smtp:
 		assert.Equal(t, 9*time.Minute, a.ReIdle)
 		assert.Equal(t, "password", a.Auth)
 		assert.Equal(t, "$triaged", a.Keywords.Triaged)
+		assert.Equal(t, 2, a.ActionConnections)
+		assert.Equal(t, 2, imapAccount(a).ActionConns)
 		assert.Equal(t, "starttls", cfg.SMTP.TLS)
 		assert.Equal(t, 24*time.Hour, cfg.SMTP.ReplyWindow)
 		red := cfg.Redacted()
@@ -449,6 +451,7 @@ smtp:
 		{"name with slash", "imap:\n  - {name: a/b, host: 'h:993', username: u, password: p}\n", "may not contain '/'"},
 		{"duplicate name", "imap:\n  - {name: s, host: 'h:993', username: u, password: p}\n  - {name: s, host: 'h:993', username: u, password: p}\n", `name "s" is used twice`},
 		{"host without port", "imap:\n  - {name: s, host: h, username: u, password: p}\n", "is not host:port"},
+		{"too many action connections", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, action_connections: 40}\n", "action_connections 40 must be between 1 and 16"},
 		{"smtp bad from", "smtp: {host: 'h:587', from: 'not an address'}\n", "is not an address"},
 		{"smtp plain remote", "smtp: {host: 'h:25', tls: plain, allow_plain: true, from: a@b.example}\n", "only allowed for a loopback host"},
 		{"unknown key", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, pasword: x}\n", "pasword"},

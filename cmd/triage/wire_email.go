@@ -70,7 +70,7 @@ func imapAccount(c config.IMAPAccount) imap.Account {
 		Username: c.Username, Password: c.Password, Auth: c.Auth, Token: tokenSource(c.TokenCommand, c.TokenFile),
 		Mailboxes: c.Mailboxes, Idle: c.IdleEnabled(), ReIdle: c.ReIdle, Noop: c.Noop, Timeout: c.Timeout,
 		StartDate: c.StartDate, Backfill: c.Backfill, MaxMessageBytes: c.MaxMessageBytes, Batch: c.Batch, Inflight: c.Inflight,
-		Triaged: c.Keywords.Triaged, Folders: c.Folders, CreateFolders: c.CreateFolders,
+		Triaged: c.Keywords.Triaged, Folders: c.Folders, CreateFolders: c.CreateFolders, ActionConns: c.ActionConnections,
 	}
 }
 

@@ -81,7 +81,7 @@ type Account struct {
 	CreateFolders bool
 	// ActionConns is how many connections the imap.flag and imap.move
 	// sinks may keep open to the account, so that several outbox workers
-	// act at once (default 1).
+	// act at once (default 2).
 	ActionConns int
 }
 
@@ -111,7 +111,7 @@ func (a *Account) defaults() {
 		a.TLS = "implicit"
 	}
 	if a.ActionConns <= 0 {
-		a.ActionConns = 1
+		a.ActionConns = 2
 	}
 }
 
