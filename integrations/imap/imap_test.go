@@ -125,9 +125,16 @@ func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
 // commands by how many messages they name, and can refuse those that
 // name more than one (a server that rejects a batched command).
 type spy struct {
-	mu     sync.Mutex
-	cmds   []string        // "STORE 3", "MOVE 3", "EXPUNGE all", "UID EXPUNGE 2"
-	refuse map[string]bool // commands refused on several messages
+	mu      sync.Mutex
+	cmds    []string        // "STORE 3", "MOVE 3", "EXPUNGE all", "UID EXPUNGE 2"
+	refuse  map[string]bool // commands refused on several messages
+	selects map[string]int  // SELECTs by mailbox
+}
+
+func (s *spy) selected(mailbox string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.selects[mailbox]
 }
 
 func (s *spy) record(cmd string, set goimap.NumSet) error {
@@ -196,6 +203,16 @@ func (s *spySession) Login(username, password string) error {
 	}
 	s.UserSession = imapmemserver.NewUserSession(s.user)
 	return nil
+}
+
+func (s *spySession) Select(mailbox string, opts *goimap.SelectOptions) (*goimap.SelectData, error) {
+	s.spy.mu.Lock()
+	if s.spy.selects == nil {
+		s.spy.selects = map[string]int{}
+	}
+	s.spy.selects[mailbox]++
+	s.spy.mu.Unlock()
+	return s.UserSession.Select(mailbox, opts)
 }
 
 func (s *spySession) Store(w *imapserver.FetchWriter, set goimap.NumSet, flags *goimap.StoreFlags, opts *goimap.StoreOptions) error {
@@ -455,6 +472,83 @@ func TestSourceOversized(t *testing.T) {
 	require.NotNil(t, tk, "an oversized message is normalized by the source")
 	assert.Equal(t, "big@x", tk.MessageID)
 	assert.Contains(t, strings.Join(tk.Problems, "\n"), "only its headers and first 0.1 MiB were read")
+}
+
+// TestSourceDrainWindow drains a mailbox in passes of Batch messages: one
+// SELECT and SEARCH serve the whole drain, and still every message is
+// handed over once and acknowledged, a failed one is taken again, and
+// mail arriving mid-drain comes after.
+func TestSourceDrainWindow(t *testing.T) {
+	tests := []struct {
+		name        string
+		fail        string // Message-ID whose first ingest fails
+		lateAt      int    // deliver late@x after this many passes (0: never)
+		wantSelects int    // SELECTs of the drain (in-memory server)
+	}{
+		{"one SELECT for the drain", "", 0, 2}, // the last pass finds nothing new
+		{"a failed message is taken again", "d4@x", 0, -1},
+		{"mail arriving mid-drain comes after", "", 2, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			servers(t, func(t *testing.T, s *testServer) {
+				ctx := context.Background()
+				admin := s.admin(t)
+				require.NoError(t, admin.Create("Drain", nil).Wait())
+				var want []string
+				for i := range 10 {
+					id := fmt.Sprintf("d%d@x", i)
+					want = append(want, id)
+					appendMsg(t, admin, "Drain", mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
+				}
+				st := newFakeStore()
+				failed := false
+				in := &ingester{st: st, fail: func(inc pipeline.Incoming) error {
+					b := make([]byte, 4096)
+					n, _ := inc.Raw.(io.ReaderAt).ReadAt(b, 0)
+					if messageID(b[:n]) == tt.fail && !failed {
+						failed = true
+						return errors.New("store down")
+					}
+					return nil
+				}}
+				acct := s.account()
+				acct.Backfill, acct.Batch, acct.Inflight = true, 3, 2
+				src := NewSource(acct, "Drain", st, nil)
+				defer src.Close()
+				before := 0
+				if s.spy != nil {
+					before = s.spy.selected("Drain")
+				}
+				for pass := 1; pass < 20; pass++ {
+					n, err := src.Poll(ctx, in.ingest)
+					if tt.fail != "" && err != nil {
+						require.ErrorContains(t, err, "store down")
+						continue
+					}
+					require.NoError(t, err)
+					if pass == tt.lateAt {
+						appendMsg(t, admin, "Drain", mkmail("late@x", "ana@example.com", "s", "b"))
+						want = append(want, "late@x")
+					}
+					if n == 0 {
+						break
+					}
+				}
+				assert.ElementsMatch(t, want, in.ids, "each message once")
+				if tt.lateAt > 0 {
+					assert.Equal(t, "late@x", in.ids[len(in.ids)-1], "new mail after the mail found before it")
+				}
+				msgs := messages(t, admin, "Drain")
+				for _, id := range want {
+					assert.Equal(t, []string{"$triaged"}, msgs[id], id)
+				}
+				if s.spy != nil && tt.wantSelects >= 0 {
+					assert.Equal(t, tt.wantSelects, s.spy.selected("Drain")-before-1, "SELECTs by the source (less the check above)")
+				}
+			})
+		})
+	}
 }
 
 func TestWatcherWakesOnAppend(t *testing.T) {
