@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	goimap "github.com/emersion/go-imap/v2"
 
@@ -44,6 +45,8 @@ type account struct {
 	// pool holds the idle sessions; a sink takes one for the length of a
 	// send, so at most cap(pool) commands run against the account at once.
 	pool chan *session
+	// moves counts move commands sent on any session of the pool.
+	moves atomic.Uint64
 }
 
 // session is one pooled connection and what is selected on it.
@@ -53,6 +56,10 @@ type session struct {
 	// UIDVALIDITY, so a run of actions on one mailbox selects it once.
 	selected  string
 	selectedV uint32
+	// synced is true while the session is taken and its view of the
+	// selected mailbox is up to date with the pool's moves (seenMoves).
+	synced    bool
+	seenMoves uint64
 }
 
 // selectBox selects mailbox unless it is selected already.
@@ -81,7 +88,10 @@ func (ac *account) acquire(ctx context.Context) (*session, error) {
 }
 
 // release gives a session back to the pool.
-func (ac *account) release(s *session) { ac.pool <- s }
+func (ac *account) release(s *session) {
+	s.synced = false
+	ac.pool <- s
+}
 
 // NewActions returns the sinks' shared state. It does no I/O.
 func NewActions(accts []Account, tickets TicketReader, log *slog.Logger) *Actions {
@@ -181,7 +191,20 @@ func (a *Actions) on(ctx context.Context, ac *account, s *session, kind string, 
 		s.c, s.selected = c, ""
 	}
 	stop := s.c.bind(ctx)
-	err := fn()
+	var err error
+	if moves := ac.moves.Load(); !s.synced && s.selected != "" && s.seenMoves != moves {
+		// Another connection of the pool moved messages since this one
+		// last looked, and a server need not say so before a NOOP:
+		// without it a UID moved away could seem to be still here.
+		if err = s.c.Noop().Wait(); err != nil {
+			err = fmt.Errorf("%s: check %s for changes: %w", kind, s.selected, err)
+		}
+		s.seenMoves = moves
+	}
+	if err == nil {
+		s.synced = true
+		err = fn()
+	}
 	stop()
 	if s.c.closed() {
 		s.c, s.selected = nil, ""
@@ -502,6 +525,7 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 		return left, nil
 	}
 	copied, err := moveUIDs(c, set, g.target)
+	ac.moves.Add(1)
 	if err != nil && !copied && isNo(err) && ac.acct.CreateFolders {
 		if cerr := c.Create(g.target, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
 			return append(left, here...), fmt.Errorf("imap.move: create %s: %w", g.target, cerr)
@@ -552,6 +576,7 @@ func (a *Actions) moveOne(ctx context.Context, ac *account, s *session, act tick
 	_ = c.Store(goimap.UIDSetNum(goimap.UID(found)), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Silent: true, Flags: []goimap.Flag{goimap.Flag(ac.acct.Triaged)}}, nil).Close()
 	set := goimap.UIDSetNum(goimap.UID(found))
 	_, err = moveUIDs(c, set, dest)
+	ac.moves.Add(1)
 	if err != nil && isNo(err) && ac.acct.CreateFolders {
 		if cerr := c.Create(dest, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
 			return fmt.Errorf("imap.move: create %s: %w", dest, cerr)

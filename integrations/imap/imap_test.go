@@ -1232,3 +1232,39 @@ func TestBatchPool(t *testing.T) {
 		require.NoError(t, acts.FlagSink().Send(ctx, ticket.Action{TicketID: tickets["p0@x"], Kind: ticket.KindIMAPFlag, Target: "$after-close"}), "usable after Close")
 	})
 }
+
+// TestPoolSeesMovesOfOtherConnections: a connection of the pool that
+// did not make a move learns of it before it acts, so a flag after a move
+// made on another connection finds the message in its new folder.
+func TestPoolSeesMovesOfOtherConnections(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		require.NoError(t, admin.Create("Done", nil).Wait())
+		st := newFakeStore()
+		acct := s.account()
+		acct.ActionConns = 2
+		tickets := seedBatch(t, s, admin, st, acct, "INBOX", "a@x", "b@x")
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		flag, move := acts.FlagSink(), acts.MoveSink()
+		// Both connections select INBOX (the pool hands them out in turn).
+		require.NoError(t, flag.Send(ctx, ticket.Action{TicketID: tickets["a@x"], Kind: ticket.KindIMAPFlag, Target: "$one"}))
+		require.NoError(t, flag.Send(ctx, ticket.Action{TicketID: tickets["b@x"], Kind: ticket.KindIMAPFlag, Target: "$one"}))
+		mv := ticket.Action{TicketID: tickets["a@x"], Kind: ticket.KindIMAPMove, Target: "Done"}
+		require.NoError(t, move.Send(ctx, mv)) // on the first connection
+		st.mu.Lock()
+		st.tickets[tickets["a@x"]].Actions = []ticket.Action{mv}
+		st.mu.Unlock()
+		// On the second, whose last look at INBOX still showed a@x.
+		errs := flag.(outbox.BatchSink).SendBatch(ctx, []ticket.Action{
+			{TicketID: tickets["a@x"], Kind: ticket.KindIMAPFlag, Target: "$two"},
+			{TicketID: tickets["b@x"], Kind: ticket.KindIMAPFlag, Target: "$two"},
+		})
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+		assert.Contains(t, messages(t, admin, "Done")["a@x"], "$two", "flagged where it is now")
+		assert.Contains(t, messages(t, admin, "INBOX")["b@x"], "$two")
+		require.NoError(t, move.Send(ctx, mv), "a repeat on the other connection finds it moved")
+	})
+}
