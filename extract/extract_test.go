@@ -301,6 +301,24 @@ func (s slowStart) ReadAt(p []byte, off int64) (int, error) {
 	return s.r.ReadAt(p, off)
 }
 
+// TestScanAtChunkBoundary puts a code at every position around the end
+// of the first chunk: each worker sees the other's margin, and the code
+// must be found exactly once.
+func TestScanAtChunkBoundary(t *testing.T) {
+	const code = `ERR\_NGROK\_8012 {"error_code": 102} ngrok `
+	base := []byte(strings.Repeat(" ", scanChunk+margin+len(code)+64))
+	for pos := scanChunk - len(code) - 8; pos <= scanChunk+8; pos++ {
+		text := slices.Clone(base)
+		copy(text[pos:], code)
+		var got []Match
+		require.NoError(t, ScanAt(bytes.NewReader(text), int64(len(text)), 2, func(m Match) error {
+			got = append(got, m)
+			return nil
+		}))
+		require.Equal(t, []int{8012, 102}, codesOf(got), "code at %d", pos)
+	}
+}
+
 func TestScanAtKeepsOrderWhenChunksFinishOutOfOrder(t *testing.T) {
 	text, codes := corpus(6, 9<<20)
 	var got []Match
