@@ -18,10 +18,14 @@
 // checked with NOOP. Dropped connections are re-dialled with backoff and
 // jitter; the cursor makes resuming exact.
 //
-// Nothing is ever expunged but a message the bot itself moved: MOVE, or
-// COPY + STORE \Deleted + UID EXPUNGE of that one UID with UIDPLUS. A
-// server with neither gets a clear error instead (go-imap's own fallback
-// would EXPUNGE every \Deleted message in the mailbox).
+// Nothing is ever expunged but messages the bot itself moved: UID MOVE,
+// or UID COPY + STORE \Deleted + UID EXPUNGE of exactly those UIDs with
+// UIDPLUS. A server with neither gets a clear error instead (go-imap's
+// own fallback would EXPUNGE every \Deleted message in the mailbox).
+//
+// The imap.flag and imap.move sinks (Actions) are outbox.BatchSinks: the
+// actions of one claim that share a mailbox and target are carried out by
+// one command on a UID set, over a small pool of connections per account.
 package imap
 
 import (
