@@ -7,6 +7,7 @@ package annotate
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/extract"
@@ -140,24 +141,45 @@ func (b *Builder) Annotation() Annotation {
 	}
 	// Codes in new text first, then those seen only in quoted history,
 	// each group in order of first appearance.
-	a := Annotation{Codes: make([]Code, 0, len(b.stats))}
+	order := make([]int32, 0, len(b.stats))
 	for _, quoted := range []bool{false, true} {
-		for _, st := range b.stats {
-			if st.quotedOnly != quoted {
-				continue
+		for i, st := range b.stats {
+			if st.quotedOnly == quoted {
+				order = append(order, int32(i))
 			}
+		}
+	}
+	a := Annotation{Codes: make([]Code, len(order))}
+	fill := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			st := &b.stats[order[k]]
 			e := b.cat.Lookup(st.code)
-			a.Codes = append(a.Codes, Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), Count: st.count,
-				QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where), Confidence: st.confidence})
-			if !e.Known {
-				a.Unknown = append(a.Unknown, st.code)
-			}
+			a.Codes[k] = Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), Count: st.count,
+				QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where), Confidence: st.confidence}
+		}
+	}
+	if n := len(order); n >= parallelCodes {
+		// A log with tens of thousands of distinct codes: two halves at
+		// once.
+		var wg sync.WaitGroup
+		wg.Go(func() { fill(0, n/2) })
+		fill(n/2, n)
+		wg.Wait()
+	} else {
+		fill(0, len(order))
+	}
+	for _, c := range a.Codes {
+		if !c.Known {
+			a.Unknown = append(a.Unknown, c.Code)
 		}
 	}
 	slices.Sort(a.Unknown)
 	a.Primary = a.Codes[0].Category
 	return a
 }
+
+// parallelCodes is how many distinct codes make Annotation split its work.
+const parallelCodes = 4096
 
 // Matches finds every code in a ticket's parts, in part order.
 func Matches(t *ticket.Ticket) []ticket.Match {

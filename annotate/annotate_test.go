@@ -1,6 +1,7 @@
 package annotate
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -97,4 +98,32 @@ func TestBuilderManyCodes(t *testing.T) {
 	assert.Equal(t, 3200, got.Codes[0].Code, "codes in new text come first")
 	assert.True(t, got.Codes[1].QuotedOnly)
 	assert.Equal(t, got.Codes[0].Category, got.Primary)
+}
+
+// TestBuilderAnnotationInHalves has enough codes for Annotation to fill
+// its result in two halves at once; order and contents must not change.
+func TestBuilderAnnotationInHalves(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	b := NewBuilder(cat)
+	n := parallelCodes + 1001
+	var want []int
+	for i := range n {
+		quoted := i%3 == 0
+		b.Add(ticket.Match{Code: 100000 + i, PartKind: ticket.KindBody, Quoted: quoted})
+		if !quoted {
+			want = append(want, 100000+i)
+		}
+	}
+	for i := 0; i < n; i += 3 {
+		want = append(want, 100000+i) // quoted-only codes come last
+	}
+	ann := b.Annotation()
+	require.Len(t, ann.Codes, n)
+	for k, c := range ann.Codes {
+		require.Equal(t, want[k], c.Code, "position %d", k)
+		require.Equal(t, "ERR_NGROK_"+strconv.Itoa(c.Code), c.Name)
+		require.Equal(t, (c.Code-100000)%3 != 0, !c.QuotedOnly, "code %d", c.Code)
+	}
+	assert.Len(t, ann.Unknown, n)
 }

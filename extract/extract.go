@@ -21,7 +21,6 @@ package extract
 
 import (
 	"strconv"
-	"sync/atomic"
 )
 
 // Form says how a code was written.
@@ -112,19 +111,4 @@ func (m Match) Canonical() string { return CodeString(m.Code) }
 func (m Match) Confidence() float64 { return m.Form.Confidence() }
 
 // CodeString returns the canonical spelling of code n: "ERR_NGROK_<n>".
-// Spellings of codes below 32768 are made once and shared: a log repeats
-// the same few codes thousands of times.
-func CodeString(n int) string {
-	if n < 0 || n >= len(codeStrings) {
-		return "ERR_NGROK_" + strconv.Itoa(n)
-	}
-	if p := codeStrings[n].Load(); p != nil {
-		return *p
-	}
-	s := "ERR_NGROK_" + strconv.Itoa(n)
-	codeStrings[n].Store(&s)
-	return s
-}
-
-// codeStrings caches CodeString; untouched entries cost no memory.
-var codeStrings [1 << 15]atomic.Pointer[string]
+func CodeString(n int) string { return "ERR_NGROK_" + strconv.Itoa(n) }

@@ -249,7 +249,11 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 					if i > 0 {
 						c.json = append(c.json, ',')
 					}
-					c.json = appendMatchJSON(c.json, annotate.FromExtract(m, 0, part, ""))
+					// FromExtract without the canonical name, which
+					// appendMatchJSON spells from the code: no
+					// allocation per match.
+					c.json = appendMatchJSON(c.json, ticket.Match{Code: m.Code, PartKind: part.Kind, Offset: m.Offset,
+						Form: m.Form.String(), Confidence: m.Confidence()})
 				}
 			}
 			return c
@@ -285,6 +289,17 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	if err != nil {
 		s.fail(name, err)
 	}
+}
+
+// appendCodesJSON appends cs as comma-separated JSON objects.
+func appendCodesJSON(b []byte, cs []annotate.Code) []byte {
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCodeJSON(b, c)
+	}
+	return b
 }
 
 // scanChunk is one chunk of a large text file as a scan worker hands it
@@ -369,14 +384,27 @@ func (j *jsonStream) raw(encoded []byte) {
 }
 
 func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
-	// The codes are written one at a time: a large log can hold thousands.
 	j.w.WriteString(`],"codes":[`)
-	for i, c := range ann.Codes {
-		if i > 0 {
-			j.w.WriteByte(',')
+	if n := len(ann.Codes); n >= 4096 {
+		// A large log can hold tens of thousands of distinct codes:
+		// encode the two halves at once.
+		var wg sync.WaitGroup
+		var first []byte
+		wg.Go(func() { first = appendCodesJSON(nil, ann.Codes[:n/2]) })
+		second := appendCodesJSON(nil, ann.Codes[n/2:])
+		wg.Wait()
+		j.w.Write(first)
+		j.w.WriteByte(',')
+		j.w.Write(second)
+	} else {
+		// One at a time, so the buffer stays small.
+		for i, c := range ann.Codes {
+			if i > 0 {
+				j.w.WriteByte(',')
+			}
+			j.buf = appendCodeJSON(j.buf[:0], c)
+			j.w.Write(j.buf)
 		}
-		j.buf = appendCodeJSON(j.buf[:0], c)
-		j.w.Write(j.buf)
 	}
 	j.w.WriteString("]")
 	tail, _ := json.Marshal(struct {
