@@ -385,26 +385,27 @@ func (j *jsonStream) raw(encoded []byte) {
 
 func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
 	j.w.WriteString(`],"codes":[`)
-	if n := len(ann.Codes); n >= 4096 {
-		// A large log can hold tens of thousands of distinct codes:
-		// encode the two halves at once.
-		var wg sync.WaitGroup
-		var first []byte
-		wg.Go(func() { first = appendCodesJSON(nil, ann.Codes[:n/2]) })
-		second := appendCodesJSON(nil, ann.Codes[n/2:])
-		wg.Wait()
-		j.w.Write(first)
+	// One at a time, so the buffer stays small; a large log can hold tens
+	// of thousands of distinct codes, and then the second half is encoded
+	// meanwhile on another core.
+	codes, rest := ann.Codes, []annotate.Code(nil)
+	var wg sync.WaitGroup
+	var second []byte
+	if n := len(codes); n >= 4096 {
+		codes, rest = codes[:n/2], codes[n/2:]
+		wg.Go(func() { second = appendCodesJSON(nil, rest) })
+	}
+	for i, c := range codes {
+		if i > 0 {
+			j.w.WriteByte(',')
+		}
+		j.buf = appendCodeJSON(j.buf[:0], c)
+		j.w.Write(j.buf)
+	}
+	wg.Wait()
+	if len(rest) > 0 {
 		j.w.WriteByte(',')
 		j.w.Write(second)
-	} else {
-		// One at a time, so the buffer stays small.
-		for i, c := range ann.Codes {
-			if i > 0 {
-				j.w.WriteByte(',')
-			}
-			j.buf = appendCodeJSON(j.buf[:0], c)
-			j.w.Write(j.buf)
-		}
 	}
 	j.w.WriteString("]")
 	tail, _ := json.Marshal(struct {
