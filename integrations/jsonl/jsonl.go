@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/triage-bot/triage/outbox"
@@ -56,37 +57,77 @@ type line struct {
 // a crash, found in the file's tail when it is opened, or a retry in this
 // process) is not written again.
 func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
-	if a.Target == "" {
-		return outbox.Permanent(fmt.Errorf("jsonl: the action has no target file"))
-	}
-	payload := json.RawMessage(a.Payload)
-	if !json.Valid(payload) {
-		b, _ := json.Marshal(string(a.Payload))
-		payload = b
-	}
-	data, err := json.Marshal(line{Key: a.Key, Ticket: a.TicketID, Rule: a.Rule, Payload: payload})
-	if err != nil {
-		return outbox.Permanent(fmt.Errorf("jsonl: %w", err))
+	return s.SendBatch(ctx, []ticket.Action{a})[0]
+}
+
+// SendBatch is Send for many actions, with one write per file: the
+// outbox hands a claimed batch's jsonl actions over together.
+func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
+	errs := make([]error, len(as))
+	lines := make([][]byte, len(as))
+	var targets []string
+	byTarget := map[string][]int{}
+	for i, a := range as {
+		if a.Target == "" {
+			errs[i] = outbox.Permanent(fmt.Errorf("jsonl: the action has no target file"))
+			continue
+		}
+		payload := json.RawMessage(a.Payload)
+		if !json.Valid(payload) {
+			b, _ := json.Marshal(string(a.Payload))
+			payload = b
+		}
+		data, err := json.Marshal(line{Key: a.Key, Ticket: a.TicketID, Rule: a.Rule, Payload: payload})
+		if err != nil {
+			errs[i] = outbox.Permanent(fmt.Errorf("jsonl: %w", err))
+			continue
+		}
+		lines[i] = append(data, '\n')
+		if _, ok := byTarget[a.Target]; !ok {
+			targets = append(targets, a.Target)
+		}
+		byTarget[a.Target] = append(byTarget[a.Target], i)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := s.open(a.Target)
-	if err != nil {
-		return fmt.Errorf("jsonl: %w", err)
+	for _, target := range targets {
+		idx := byTarget[target]
+		fail := func(err error) {
+			for _, i := range idx {
+				errs[i] = err
+			}
+		}
+		f, err := s.open(target)
+		if err != nil {
+			fail(fmt.Errorf("jsonl: %w", err))
+			continue
+		}
+		var buf []byte
+		var keys []string
+		for _, i := range idx {
+			if k := as[i].Key; f.recent[k] || slices.Contains(keys, k) {
+				continue
+			}
+			buf = append(buf, lines[i]...)
+			keys = append(keys, as[i].Key)
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		// No fsync per line: a process crash keeps what was written (the
+		// kernel has it), and syncing each line would cap throughput at
+		// the disk's flush rate.
+		if _, err := f.f.Write(buf); err != nil {
+			f.f.Close()
+			delete(s.files, target)
+			fail(fmt.Errorf("jsonl: append to %s: %w", target, err))
+			continue
+		}
+		for _, k := range keys {
+			f.remember(k)
+		}
 	}
-	if f.recent[a.Key] {
-		return nil
-	}
-	// No fsync per line: a process crash keeps what was written (the
-	// kernel has it), and syncing each line would cap throughput at the
-	// disk's flush rate.
-	if _, err := f.f.Write(append(data, '\n')); err != nil {
-		f.f.Close()
-		delete(s.files, a.Target)
-		return fmt.Errorf("jsonl: append to %s: %w", a.Target, err)
-	}
-	f.remember(a.Key)
-	return nil
+	return errs
 }
 
 func (f *file) remember(key string) {

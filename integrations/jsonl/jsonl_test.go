@@ -51,3 +51,38 @@ func TestNoTarget(t *testing.T) {
 	err := New().Send(context.Background(), ticket.Action{Key: "k"})
 	assert.True(t, outbox.IsPermanent(err))
 }
+
+var _ outbox.BatchSink = (*Sink)(nil)
+
+func TestSendBatch(t *testing.T) {
+	dir := t.TempDir()
+	one, two := filepath.Join(dir, "one.jsonl"), filepath.Join(dir, "two.jsonl")
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	act := func(key, target string) ticket.Action {
+		return ticket.Action{TicketID: "t-" + key, Target: target, Key: key, Payload: []byte(`{"k":"` + key + `"}`)}
+	}
+	require.NoError(t, s.Send(ctx, act("old", one)))
+	errs := s.SendBatch(ctx, []ticket.Action{
+		act("a", one), act("b", two), act("old", one), act("c", one), act("a", one), act("d", ""),
+	})
+	require.Len(t, errs, 6)
+	for i, err := range errs[:5] {
+		assert.NoError(t, err, "action %d", i)
+	}
+	assert.True(t, outbox.IsPermanent(errs[5]), "no target: that action alone fails")
+	keys := func(path string) []string {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var v line
+			require.NoError(t, json.Unmarshal([]byte(l), &v))
+			out = append(out, v.Key)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"old", "a", "c"}, keys(one), "each key once, in order, whether seen before or twice in the batch")
+	assert.Equal(t, []string{"b"}, keys(two))
+}
