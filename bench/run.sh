@@ -24,6 +24,7 @@ go build -o "$out/triage" ./cmd/triage
 go run ./bench/genmaildir -o "$out/py-maildir" -n "$n"
 cp -r "$out/py-maildir" "$out/maildir"
 cat "$out"/maildir/new/* >/dev/null # warm the page cache for both
+sync # and write the copies out now, not during the first contender's run
 
 cat >"$out/triage.yaml" <<YAML
 data_dir: $out/data
