@@ -6,4 +6,4 @@ var haveAVX2 = false
 
 // anchorBlocks finds nothing on this platform: the portable search does
 // all the work.
-func anchorBlocks(b []byte, from int, out []int) ([]int, int) { return out, from }
+func anchorBlocks(b []byte, from int, out, keys []int) ([]int, []int, int) { return out, keys, from }

@@ -28,6 +28,9 @@ type region struct {
 	anchors []int // positions of "ngrok" words, for the JSON window
 	found   []found
 	cands   []int // anchor candidates from the vector search
+	// keys are the positions of '_' after 'r': where the "error" of an
+	// "error_code" key would end.
+	keys []int
 	// portable skips the vector search, for tests that compare the two.
 	portable bool
 }
@@ -38,15 +41,19 @@ type region struct {
 func (r *region) scan(b []byte, own0, own1 int) {
 	r.anchors = r.anchors[:0]
 	r.found = r.found[:0]
+	r.keys = r.keys[:0]
 	if r.cands == nil {
 		r.cands = make([]int, 0, 1024)
 	}
 	from, to := max(0, own0-jsonWindow, 1), min(len(b), own1+jsonWindow)
-	// The vector search takes whole 32-byte blocks; the portable loop
-	// below finishes the tail (or does everything without AVX2).
+	// The vector search takes whole 32-byte blocks; the portable loops
+	// below finish the tail (or do everything without AVX2).
 	for from < to && !r.portable {
+		if cap(r.keys)-len(r.keys) < 64 {
+			r.keys = slices.Grow(r.keys, 1024)
+		}
 		var next int
-		r.cands, next = anchorBlocks(b[:to], from, r.cands[:0])
+		r.cands, r.keys, next = anchorBlocks(b[:to], from, r.cands[:0], r.keys)
 		for _, p := range r.cands {
 			r.visit(b, p, own0, own1)
 		}
@@ -66,6 +73,11 @@ func (r *region) scan(b []byte, own0, own1 int) {
 			up = indexFrom(b, 'K', p+1, to)
 		}
 		r.visit(b, p, own0, own1)
+	}
+	for u := indexFrom(b, '_', from, to); u >= 0; u = indexFrom(b, '_', u+1, to) {
+		if b[u-1] == 'r' {
+			r.keys = append(r.keys, u)
+		}
 	}
 	if len(r.anchors) > 0 {
 		r.scanJSONNumbers(b, own0, own1)
@@ -89,35 +101,23 @@ func (r *region) visit(b []byte, p, own0, own1 int) {
 }
 
 // scanJSONNumbers finds "error_code": <n> keys starting in b[own0:own1]
-// with an ngrok mention within jsonWindow bytes. Only the stretches near
-// an anchor are searched, jumping between underscores, which are rarer
-// than any letter of the key.
+// with an ngrok mention within jsonWindow bytes, among the places r.keys
+// marks (rarer than any letter of the key).
 func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
 	const under = len("error") // offset of '_' in the key
 	added := false
-	end := min(len(b), own1+under) // where an underscore may still start a key we own
-	for k := 0; k < len(r.anchors); {
-		// One stretch: key starts within jsonWindow of a run of anchors
-		// that lie closer than 2*jsonWindow to each other.
-		lo := max(own0, r.anchors[k]-jsonWindow)
-		hi := r.anchors[k] + jsonWindow
-		for k++; k < len(r.anchors) && r.anchors[k]-jsonWindow <= hi; k++ {
-			hi = r.anchors[k] + jsonWindow
+	for _, u := range r.keys {
+		q := u - under // where the key would start
+		if q < own0 || q >= own1 || !bytes.HasPrefix(b[q:], errorCodeKey) {
+			continue
 		}
-		for i, stop := lo+under, min(end, hi+under+1); i < stop; {
-			j := bytes.IndexByte(b[i:stop], '_')
-			if j < 0 {
-				break
-			}
-			q := i + j - under // where the key would start
-			i += j + 1
-			if q < own0 || q >= own1 || !bytes.HasPrefix(b[q:], errorCodeKey) {
-				continue
-			}
-			if f, ok := jsonNumberAt(b, q); ok {
-				r.found = append(r.found, f)
-				added = true
-			}
+		k, _ := slices.BinarySearch(r.anchors, q-jsonWindow)
+		if k == len(r.anchors) || r.anchors[k] > q+jsonWindow {
+			continue
+		}
+		if f, ok := jsonNumberAt(b, q); ok {
+			r.found = append(r.found, f)
+			added = true
 		}
 	}
 	if added {
