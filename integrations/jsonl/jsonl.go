@@ -72,17 +72,7 @@ func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 			errs[i] = outbox.Permanent(fmt.Errorf("jsonl: the action has no target file"))
 			continue
 		}
-		payload := json.RawMessage(a.Payload)
-		if !json.Valid(payload) {
-			b, _ := json.Marshal(string(a.Payload))
-			payload = b
-		}
-		data, err := json.Marshal(line{Key: a.Key, Ticket: a.TicketID, Rule: a.Rule, Payload: payload})
-		if err != nil {
-			errs[i] = outbox.Permanent(fmt.Errorf("jsonl: %w", err))
-			continue
-		}
-		lines[i] = append(data, '\n')
+		lines[i] = appendLine(nil, a)
 		if _, ok := byTarget[a.Target]; !ok {
 			targets = append(targets, a.Target)
 		}
@@ -128,6 +118,38 @@ func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 		}
 	}
 	return errs
+}
+
+// appendLine appends a's line as json.Marshal(line{...}) would write it,
+// without re-encoding the payload (most of the line), which is copied as
+// it is when it is valid JSON and stored as a JSON string otherwise.
+func appendLine(b []byte, a ticket.Action) []byte {
+	str := func(b []byte, s string) []byte {
+		q, _ := json.Marshal(s)
+		return append(b, q...)
+	}
+	b = append(b, `{"key":`...)
+	b = str(b, a.Key)
+	b = append(b, `,"ticket_id":`...)
+	b = str(b, a.TicketID)
+	if a.Rule != "" {
+		b = append(b, `,"rule":`...)
+		b = str(b, a.Rule)
+	}
+	b = append(b, `,"payload":`...)
+	p := bytes.TrimSpace(a.Payload)
+	switch {
+	case !json.Valid(p):
+		b = str(b, string(a.Payload))
+	case bytes.ContainsAny(p, "\n\r"):
+		// Indented JSON: one line it must be.
+		var c bytes.Buffer
+		_ = json.Compact(&c, p)
+		b = append(b, c.Bytes()...)
+	default:
+		b = append(b, p...)
+	}
+	return append(b, '}', '\n')
 }
 
 func (f *file) remember(key string) {

@@ -86,3 +86,19 @@ func TestSendBatch(t *testing.T) {
 	assert.Equal(t, []string{"old", "a", "c"}, keys(one), "each key once, in order, whether seen before or twice in the batch")
 	assert.Equal(t, []string{"b"}, keys(two))
 }
+
+func TestLineEncoding(t *testing.T) {
+	for _, payload := range []string{`{"x":1}`, "{\n  \"x\": [1, 2]\n}", "not json", `"<b>&"`, ""} {
+		a := ticket.Action{Key: "k", TicketID: "t<1>", Rule: "r", Payload: []byte(payload)}
+		got := appendLine(nil, a)
+		require.True(t, strings.HasSuffix(string(got), "\n"))
+		require.Equal(t, 1, strings.Count(string(got), "\n"), "one line: %q", got)
+		raw := json.RawMessage(a.Payload)
+		if !json.Valid(raw) {
+			raw, _ = json.Marshal(payload)
+		}
+		want, err := json.Marshal(line{Key: a.Key, Ticket: a.TicketID, Rule: a.Rule, Payload: raw})
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), "payload %q", payload)
+	}
+}
