@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/internal/group"
 	"github.com/triage-bot/triage/metrics"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/route"
@@ -84,7 +84,8 @@ type Pipeline struct {
 	// Now defaults to time.Now.
 	Now func() time.Time
 
-	group groupCommit
+	// group lets concurrent Ingest calls share one transaction.
+	group group.Group[*store.Record, error]
 }
 
 // ErrBadInput is returned (wrapped) when the input cannot be read as a
@@ -107,7 +108,8 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 	if p.Dispatcher != nil {
 		rec.Claim = p.Dispatcher.Claim()
 	}
-	if err := p.group.commit(ctx, p.Store, rec); err != nil {
+	err = p.group.Do(rec, maxGroup, func(recs []*store.Record) []error { return p.Store.IngestBatch(ctx, recs) })
+	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			p.Metrics.Duplicate(in.Source)
 			return nil, fmt.Errorf("pipeline: ticket %s: %w", in.ID, err)
@@ -202,54 +204,3 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 
 // maxGroup caps how many tickets one commit carries.
 const maxGroup = 128
-
-// groupCommit lets concurrent Ingest calls share one transaction: the
-// first caller to find no commit under way becomes the leader and commits
-// whatever has queued up meanwhile, batch after batch, until the queue is
-// empty; the others wait for their record's result. A lone caller commits
-// alone at once, so nothing waits for a batch to fill. There is no
-// background goroutine to start or stop.
-type groupCommit struct {
-	mu     sync.Mutex
-	queue  []*groupItem
-	active bool
-}
-
-type groupItem struct {
-	rec  *store.Record
-	err  error
-	done chan struct{}
-}
-
-// commit stores rec, alone or with records queued by other callers, and
-// returns rec's own result.
-func (g *groupCommit) commit(ctx context.Context, st Store, rec *store.Record) error {
-	it := &groupItem{rec: rec, done: make(chan struct{})}
-	g.mu.Lock()
-	g.queue = append(g.queue, it)
-	if g.active {
-		g.mu.Unlock()
-		<-it.done
-		return it.err
-	}
-	g.active = true
-	for len(g.queue) > 0 {
-		n := min(len(g.queue), maxGroup)
-		batch := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		recs := make([]*store.Record, len(batch))
-		for i, b := range batch {
-			recs[i] = b.rec
-		}
-		errs := st.IngestBatch(ctx, recs)
-		for i, b := range batch {
-			b.err = errs[i]
-			close(b.done)
-		}
-		g.mu.Lock()
-	}
-	g.active = false
-	g.mu.Unlock()
-	return it.err
-}
