@@ -95,6 +95,9 @@ func String(s string) string {
 type rule struct {
 	anchors []string
 	apply   func(string) string
+	// may, when set, is a quicker test (on the lower-cased line) of what
+	// apply's expression needs; apply runs only when it says yes.
+	may func(lower string) bool
 }
 
 var (
@@ -106,21 +109,21 @@ var (
 // prefix is kept; the free-standing authtoken shape goes last so that
 // key-value rules keep their key.
 var rules = []rule{
-	{vendorAnchors, func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
-	{[]string{"://"}, func(s string) string {
+	{anchors: vendorAnchors, apply: func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
+	{anchors: []string{"://"}, apply: func(s string) string {
 		if !urlMayHavePassword(s) {
 			return s
 		}
 		return replaceGroup(urlPassRe, s, 2, nil)
 	}},
-	{[]string{"authorization"}, func(s string) string { return replaceGroup(authHeaderRe, s, 2, nil) }},
-	{[]string{"bearer"}, func(s string) string { return replaceGroup(bearerRe, s, 2, looksLikeBearer) }},
-	{[]string{"basic"}, func(s string) string { return replaceGroup(basicRe, s, 2, looksLikeBasic) }},
-	{kvAnchors, func(s string) string {
+	{anchors: []string{"authorization"}, apply: func(s string) string { return replaceGroup(authHeaderRe, s, 2, nil) }},
+	{anchors: []string{"bearer"}, apply: func(s string) string { return replaceGroup(bearerRe, s, 2, looksLikeBearer) }},
+	{anchors: []string{"basic"}, apply: func(s string) string { return replaceGroup(basicRe, s, 2, looksLikeBasic) }},
+	{anchors: kvAnchors, may: flagMayMatch, apply: func(s string) string {
 		return replaceGroup(flagRe, s, 2, func(v string) bool { return !strings.HasPrefix(v, "-") })
 	}},
-	{kvAnchors, func(s string) string { return replaceGroup(kvRe, s, 3, nil) }},
-	{nil, replaceAuthtokens},
+	{anchors: kvAnchors, may: kvMayMatch, apply: func(s string) string { return replaceGroup(kvRe, s, 3, nil) }},
+	{apply: replaceAuthtokens},
 }
 
 func mayHaveSecret(line, lower string) bool {
@@ -151,7 +154,7 @@ func redactLine(line, lower string) string {
 	for range maxPasses {
 		next := line
 		for _, r := range rules {
-			if r.anchors == nil || hasAnchor(lower, r.anchors) {
+			if (r.anchors == nil || hasAnchor(lower, r.anchors)) && (r.may == nil || r.may(lower)) {
 				next = r.apply(next)
 			}
 		}
@@ -363,3 +366,62 @@ func urlMayHavePassword(s string) bool {
 
 // isRESpace is \s in Go's regular expressions.
 func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// anyKVAnchor reports whether ok holds for some occurrence of a key-value
+// anchor in lower, given the text before and after it.
+func anyKVAnchor(lower string, ok func(before, after string) bool) bool {
+	for _, a := range kvAnchors {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], a)
+			if j < 0 {
+				break
+			}
+			if ok(lower[:i+j], lower[i+j+len(a):]) {
+				return true
+			}
+			i += j + 1
+		}
+	}
+	return false
+}
+
+// kvMayMatch is a quick test for what kvRe needs: an anchor ending a key
+// name (more name characters may follow it), an optional quote, blanks,
+// then ':' or '='.
+func kvMayMatch(lower string) bool {
+	return anyKVAnchor(lower, func(_, after string) bool {
+		i := 0
+		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '_' || after[i] == '.' || after[i] == '-') {
+			i++
+		}
+		if i < len(after) && (after[i] == '"' || after[i] == '\'') {
+			i++
+		}
+		for i < len(after) && (after[i] == ' ' || after[i] == '\t') {
+			i++
+		}
+		return i < len(after) && (after[i] == ':' || after[i] == '=')
+	})
+}
+
+// flagMayMatch is a quick test for what flagRe needs: an anchor in a
+// word with a dash before it (--authtoken, add-api-key), then a blank.
+func flagMayMatch(lower string) bool {
+	return anyKVAnchor(lower, func(before, after string) bool {
+		i := 0
+		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '-') {
+			i++
+		}
+		if i == len(after) || after[i] != ' ' && after[i] != '\t' {
+			return false
+		}
+		for j := len(before) - 1; j >= 0 && (isLowerAlnum(before[j]) || before[j] == '-'); j-- {
+			if before[j] == '-' {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func isLowerAlnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' }

@@ -240,3 +240,29 @@ func TestURLPrecheckNeverMissesAPassword(t *testing.T) {
 	assert.True(t, urlMayHavePassword("see https://bot:hunter2@git.example.com/repo"))
 	assert.False(t, urlMayHavePassword("mail ana@example.com about https://ngrok.com/docs/errors/err_ngrok_3200"))
 }
+
+// TestKeyValuePrechecksNeverMissASecret: the quick scans must say yes
+// wherever their expressions match.
+func TestKeyValuePrechecksNeverMissASecret(t *testing.T) {
+	pieces := []string{"token", "TOKEN", "passw", "ord", "d", "secret", "key", "api", "_", "-", "--", "add-", "auth", ".", `"`, "'",
+		" ", "\t", ":", "=", "==", ":=", "value", "x1", "é", ",", "\n"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		var b strings.Builder
+		for range rng.IntN(9) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		lower := asciiLower(s)
+		if kvRe.MatchString(s) {
+			require.True(t, kvMayMatch(lower), "kv: %q", s)
+		}
+		if flagRe.MatchString(s) {
+			require.True(t, flagMayMatch(lower), "flag: %q", s)
+		}
+	}
+	assert.False(t, kvMayMatch("the token expired yesterday"))
+	assert.True(t, kvMayMatch(`api_key = "abc"`))
+	assert.False(t, flagMayMatch("the token expired yesterday"))
+	assert.True(t, flagMayMatch("ngrok config add-authtoken 2abc"))
+}
