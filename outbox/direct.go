@@ -65,25 +65,29 @@ func (o *Outbox) takeDirect() (stop func()) {
 }
 
 // Claim returns the claim under which ingest may store due actions for
-// this outbox to run, or nil when it is not running.
+// this outbox to run, or nil when it is not running or its workers are
+// behind (the handoff half full: a slow helpdesk, a sink retrying).
+// Then ingest stores actions pending and the workers find them in the
+// store later: ingest never waits for the outbox.
 func (o *Outbox) Claim() *store.Claim {
 	d := &o.direct
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.taking {
+	if !d.taking || len(d.handoff) >= handoffSlots/2 {
 		return nil
 	}
 	return &store.Claim{Worker: o.directWorker(), Until: o.cfg.Now().Add(o.cfg.Lease)}
 }
 
-// Dispatch hands actions stored under a claim from Claim to the workers,
-// waiting while the handoff is full. If the outbox stops first (or ctx
-// ends), the actions are released to the store, due at once, so nothing
-// waits for its claim to expire.
+// Dispatch hands actions stored under a claim from Claim to the workers.
+// The handoff has room for what Claim let through; should it be full,
+// Dispatch waits a little. If the outbox stops first, ctx ends or the
+// wait runs out, the actions are released to the store, due at once, so
+// nothing waits for its claim to expire.
 func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
 	d := &o.direct
 	var wait *time.Timer
-	for ctx.Err() == nil {
+	for deadline := time.Now().Add(time.Second); ctx.Err() == nil && time.Now().Before(deadline); {
 		d.mu.Lock()
 		if !d.taking {
 			d.mu.Unlock()

@@ -111,3 +111,30 @@ func TestDirectDispatchLeavesNothingHeldOnShutdown(t *testing.T) {
 		assert.Contains(t, []ticket.ActionState{ticket.StateDone, ticket.StatePending}, a.State, "action %d is done or back in the store, never left held", id)
 	}
 }
+
+func TestClaimStopsWhileWorkersAreBehind(t *testing.T) {
+	st := newMemStore()
+	gate := make(chan struct{})
+	o := New(Config{Worker: "w", Workers: 1, Poll: time.Hour, Grace: time.Second}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		<-gate // a helpdesk that hangs
+		return nil
+	})}, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	id := int64(0)
+	for o.Claim() != nil {
+		id++
+		o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, o.Claim())})
+		require.Equal(t, ticket.StateRunning, st.get(id).State, "handed over, not given back after a wait")
+		require.Less(t, id, int64(handoffSlots), "Claim must stop before the handoff fills")
+	}
+	assert.Nil(t, o.Claim(), "with the workers behind, ingest stores actions pending instead of waiting")
+	cancel()
+	close(gate)
+	<-done
+	for i := int64(1); i <= id; i++ {
+		assert.Contains(t, []ticket.ActionState{ticket.StateDone, ticket.StatePending}, st.get(i).State)
+	}
+}
