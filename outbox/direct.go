@@ -26,8 +26,10 @@ type directState struct {
 	stopped chan struct{} // closed when the current Run stops taking
 }
 
-// handoffSlots bounds the tickets' worth of actions waiting for a worker.
-const handoffSlots = 256
+// handoffSlots bounds the tickets' worth of actions waiting for a worker
+// (a few MiB at most); Claim stops at half, so a burst of ingest can
+// still hand over what it claimed.
+const handoffSlots = 1024
 
 // directWorker is the claim holder for actions handed over directly; any
 // worker goroutine of this process may run them under that name.
