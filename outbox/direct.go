@@ -20,10 +20,19 @@ type directState struct {
 	// It is buffered so ingest need not wait for a worker, and bounded so
 	// it cannot run ahead of them without limit; it is only sent to under
 	// mu while taking, so whoever stops taking can empty it for good.
-	handoff chan []ticket.Action
+	handoff chan handed
 	mu      sync.Mutex
 	taking  bool
 	stopped chan struct{} // closed when the current Run stops taking
+}
+
+// handed is one ticket's actions in the handoff, with the time after
+// which a worker must leave them to the store: past half the lease their
+// claim may run out while they wait (a worker stuck on a slow sink), and
+// another worker could claim them again from the store.
+type handed struct {
+	actions []ticket.Action
+	until   time.Time
 }
 
 // handoffSlots bounds the tickets' worth of actions waiting for a worker
@@ -56,7 +65,7 @@ func (o *Outbox) takeDirect() (stop func()) {
 			for {
 				select {
 				case left := <-d.handoff:
-					o.release(context.Background(), o.directWorker(), left)
+					o.release(context.Background(), o.directWorker(), left.actions)
 					continue
 				default:
 				}
@@ -96,7 +105,7 @@ func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
 			break
 		}
 		select {
-		case d.handoff <- actions:
+		case d.handoff <- handed{actions, o.cfg.Now().Add(o.cfg.Lease / 2)}:
 			d.mu.Unlock()
 			return
 		default:
@@ -120,19 +129,30 @@ func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
 }
 
 // runDirect runs handed-over actions, first and whatever more is waiting
-// up to a batch, and records the successes in one transaction.
-func (o *Outbox) runDirect(ctx context.Context, first []ticket.Action) {
+// up to a batch, and records the successes in one transaction. Actions
+// that waited too long are left to the store, which hands them out again
+// once their claim has run out.
+func (o *Outbox) runDirect(ctx context.Context, first handed) {
 	defer func() {
 		if r := recover(); r != nil {
 			o.metrics.Panic("outbox")
 			o.log.Error("outbox worker panicked", "worker", o.directWorker(), "panic", r)
 		}
 	}()
-	batch := append([]ticket.Action(nil), first...)
+	now := o.cfg.Now()
+	var batch []ticket.Action
+	take := func(h handed) {
+		if now.After(h.until) {
+			o.log.Warn("outbox: handed-over actions waited past half their claim; leaving them to a later claim", "actions", len(h.actions))
+			return
+		}
+		batch = append(batch, h.actions...)
+	}
+	take(first)
 	for len(batch) < o.cfg.Batch {
 		select {
 		case more := <-o.direct.handoff:
-			batch = append(batch, more...)
+			take(more)
 			continue
 		default:
 		}

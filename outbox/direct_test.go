@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +138,42 @@ func TestClaimStopsWhileWorkersAreBehind(t *testing.T) {
 	for i := int64(1); i <= id; i++ {
 		assert.Contains(t, []ticket.ActionState{ticket.StateDone, ticket.StatePending}, st.get(i).State)
 	}
+}
+
+func TestHandedActionsPastHalfTheirClaimAreLeftToTheStore(t *testing.T) {
+	st := newMemStore()
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var sent []int64
+	o := New(Config{Worker: "w", Workers: 1, Poll: time.Hour, Lease: time.Minute, Now: now}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		mu.Lock()
+		sent = append(sent, a.ID)
+		mu.Unlock()
+		if a.ID == 1 {
+			<-gate // the worker is stuck on the first one
+		}
+		return nil
+	})}, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go o.Run(ctx)
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	c := o.Claim()
+	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 1, c)})
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) == 1 }, 5*time.Second, time.Millisecond)
+	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 2, c)}) // waits in the handoff
+	clock.Add(int64(45 * time.Second))                       // past half the lease
+	close(gate)
+	require.Eventually(t, func() bool { return st.get(1).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
+	// A fresh one after it: once it is sent, the one worker has dealt
+	// with the stale one.
+	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 3, o.Claim())})
+	require.Eventually(t, func() bool { return st.get(3).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	assert.Equal(t, []int64{1, 3}, sent, "the stale one is not sent from the handoff")
+	mu.Unlock()
+	assert.Equal(t, ticket.StateRunning, st.get(2).State, "it stays claimed until the claim runs out; then the store hands it out again")
 }

@@ -160,7 +160,7 @@ func New(cfg Config, st Store, sinks map[string]Sink, log *slog.Logger, m *metri
 		cfg.Worker = fmt.Sprintf("worker-%d", rand.Int64())
 	}
 	return &Outbox{cfg: cfg, st: st, sinks: sinks, log: log, metrics: m, wake: make(chan struct{}, 1),
-		direct: directState{handoff: make(chan []ticket.Action, handoffSlots)}}
+		direct: directState{handoff: make(chan handed, handoffSlots)}}
 }
 
 // Notify wakes the workers early, e.g. right after new actions were stored.
