@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ type Source struct {
 	name    string
 	path    string
 	keyword string
-	// Batch caps the messages handed over per pass (0: 500), so a huge
+	// Batch caps the messages handed over per pass (0: 2000), so a huge
 	// backlog does not starve other sources.
 	Batch int
 	// Workers is how many messages are in flight at once (0: 32 per CPU,
@@ -84,17 +85,13 @@ func uniqueName(file string) string {
 	return file
 }
 
-// Poll hands over the messages in new/ (oldest name first) and moves each
-// to cur/ with the keyword once it is stored.
+// Poll hands over the messages in new/ (oldest name first, up to Batch
+// of them) and moves each to cur/ with the keyword once it is stored.
 func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline.Incoming) error) (int, error) {
 	for _, d := range []string{"new", "cur", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(s.path, d), 0o700); err != nil {
 			return 0, fmt.Errorf("maildir %s: %w", s.name, err)
 		}
-	}
-	entries, err := os.ReadDir(filepath.Join(s.path, "new"))
-	if err != nil {
-		return 0, fmt.Errorf("maildir %s: list new/: %w", s.name, err)
 	}
 	letter, err := s.flagLetter()
 	if err != nil {
@@ -102,16 +99,11 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	}
 	batch := s.Batch
 	if batch <= 0 {
-		batch = 500
+		batch = 2000
 	}
-	var names []string
-	for _, e := range entries {
-		if len(names) == batch {
-			break
-		}
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
+	names, err := listNew(filepath.Join(s.path, "new"), batch)
+	if err != nil {
+		return 0, fmt.Errorf("maildir %s: list new/: %w", s.name, err)
 	}
 	// Several messages are parsed at once: parsing is most of the work,
 	// and the pipeline commits concurrent tickets together.
@@ -167,6 +159,35 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 // readers recycles the read buffers of messages in flight: a fresh 64 KiB
 // buffer per message was most of what ingest allocated.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+// listNew returns up to n message names from dir, oldest name first. It
+// reads the directory only until it has n of them: a backlog of 100,000
+// mails is not listed (and sorted) whole for every batch. A backlog
+// larger than n is thus taken in directory order, n at a time.
+func listNew(dir string, n int) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var names []string
+	for len(names) < n {
+		entries, err := f.ReadDir(min(n-len(names), 1024))
+		for _, e := range entries {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, e.Name())
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
 
 // handle hands one message in new/ to ingest and, once it is stored,
 // moves it to cur/ with the keyword's flag.

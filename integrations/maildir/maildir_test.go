@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -151,4 +152,25 @@ func TestMoveSink(t *testing.T) {
 		err := m.Send(context.Background(), bad)
 		assert.True(t, outbox.IsPermanent(err), "%+v: %v", bad, err)
 	}
+}
+
+func TestListNewReadsOnlyWhatABatchNeeds(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"5.a", "3.c", "1.e", "4.b", "2.d", ".hidden"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "0.dir"), 0o700))
+
+	all, err := listNew(dir, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"1.e", "2.d", "3.c", "4.b", "5.a"}, all, "messages only, oldest name first")
+
+	some, err := listNew(dir, 3)
+	require.NoError(t, err)
+	require.Len(t, some, 3)
+	assert.True(t, slices.IsSorted(some))
+	assert.Subset(t, all, some)
+
+	_, err = listNew(filepath.Join(dir, "missing"), 3)
+	assert.Error(t, err)
 }
