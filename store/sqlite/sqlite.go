@@ -303,9 +303,14 @@ func (s *Store) insert(ctx context.Context, insTicket, insAction *sql.Stmt, work
 		if u, ok := until.(time.Time); ok {
 			until = micros(u)
 		}
-		err := insAction.QueryRowContext(ctx,
+		// Exec and the connection's last rowid, not RETURNING: no result
+		// set to build and scan per action.
+		res, err := insAction.ExecContext(ctx,
 			a.TicketID, a.Kind, a.Target, a.Rule, nullBytes(a.Payload), store.NullString(a.Key), string(a.State),
-			a.Attempts, micros(a.NextAttempt), a.LastError, micros(a.Created), micros(a.Updated), worker, until).Scan(&a.ID)
+			a.Attempts, micros(a.NextAttempt), a.LastError, micros(a.Created), micros(a.Updated), worker, until)
+		if err == nil {
+			a.ID, err = res.LastInsertId()
+		}
 		if isUnique(err) {
 			return fmt.Errorf("sqlite: ingest %q: action key %q: %w", t.ID, a.Key, store.ErrDuplicate)
 		}
@@ -331,8 +336,7 @@ const (
 	insertActionSQL = `INSERT INTO actions
 			(ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt, last_error, created, updated,
 			claimed_by, claim_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING id`
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func nullBytes(b []byte) any {
