@@ -108,7 +108,13 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 	if p.Dispatcher != nil {
 		rec.Claim = p.Dispatcher.Claim()
 	}
+	// Flatten the record here, in parallel with other ingests, rather
+	// than in the shared commit.
+	if err := store.Prepare(rec, time.Now()); err != nil {
+		return nil, fmt.Errorf("pipeline: store ticket %s: %w", in.ID, err)
+	}
 	err = p.group.Do(rec, maxGroup, func(recs []*store.Record) []error { return p.Store.IngestBatch(ctx, recs) })
+	rec.Prepared = nil // the row's copies are the store's business now
 	if err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			p.Metrics.Duplicate(in.Source)

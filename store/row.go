@@ -162,14 +162,31 @@ type Batch struct {
 	prefix string
 }
 
-// PrepareBatch validates and flattens recs (see PrepareRow); records that
-// fail get their error at once. prefix names the implementation in errors
+// Prepare runs PrepareRow on rec itself ahead of a write and keeps the
+// row in rec.Prepared, so that the store's IngestBatch (whose writer
+// works for everyone) need not. rec must not change before it is stored.
+func Prepare(rec *Record, now time.Time) error {
+	r, err := PrepareRow(rec, now)
+	if err != nil {
+		return err
+	}
+	rec.Prepared = &r
+	return nil
+}
+
+// PrepareBatch validates and flattens recs (see PrepareRow), taking the
+// rows of records prepared with Prepare as they are; records that fail
+// get their error at once. prefix names the implementation in errors
 // ("sqlite").
 func PrepareBatch(prefix string, recs []*Record, now time.Time) *Batch {
 	b := &Batch{recs: recs, Works: make([]Record, len(recs)), Rows: make([]Row, len(recs)), Errs: make([]error, len(recs)), prefix: prefix}
 	for i, rec := range recs {
 		b.Works[i] = *rec
 		b.Works[i].Actions = append([]ticket.Action(nil), rec.Actions...)
+		if rec.Prepared != nil {
+			b.Rows[i] = *rec.Prepared
+			continue
+		}
 		r, err := PrepareRow(&b.Works[i], now)
 		if err != nil {
 			b.Errs[i] = fmt.Errorf("%s: ingest %q: %w", prefix, rec.Ticket.ID, err)

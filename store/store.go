@@ -53,6 +53,10 @@ type Record struct {
 	// them — sparing the outbox a claim transaction for work it is handed
 	// directly. Not stored.
 	Claim *Claim `json:"-"`
+	// Prepared, when set by Prepare, is the record's row, flattened by
+	// the caller ahead of the write so that the store's one writer does
+	// not spend its time encoding. Not stored.
+	Prepared *Row `json:"-"`
 }
 
 // Claim is a worker's hold on actions until a time, after which any

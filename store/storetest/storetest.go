@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestBatch", testIngestBatch},
 		{"CompleteBatch", testCompleteBatch},
 		{"IngestClaimed", testIngestClaimed},
+		{"IngestPrepared", testIngestPrepared},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -1189,4 +1190,30 @@ func testIngestClaimed(t *testing.T, open func(t *testing.T) store.Store) {
 	bad := newRecord("t3", base, "", 108)
 	bad.Claim = &store.Claim{}
 	require.Error(t, s.Ingest(ctx, bad), "a claim needs a worker")
+}
+
+// testIngestPrepared stores a record flattened ahead with store.Prepare:
+// it reads back as one stored the usual way, and duplicates are still
+// refused.
+func testIngestPrepared(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := context.Background()
+	rec := newRecord("t1", base, "ev1", 108, 3200)
+	rec.Actions = []ticket.Action{newAction("t1", "k1")}
+	require.NoError(t, store.Prepare(rec, time.Now()))
+	require.NotNil(t, rec.Prepared)
+	ingest(t, s, rec)
+	got, err := s.Ticket(ctx, "t1")
+	require.NoError(t, err)
+	assert.Equal(t, rec.Ticket.Subject, got.Ticket.Subject)
+	assert.Equal(t, rec.Ticket.Parts, got.Ticket.Parts)
+	assert.Equal(t, []int{108, 3200}, got.Codes)
+	require.Len(t, got.Actions, 1)
+	assert.Equal(t, rec.Actions[0].ID, got.Actions[0].ID)
+	assert.Equal(t, ticket.StatePending, got.Actions[0].State)
+
+	again := newRecord("t1", base, "ev2", 108)
+	require.NoError(t, store.Prepare(again, time.Now()))
+	assert.ErrorIs(t, s.Ingest(ctx, again), store.ErrDuplicate)
+	assert.Error(t, store.Prepare(newRecord("", base, "", 108), time.Now()), "an empty ticket ID is refused before any write")
 }
