@@ -29,13 +29,19 @@ start)
   command -v dovecot >/dev/null || { echo "dovecot is not installed (apt-get install -y dovecot-imapd)" >&2; exit 3; }
   [[ $(id -u) == 0 ]] || { echo "$0 must run as root" >&2; exit 3; }
   port=${PORT:-}
-  if [[ -z "$port" ]]; then
-    # A random free port: nothing answers on it.
+  # pick_port chooses a random port nothing answers on, below the
+  # kernel's range for outgoing connections' local ports: a port there
+  # can be held by a client socket without anything listening on it.
+  pick_port() {
+    local low=32768
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    ((low > 21000)) || low=32768
     for _ in $(seq 1 50); do
-      port=$((20000 + RANDOM % 40000))
+      port=$((20000 + RANDOM % (low - 20000)))
       (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null || break
     done
-  fi
+  }
+  [[ -n "$port" ]] || pick_port
   mkdir -p "$base/mail"
   chmod 755 "$base"
   chown nobody "$base/mail"
@@ -45,6 +51,7 @@ bot:{PLAIN}secret::::::
 customer:{PLAIN}secret::::::
 admin:{PLAIN}secret::::::
 EOF
+  write_conf() {
   cat >"$dir/dovecot.conf" <<EOF
 base_dir = $base
 state_dir = $dir/state
@@ -85,8 +92,22 @@ protocol imap {
   mail_max_userip_connections = 200
 }
 EOF
-  # Detached from our stdout so callers reading it are not held open.
-  dovecot -c "$dir/dovecot.conf" </dev/null >>"$dir/dovecot.log" 2>&1 || { cat "$dir/dovecot.log" >&2; exit 1; }
+  }
+  # Detached from our stdout so callers reading it are not held open. A
+  # port taken between the check and the bind (another test's server)
+  # gets another try on a fresh port, unless PORT chose it.
+  for try in 1 2 3 4 5; do
+    write_conf
+    if dovecot -c "$dir/dovecot.conf" </dev/null >>"$dir/dovecot.log" 2>&1; then
+      break
+    fi
+    if [[ -n "${PORT:-}" || $try == 5 ]] || ! grep -q "Address already in use" "$dir/dovecot.log"; then
+      cat "$dir/dovecot.log" >&2
+      exit 1
+    fi
+    : >"$dir/dovecot.log"
+    pick_port
+  done
   # Wait until it answers.
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
