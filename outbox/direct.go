@@ -27,9 +27,9 @@ type directState struct {
 }
 
 // handed is one ticket's actions in the handoff, with the time after
-// which a worker must leave them to the store: past half the lease their
-// claim may run out while they wait (a worker stuck on a slow sink), and
-// another worker could claim them again from the store.
+// which a worker must leave them to the store: half the lease after their
+// claim was taken. Later, their claim could run out while they are sent,
+// and another worker could claim them again from the store.
 type handed struct {
 	actions []ticket.Action
 	until   time.Time
@@ -90,12 +90,15 @@ func (o *Outbox) Claim() *store.Claim {
 	return &store.Claim{Worker: o.directWorker(), Until: o.cfg.Now().Add(o.cfg.Lease)}
 }
 
-// Dispatch hands actions stored under a claim from Claim to the workers.
+// Dispatch hands actions stored under claim c (from Claim) to the workers.
 // The handoff has room for what Claim let through; should it be full,
 // Dispatch waits a little. If the outbox stops first, ctx ends or the
 // wait runs out, the actions are released to the store, due at once, so
 // nothing waits for its claim to expire.
-func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
+func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.Action) {
+	// Half the lease after the claim was taken (not after the commit
+	// that stored it, which may have waited its turn).
+	until := c.Until.Add(-o.cfg.Lease / 2)
 	d := &o.direct
 	var wait *time.Timer
 	for deadline := time.Now().Add(time.Second); ctx.Err() == nil && time.Now().Before(deadline); {
@@ -105,7 +108,7 @@ func (o *Outbox) Dispatch(ctx context.Context, actions []ticket.Action) {
 			break
 		}
 		select {
-		case d.handoff <- handed{actions, o.cfg.Now().Add(o.cfg.Lease / 2)}:
+		case d.handoff <- handed{actions, until}:
 			d.mu.Unlock()
 			return
 		default:

@@ -47,7 +47,7 @@ func TestDirectDispatchRunsHandedActionsOnce(t *testing.T) {
 	c := o.Claim()
 	assert.Equal(t, "w/direct", c.Worker)
 	for id := int64(1); id <= 10; id++ {
-		o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, c)})
+		o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, id, c)})
 	}
 	require.Eventually(t, func() bool {
 		for id := int64(1); id <= 10; id++ {
@@ -76,7 +76,7 @@ func TestDirectDispatchRunsHandedActionsOnce(t *testing.T) {
 	<-done
 	assert.Nil(t, o.Claim(), "a stopped outbox takes nothing")
 	late := storeClaimed(st, 11, c)
-	o.Dispatch(context.Background(), []ticket.Action{late})
+	o.Dispatch(context.Background(), c, []ticket.Action{late})
 	got := st.get(11)
 	assert.Equal(t, ticket.StatePending, got.State, "what a stopped outbox is handed goes back to the store, due at once")
 	assert.Equal(t, 0, got.Attempts)
@@ -99,7 +99,7 @@ func TestDirectDispatchLeavesNothingHeldOnShutdown(t *testing.T) {
 	go func() {
 		defer close(dispatched)
 		for id := int64(1); id <= n; id++ {
-			o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, c)})
+			o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, id, c)})
 		}
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -127,7 +127,8 @@ func TestClaimStopsWhileWorkersAreBehind(t *testing.T) {
 	id := int64(0)
 	for o.Claim() != nil {
 		id++
-		o.Dispatch(ctx, []ticket.Action{storeClaimed(st, id, o.Claim())})
+		c := o.Claim()
+		o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, id, c)})
 		require.Equal(t, ticket.StateRunning, st.get(id).State, "handed over, not given back after a wait")
 		require.Less(t, id, int64(handoffSlots), "Claim must stop before the handoff fills")
 	}
@@ -162,15 +163,16 @@ func TestHandedActionsPastHalfTheirClaimAreLeftToTheStore(t *testing.T) {
 	go o.Run(ctx)
 	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
 	c := o.Claim()
-	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 1, c)})
+	o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, 1, c)})
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) == 1 }, 5*time.Second, time.Millisecond)
-	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 2, c)}) // waits in the handoff
-	clock.Add(int64(45 * time.Second))                       // past half the lease
+	o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, 2, c)}) // waits in the handoff
+	clock.Add(int64(45 * time.Second))                          // past half the lease
 	close(gate)
 	require.Eventually(t, func() bool { return st.get(1).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
 	// A fresh one after it: once it is sent, the one worker has dealt
 	// with the stale one.
-	o.Dispatch(ctx, []ticket.Action{storeClaimed(st, 3, o.Claim())})
+	fresh := o.Claim()
+	o.Dispatch(ctx, fresh, []ticket.Action{storeClaimed(st, 3, fresh)})
 	require.Eventually(t, func() bool { return st.get(3).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
 	mu.Lock()
 	assert.Equal(t, []int64{1, 3}, sent, "the stale one is not sent from the handoff")

@@ -57,10 +57,10 @@ type Dispatcher interface {
 	// Claim returns the claim to store new due actions under, or nil when
 	// the dispatcher is not taking work now.
 	Claim() *store.Claim
-	// Dispatch hands over actions stored under a claim that Claim
+	// Dispatch hands over actions stored under claim c, which Claim
 	// returned. It may block while the dispatcher is busy, and it never
 	// loses them: what it cannot run it gives back to the store.
-	Dispatch(ctx context.Context, actions []ticket.Action)
+	Dispatch(ctx context.Context, c *store.Claim, actions []ticket.Action)
 }
 
 // Store is what ingest needs of the store.
@@ -141,7 +141,7 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 			}
 		}
 		if len(claimed) > 0 {
-			p.Dispatcher.Dispatch(ctx, claimed)
+			p.Dispatcher.Dispatch(ctx, rec.Claim, claimed)
 		}
 	}
 	return rec, nil

@@ -85,7 +85,7 @@ type fakeDispatcher struct {
 }
 
 func (f *fakeDispatcher) Claim() *store.Claim { return f.claim }
-func (f *fakeDispatcher) Dispatch(_ context.Context, as []ticket.Action) {
+func (f *fakeDispatcher) Dispatch(_ context.Context, _ *store.Claim, as []ticket.Action) {
 	f.handed = append(f.handed, as)
 }
 
