@@ -97,7 +97,9 @@ func readText(r io.Reader, max int64) (text string, truncated, invalid, binary b
 	text = b.String()
 	if !utf8.ValidString(text) {
 		invalid = true
-		text = strings.ToValidUTF8(text, "\uFFFD")
+		// Each run of bad bytes becomes U+FFFD, three bytes: a single bad
+		// byte grows the text, which must still fit the limit.
+		text = cutUTF8(strings.ToValidUTF8(text, "\uFFFD"), int(max))
 	}
 	return text, truncated, invalid, binary, err
 }
