@@ -27,9 +27,9 @@ type directState struct {
 }
 
 // handed is one ticket's actions in the handoff, with the time after
-// which a worker must leave them to the store: half the lease after their
-// claim was taken. Later, their claim could run out while they are sent,
-// and another worker could claim them again from the store.
+// which a worker must give them back to the store: half the lease after
+// their claim was taken. Later, their claim could run out while they are
+// sent, and another worker could claim them again from the store.
 type handed struct {
 	actions []ticket.Action
 	until   time.Time
@@ -133,8 +133,7 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 
 // runDirect runs handed-over actions, first and whatever more is waiting
 // up to a batch, and records the successes in one transaction. Actions
-// that waited too long are left to the store, which hands them out again
-// once their claim has run out.
+// that waited too long are released to the store instead, due at once.
 func (o *Outbox) runDirect(ctx context.Context, first handed) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -143,10 +142,10 @@ func (o *Outbox) runDirect(ctx context.Context, first handed) {
 		}
 	}()
 	now := o.cfg.Now()
-	var batch []ticket.Action
+	var batch, stale []ticket.Action
 	take := func(h handed) {
 		if now.After(h.until) {
-			o.log.Warn("outbox: handed-over actions waited past half their claim; leaving them to a later claim", "actions", len(h.actions))
+			stale = append(stale, h.actions...)
 			return
 		}
 		batch = append(batch, h.actions...)
@@ -162,5 +161,11 @@ func (o *Outbox) runDirect(ctx context.Context, first handed) {
 		break
 	}
 	worker := o.directWorker()
+	if len(stale) > 0 {
+		// Given back, due at once: a worker claims them afresh, with a
+		// whole lease to send them in.
+		o.log.Info("outbox: handed-over actions waited past half their claim; releasing them for a fresh claim", "actions", len(stale))
+		o.release(ctx, worker, stale)
+	}
 	o.complete(ctx, worker, o.sendAll(ctx, worker, batch))
 }

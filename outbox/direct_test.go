@@ -141,7 +141,7 @@ func TestClaimStopsWhileWorkersAreBehind(t *testing.T) {
 	}
 }
 
-func TestHandedActionsPastHalfTheirClaimAreLeftToTheStore(t *testing.T) {
+func TestHandedActionsPastHalfTheirClaimGoBackToTheStore(t *testing.T) {
 	st := newMemStore()
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixNano())
@@ -174,8 +174,12 @@ func TestHandedActionsPastHalfTheirClaimAreLeftToTheStore(t *testing.T) {
 	fresh := o.Claim()
 	o.Dispatch(ctx, fresh, []ticket.Action{storeClaimed(st, 3, fresh)})
 	require.Eventually(t, func() bool { return st.get(3).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return st.get(2).State == ticket.StateDone }, 5*time.Second, time.Millisecond)
 	mu.Lock()
-	assert.Equal(t, []int64{1, 3}, sent, "the stale one is not sent from the handoff")
+	assert.ElementsMatch(t, []int64{1, 2, 3}, sent, "each sent once")
 	mu.Unlock()
-	assert.Equal(t, ticket.StateRunning, st.get(2).State, "it stays claimed until the claim runs out; then the store hands it out again")
+	assert.Equal(t, 1, st.get(2).Attempts, "the stale one went back to the store (its attempt not counted)")
+	st.mu.Lock()
+	assert.Equal(t, "w/0", st.owner[2], "and was sent under a fresh claim, not from the handoff")
+	st.mu.Unlock()
 }
