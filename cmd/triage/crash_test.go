@@ -197,11 +197,14 @@ func TestCrashMidDrainLosesNothing(t *testing.T) {
 	t.Logf("after restart: %d unique deliveries, %d raw deliveries (%d repeats after the crash), %d tickets", unique, raw, raw-unique, tickets)
 	assert.Equal(t, messages, unique, "every message's webhook was delivered")
 	assert.Equal(t, messages, tickets, "every message became a ticket")
+	// A claim has one holder at a time, so each process sends an action
+	// at most once; a killed process may not have recorded its success.
+	// Three processes ran (two killed): at most three deliveries of a
+	// key, which is what happens when the first process's unrecorded
+	// sends come due again just as the second is killed.
 	hd.mu.Lock()
 	for k, n := range hd.byKey {
-		if n > 1 {
-			assert.LessOrEqual(t, n, 2, "key %s delivered %d times", k, n)
-		}
+		assert.LessOrEqual(t, n, 3, "key %s delivered %d times: more than once per process", k, n)
 	}
 	hd.mu.Unlock()
 	assert.Zero(t, countFiles(t, filepath.Join(maildir, "new")), "no mail is left unhandled")
