@@ -135,12 +135,7 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 // up to a batch, and records the successes in one transaction. Actions
 // that waited too long are released to the store instead, due at once.
 func (o *Outbox) runDirect(ctx context.Context, first handed) {
-	defer func() {
-		if r := recover(); r != nil {
-			o.metrics.Panic("outbox")
-			o.log.Error("outbox worker panicked", "worker", o.directWorker(), "panic", r)
-		}
-	}()
+	defer o.survivePanic(o.directWorker())
 	now := o.cfg.Now()
 	var batch, stale []ticket.Action
 	take := func(h handed) {

@@ -243,14 +243,19 @@ func (o *Outbox) Drain(ctx context.Context) (int, error) {
 	return total, ctx.Err()
 }
 
+// survivePanic, deferred by a worker's unit of work, keeps a panicking
+// sink from taking the process down: it is counted and logged, and the
+// actions it held are claimed again once their claim runs out.
+func (o *Outbox) survivePanic(worker string) {
+	if r := recover(); r != nil {
+		o.metrics.Panic("outbox")
+		o.log.Error("outbox worker panicked", "worker", worker, "panic", r)
+	}
+}
+
 // step claims and runs up to one batch of actions; it returns how many.
 func (o *Outbox) step(ctx context.Context, worker string) (n int) {
-	defer func() {
-		if r := recover(); r != nil {
-			o.metrics.Panic("outbox")
-			o.log.Error("outbox worker panicked", "worker", worker, "panic", r)
-		}
-	}()
+	defer o.survivePanic(worker)
 	actions, err := o.st.Claim(ctx, worker, o.cfg.Now(), o.cfg.Lease, o.cfg.Batch)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -44,14 +44,6 @@ const recentKeys = 4096
 // New returns a sink.
 func New() *Sink { return &Sink{files: map[string]*file{}} }
 
-// line is one record of the file.
-type line struct {
-	Key     string          `json:"key"`
-	Ticket  string          `json:"ticket_id"`
-	Rule    string          `json:"rule,omitempty"`
-	Payload json.RawMessage `json:"payload"`
-}
-
 // Send appends {"key", "ticket_id", "rule", "payload"} as one line. It is
 // idempotent: a key already among the file's recent lines (a repeat after
 // a crash, found in the file's tail when it is opened, or a retry in this
@@ -120,7 +112,8 @@ func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 	return errs
 }
 
-// appendLine appends a's line as json.Marshal(line{...}) would write it,
+// appendLine appends a's line, {"key", "ticket_id", "rule", "payload"}, as
+// json.Marshal would write it,
 // without re-encoding the payload (most of the line), which is copied as
 // it is when it is valid JSON and stored as a JSON string otherwise.
 func appendLine(b []byte, a ticket.Action) []byte {

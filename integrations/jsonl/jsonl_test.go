@@ -17,6 +17,14 @@ import (
 
 var _ outbox.Sink = (*Sink)(nil)
 
+// line is one record of the file, as the tests read it back.
+type line struct {
+	Key     string          `json:"key"`
+	Ticket  string          `json:"ticket_id"`
+	Rule    string          `json:"rule,omitempty"`
+	Payload json.RawMessage `json:"payload"`
+}
+
 func TestAppendOncePerKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "tickets.jsonl")
 	s := New()
