@@ -113,9 +113,9 @@ func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 }
 
 // appendLine appends a's line, {"key", "ticket_id", "rule", "payload"}, as
-// json.Marshal would write it,
-// without re-encoding the payload (most of the line), which is copied as
-// it is when it is valid JSON and stored as a JSON string otherwise.
+// json.Marshal would write it, without re-encoding the payload (most of
+// the line): it is copied as it is when it is valid JSON and stored as a
+// JSON string otherwise.
 func appendLine(b []byte, a ticket.Action) []byte {
 	str := func(b []byte, s string) []byte {
 		q, _ := json.Marshal(s)
