@@ -87,7 +87,7 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 	if due == 0 {
 		return nil, nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, ctx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim actions: begin: %w", err)
 	}
@@ -122,7 +122,7 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 // claim has expired). It returns store.ErrLeaseLost when the action is
 // not held by worker and store.ErrNotFound when there is no such action.
 func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set string, args ...any) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, ctx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s action %d: begin: %w", stage, id, err)
 	}
@@ -193,7 +193,7 @@ func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) [
 		}
 		return errs
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, ctx, err := s.begin(ctx)
 	if err != nil {
 		return fail(err)
 	}

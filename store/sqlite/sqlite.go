@@ -48,6 +48,21 @@ type Store struct {
 	stmts map[string]*sql.Stmt // hot write statements, parsed once at Open
 }
 
+// begin starts a write transaction and returns it with the context its
+// statements run in: ctx without its cancellation. The driver watches a
+// cancellable context with a goroutine of its own for every statement,
+// and a write transaction runs many short ones (five per ticket stored):
+// that watching cost more than the statements did. Waiting for the write
+// connection, and the transaction as a whole, still end with ctx
+// (database/sql rolls the transaction back then).
+func (s *Store) begin(ctx context.Context) (*sql.Tx, context.Context, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, ctx, err
+	}
+	return tx, context.WithoutCancel(ctx), nil
+}
+
 // stmt binds the hot write statement for query (prepared on the write
 // connection at Open) to tx; the hot paths (ingest, claim, complete)
 // would otherwise spend much of their time parsing SQL. A query not
@@ -246,7 +261,7 @@ func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 		return b.Errs
 	}
 	fail := func(err error) []error { return b.Fail(err) }
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, ctx, err := s.begin(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
