@@ -132,9 +132,9 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 }
 
 // runDirect runs handed-over actions, first and whatever more is waiting
-// up to a batch, and records the successes in one transaction. Actions
+// up to a batch, and hands the successes to rec to be recorded. Actions
 // that waited too long are released to the store instead, due at once.
-func (o *Outbox) runDirect(ctx context.Context, first handed) {
+func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	defer o.survivePanic(o.directWorker())
 	now := o.cfg.Now()
 	var batch, stale []ticket.Action
@@ -162,5 +162,61 @@ func (o *Outbox) runDirect(ctx context.Context, first handed) {
 		o.log.Info("outbox: handed-over actions waited past half their claim; releasing them for a fresh claim", "actions", len(stale))
 		o.release(ctx, worker, stale)
 	}
-	o.complete(ctx, worker, o.sendAll(ctx, worker, batch))
+	if done := o.sendAll(ctx, worker, batch); len(done) > 0 {
+		rec.in <- done
+	}
+}
+
+// recorder records the direct path's successes in the store on behalf of
+// the workers. A worker hands its batch's successes over and goes on to
+// the next batch while the store commits, and the successes of several
+// workers share one transaction. Workers that waited for their own
+// commit, behind ingest's on the one SQLite writer, fell behind ingest
+// and made it store actions pending (claimed later: one more write per
+// action). A success not yet recorded when the process dies is sent
+// again after a restart, with the same key, like one whose commit was cut
+// off; in is bounded, so that is at most a few batches per process.
+type recorder struct {
+	o    *Outbox
+	in   chan []ticket.Action
+	done chan struct{}
+}
+
+// recordMax bounds the successes recorded in one transaction.
+const recordMax = 1024
+
+func (o *Outbox) startRecorder() *recorder {
+	r := &recorder{o: o, in: make(chan []ticket.Action, o.cfg.Workers), done: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// run records what arrives until in is closed, each time with whatever
+// else is waiting (up to recordMax) in the same transaction.
+func (r *recorder) run() {
+	defer close(r.done)
+	for batch := range r.in {
+	more:
+		for len(batch) < recordMax {
+			select {
+			case b, ok := <-r.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, b...)
+			default:
+				break more
+			}
+		}
+		// Recorded even while shutting down (complete does not end with
+		// the caller's context).
+		r.o.complete(context.Background(), r.o.directWorker(), batch)
+	}
+}
+
+// stop records what was handed over and returns; nothing may be handed
+// over after it is called.
+func (r *recorder) stop() {
+	close(r.in)
+	<-r.done
 }

@@ -177,6 +177,7 @@ func (o *Outbox) Notify() {
 func (o *Outbox) Run(ctx context.Context) error {
 	stopTaking := o.takeDirect()
 	defer context.AfterFunc(ctx, stopTaking)()
+	rec := o.startRecorder()
 	var wg sync.WaitGroup
 	for i := range o.cfg.Workers {
 		wg.Add(1)
@@ -189,7 +190,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 				// fall due are not starved.
 				select {
 				case first := <-o.direct.handoff:
-					o.runDirect(ctx, first)
+					o.runDirect(ctx, first, rec)
 				default:
 				}
 				n := o.step(ctx, worker)
@@ -205,13 +206,14 @@ func (o *Outbox) Run(ctx context.Context) error {
 				case <-o.wake:
 				case <-t.C:
 				case first := <-o.direct.handoff:
-					o.runDirect(ctx, first)
+					o.runDirect(ctx, first, rec)
 				}
 				t.Stop()
 			}
 		}()
 	}
 	wg.Wait()
+	rec.stop()
 	stopTaking()
 	return nil
 }
