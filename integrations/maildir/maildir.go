@@ -340,15 +340,19 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	if len(guesses) > 0 {
 		target = guesses[0]
 	}
-	// Stored but not yet marked handled by the source: move it from new/
-	// and mark it here; the source then finds it gone, which it takes as
-	// done. (Tried at once: a rename that finds nothing costs no more
-	// than the stat that would have looked first.)
-	switch err := rename(filepath.Join(newDir, u), filepath.Join(dstCur, target)); {
-	case err == nil:
-		return nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("maildir.move: %w", err)
+	// Renamed at once from where it most likely is, without a stat first
+	// (a rename that finds nothing costs no more than a stat, and stats
+	// wait on the directory's lock while the source renames in it):
+	// under the name the source gave it in cur/, or still in new/, stored
+	// but not yet marked handled by the source. From new/ it is marked
+	// here; the source then finds it gone, which it takes as done.
+	for _, from := range []string{filepath.Join(curDir, target), filepath.Join(newDir, u)} {
+		switch err := rename(from, filepath.Join(dstCur, target)); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("maildir.move: %w", err)
+		}
 	}
 	for _, scan := range []bool{false, true} {
 		file, err := findUnique(curDir, u, guesses, scan)
