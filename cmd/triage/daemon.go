@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -134,6 +135,14 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		// The daemon's live heap is small (messages in flight, the
+		// catalog) while ingest allocates steadily. Collecting at three
+		// times the live heap instead of twice was about 5 % faster on
+		// bench/run.sh for about 15 MiB more; GOGC and GOMEMLIMIT still
+		// decide when set.
+		debug.SetGCPercent(200)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
