@@ -99,8 +99,11 @@ type Store interface {
 	// Ingest writes a ticket, its annotation and its planned actions in one
 	// transaction, assigning action IDs (written back into rec.Actions) and
 	// setting actions' Created/Updated. A ticket whose ID or EventID is
-	// already stored returns ErrDuplicate and changes nothing. Actions
-	// whose State is empty are stored as pending, due at once.
+	// already stored returns ErrDuplicate and changes nothing, as does a
+	// record with two actions of the same non-empty Key (keys are unique
+	// within a ticket; route.Key derives them from the ticket's ID, so
+	// tickets never share one). Actions whose State is empty are stored
+	// as pending, due at once.
 	Ingest(ctx context.Context, rec *Record) error
 	// Ticket returns one ticket with its actions, or ErrNotFound.
 	Ticket(ctx context.Context, id string) (*Record, error)

@@ -14,7 +14,8 @@ package postgres
 //     json, not jsonb, because jsonb rejects \u0000 and reorders keys;
 //   - tickets.search is the lower-cased sender, subject and parts' text
 //     (NUL bytes dropped), searched with strpos — literal, no wildcards;
-//   - actions.key is NULL when empty, unique otherwise;
+//   - actions.key is NULL when empty, unique within its ticket otherwise
+//     (version 3; it was unique across all actions before);
 //   - actions.id is an identity column: IDs grow with time, so "newest
 //     first" is id DESC.
 var migrations = []string{
@@ -75,5 +76,12 @@ CREATE TABLE leases (
 	holder text NOT NULL,
 	until  timestamptz NOT NULL
 );
+`,
+	// 3: action keys unique within their ticket, in one index that also
+	// finds a ticket's actions (see the sqlite package's version 3).
+	`
+ALTER TABLE actions DROP CONSTRAINT actions_key_key;
+DROP INDEX actions_ticket;
+CREATE UNIQUE INDEX actions_ticket_key ON actions (ticket_id, key);
 `,
 }

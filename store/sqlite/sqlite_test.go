@@ -145,6 +145,59 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, s.SetCursor(ctx, "x", "1"), "version 2 tables exist")
 	})
 
+	t.Run("upgrade from version 2 rebuilds actions", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "triage.db")
+		old, err := open(ctx, path, migrations[:2])
+		require.NoError(t, err)
+		rec := &store.Record{
+			Ticket:   ticket.Ticket{ID: "t1", Source: "email"},
+			Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+			Actions: []ticket.Action{
+				{Kind: ticket.KindWebhook, Target: "https://desk.example/hook", Key: "k1", Payload: []byte(`{"a":1}`)},
+				{Kind: ticket.KindJSONL, Target: "log.jsonl", Key: "k2", State: ticket.StateShadow},
+			},
+		}
+		require.NoError(t, old.Ingest(ctx, rec))
+		// IDs are never reused, even those of rows gone before the upgrade.
+		_, err = old.write.Exec(`UPDATE sqlite_sequence SET seq = 100 WHERE name = 'actions'`)
+		require.NoError(t, err)
+		require.NoError(t, old.Close())
+
+		s := openTemp(t, path)
+		assert.Equal(t, all, versions(t, s.write))
+		got, err := s.Ticket(ctx, "t1")
+		require.NoError(t, err)
+		require.Len(t, got.Actions, 2)
+		for i, a := range got.Actions {
+			want := rec.Actions[i]
+			assert.Equal(t, want.ID, a.ID)
+			assert.Equal(t, want.Key, a.Key)
+			assert.Equal(t, want.State, a.State)
+			assert.Equal(t, want.Payload, a.Payload)
+			assert.Equal(t, want.Created, a.Created)
+		}
+
+		next := &store.Record{Ticket: ticket.Ticket{ID: "t2", Source: "email"}, Received: rec.Received,
+			Actions: []ticket.Action{{Kind: ticket.KindWebhook, Key: "k1"}}}
+		require.NoError(t, s.Ingest(ctx, next), "another ticket may use the same key")
+		assert.Equal(t, int64(101), next.Actions[0].ID, "the sequence survives the rebuild")
+		twice := &store.Record{Ticket: ticket.Ticket{ID: "t3", Source: "email"}, Received: rec.Received,
+			Actions: []ticket.Action{{Kind: ticket.KindWebhook, Key: "k"}, {Kind: ticket.KindJSONL, Key: "k"}}}
+		assert.ErrorIs(t, s.Ingest(ctx, twice), store.ErrDuplicate)
+
+		var indexes []string
+		rows, err := s.write.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'actions' ORDER BY name`)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			require.NoError(t, rows.Scan(&n))
+			indexes = append(indexes, n)
+		}
+		require.NoError(t, rows.Err())
+		assert.Equal(t, []string{"actions_claim", "actions_due", "actions_ticket_key"}, indexes)
+	})
+
 	t.Run("newer database refused", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "triage.db")
 		s := openTemp(t, path)

@@ -1092,8 +1092,9 @@ func testIngestBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	sameEvent := newRecord("other", base, "ev-old") // same event ID
 	invalid := newRecord("", base, "")              // no ID
 	clash := newRecord("clash", base, "")
-	clash.Actions = []ticket.Action{newAction("clash", "k-fresh")} // key used in this batch
+	clash.Actions = []ticket.Action{newAction("clash", "k-twice"), newAction("clash", "k-twice")} // one key twice
 	last := newRecord("last", base.Add(2*time.Second), "", 8012)
+	last.Actions = []ticket.Action{newAction("last", "k-fresh")} // another ticket's key
 
 	errs := s.IngestBatch(ctx, []*store.Record{fresh, again, sameEvent, invalid, clash, last})
 	require.Len(t, errs, 6)
@@ -1101,9 +1102,10 @@ func testIngestBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	assert.ErrorIs(t, errs[1], store.ErrDuplicate)
 	assert.ErrorIs(t, errs[2], store.ErrDuplicate)
 	assert.Error(t, errs[3])
-	assert.ErrorIs(t, errs[4], store.ErrDuplicate, "an action key already stored in the batch")
-	assert.NoError(t, errs[5])
+	assert.ErrorIs(t, errs[4], store.ErrDuplicate, "two actions of one ticket with the same key")
+	assert.NoError(t, errs[5], "keys are unique within a ticket, not across tickets")
 	assert.NotZero(t, fresh.Actions[0].ID, "stored records are written back")
+	assert.NotZero(t, last.Actions[0].ID)
 	assert.Zero(t, clash.Actions[0].ID, "refused records are not")
 
 	recs, err := s.Tickets(ctx, store.TicketQuery{})
@@ -1113,6 +1115,9 @@ func testIngestBatch(t *testing.T, open func(t *testing.T) store.Store) {
 		ids = append(ids, r.Ticket.ID)
 	}
 	assert.ElementsMatch(t, []string{"old", "fresh", "last"}, ids, "a refused record leaves nothing behind")
+	acts, err := s.Actions(ctx, store.ActionQuery{TicketID: "clash"})
+	require.NoError(t, err)
+	assert.Empty(t, acts, "not even the first action of a refused record")
 	_, err = s.Ticket(ctx, "clash")
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.Empty(t, s.IngestBatch(ctx, nil))
