@@ -40,12 +40,19 @@ type Source struct {
 	// Batch caps the messages handed over per pass (0: 2000), so a huge
 	// backlog does not starve other sources.
 	Batch int
+	// Listed caps the names one reading of new/ keeps, the oldest ones
+	// (0: 50,000, about 3 MiB); passes take their batches from them until
+	// they run out, and only then is new/ read again.
+	Listed int
 	// Workers is how many messages are in flight at once (0: 64 per CPU,
 	// at most 128).
 	Workers int
 
 	mu     sync.Mutex
 	letter byte // the keyword's flag letter, once known
+
+	listMu  sync.Mutex
+	backlog []string // names read from new/, oldest first, not yet handed over
 }
 
 // flagLetter returns the keyword's Maildir flag letter, declaring it on
@@ -85,8 +92,9 @@ func uniqueName(file string) string {
 	return file
 }
 
-// Poll hands over the messages in new/ (oldest name first, up to Batch
-// of them) and moves each to cur/ with the keyword once it is stored.
+// Poll hands over messages in new/ (oldest name first, up to Batch of
+// them; see next) and moves each to cur/ with the keyword once it is
+// stored.
 func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline.Incoming) error) (int, error) {
 	for _, d := range []string{"new", "cur", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(s.path, d), 0o700); err != nil {
@@ -97,11 +105,7 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	if err != nil {
 		return 0, fmt.Errorf("maildir %s: %w", s.name, err)
 	}
-	batch := s.Batch
-	if batch <= 0 {
-		batch = 2000
-	}
-	names, err := listNew(filepath.Join(s.path, "new"), batch)
+	names, err := s.next()
 	if err != nil {
 		return 0, fmt.Errorf("maildir %s: list new/: %w", s.name, err)
 	}
@@ -161,10 +165,42 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 // buffer per message was most of what ingest allocated.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
-// listNew returns up to n message names from dir, oldest name first. It
-// reads the directory only until it has n of them: a backlog of 100,000
-// mails is not listed (and sorted) whole for every batch. A backlog
-// larger than n is thus taken in directory order, n at a time.
+// next returns the names for one pass: up to Batch of the oldest names
+// in new/. It reads new/ only when the names read last time are used up,
+// so a backlog is read once, not once per batch, and is handed over
+// oldest first as a whole (Maildir names begin with the delivery time;
+// tickets stored in that order also keep the store's indexes on ticket
+// IDs append-only). Mail arriving meanwhile is newer than all of it and
+// comes next. A name whose message is gone by its turn (another reader
+// took it) is skipped by handle.
+func (s *Source) next() ([]string, error) {
+	batch, listed := s.Batch, s.Listed
+	if batch <= 0 {
+		batch = 2000
+	}
+	if listed <= 0 {
+		listed = 50000
+	}
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	if len(s.backlog) == 0 {
+		names, err := listNew(filepath.Join(s.path, "new"), max(listed, batch))
+		if err != nil {
+			return nil, err
+		}
+		s.backlog = names
+	}
+	names := s.backlog[:min(batch, len(s.backlog))]
+	s.backlog = s.backlog[len(names):]
+	if len(s.backlog) == 0 {
+		s.backlog = nil // let the listing go
+	}
+	return names, nil
+}
+
+// listNew returns the n oldest message names in dir (by name), oldest
+// first. It reads the whole directory, holding at most about 2n names at
+// a time: a huge backlog is not held in memory whole.
 func listNew(dir string, n int) ([]string, error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -172,12 +208,16 @@ func listNew(dir string, n int) ([]string, error) {
 	}
 	defer f.Close()
 	var names []string
-	for len(names) < n {
-		entries, err := f.ReadDir(min(n-len(names), 1024))
+	for {
+		entries, err := f.ReadDir(1024)
 		for _, e := range entries {
 			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
 				names = append(names, e.Name())
 			}
+		}
+		if len(names) > 2*n {
+			slices.Sort(names)
+			names = names[:n]
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -187,7 +227,10 @@ func listNew(dir string, n int) ([]string, error) {
 		}
 	}
 	slices.Sort(names)
-	return names, nil
+	if len(names) > n {
+		names = names[:n]
+	}
+	return slices.Clip(names), nil
 }
 
 // handle hands one message in new/ to ingest and, once it is stored,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -154,7 +155,7 @@ func TestMoveSink(t *testing.T) {
 	}
 }
 
-func TestListNewReadsOnlyWhatABatchNeeds(t *testing.T) {
+func TestListNewKeepsTheOldest(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"5.a", "3.c", "1.e", "4.b", "2.d", ".hidden"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
@@ -165,12 +166,67 @@ func TestListNewReadsOnlyWhatABatchNeeds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"1.e", "2.d", "3.c", "4.b", "5.a"}, all, "messages only, oldest name first")
 
-	some, err := listNew(dir, 3)
+	some, err := listNew(dir, 2)
 	require.NoError(t, err)
-	require.Len(t, some, 3)
-	assert.True(t, slices.IsSorted(some))
-	assert.Subset(t, all, some)
+	assert.Equal(t, []string{"1.e", "2.d"}, some, "the oldest, however the directory orders them")
+
+	// More names than one read of the directory returns, and than twice n.
+	big := t.TempDir()
+	var want []string
+	for i := range 3000 {
+		name := fmt.Sprintf("%d.M%dP1.host", 1790000000+(i*7919)%3000, i)
+		require.NoError(t, os.WriteFile(filepath.Join(big, name), nil, 0o600))
+		want = append(want, name)
+	}
+	slices.Sort(want)
+	got, err := listNew(big, 100)
+	require.NoError(t, err)
+	assert.Equal(t, want[:100], got)
 
 	_, err = listNew(filepath.Join(dir, "missing"), 3)
 	assert.Error(t, err)
+}
+
+func TestPassesTakeTheBacklogOldestFirst(t *testing.T) {
+	md := t.TempDir()
+	for _, d := range []string{"new", "cur", "tmp"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(md, d), 0o700))
+	}
+	var names []string
+	for i := range 30 {
+		name := fmt.Sprintf("%d.M%dP1.host", 1790000000+(i*7)%30, i)
+		require.NoError(t, os.WriteFile(filepath.Join(md, "new", name), []byte("Subject: s\r\n\r\nbody\r\n"), 0o600))
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	s := NewSource("b", md, "")
+	s.Workers, s.Batch, s.Listed = 1, 4, 10
+	var seen []string
+	ingest := func(_ context.Context, in pipeline.Incoming) error {
+		seen = append(seen, strings.TrimPrefix(in.ID, "maildir:b/"))
+		return nil
+	}
+	n, err := s.Poll(context.Background(), ingest)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+	// Mail delivered meanwhile waits until the names already read are
+	// used up; one taken by someone else is skipped.
+	late := "1780000000.M99P1.host" // older by name, but read later
+	require.NoError(t, os.WriteFile(filepath.Join(md, "new", late), []byte("Subject: s\r\n\r\nbody\r\n"), 0o600))
+	require.NoError(t, os.Remove(filepath.Join(md, "new", names[5])))
+	for {
+		n, err := s.Poll(context.Background(), ingest)
+		require.NoError(t, err)
+		if n == 0 {
+			break
+		}
+	}
+	want := slices.Concat(names[:5], names[6:10], []string{late}, names[10:])
+	for i := range want {
+		want[i] = uniqueName(want[i])
+	}
+	assert.Equal(t, want, seen)
+	left, err := os.ReadDir(filepath.Join(md, "new"))
+	require.NoError(t, err)
+	assert.Empty(t, left)
 }
