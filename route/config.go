@@ -529,11 +529,14 @@ func (c *compiler) actions(specs []actionSpec, where string) []*action {
 		}
 		if strings.Contains(a.targetText, "{{") {
 			a.target = c.template(as.Target, aw+": target", where)
+			a.targetFn = renderers[a.targetText]
 		}
 		if as.Template.Set && strings.TrimSpace(as.Template.Value) != "" {
 			a.text = c.template(as.Template, aw+": template", where)
+			a.textFn = renderers[as.Template.Value]
 		} else if ok {
 			a.text = defaultTemplate(kind)
+			a.textFn = renderers[defaultText(kind)]
 		}
 		if a.text == nil {
 			a.text = template.Must(newTemplate().Parse(""))

@@ -124,7 +124,10 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 	tv := v.ticketView()
 	data := TemplateData{Ticket: *tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Unknown: tv.Unknown, Rule: ruleName, Kind: a.kind}
 	target := a.targetText
-	if a.target != nil {
+	switch {
+	case a.targetFn != nil:
+		target = strings.TrimSpace(a.targetFn(&data))
+	case a.target != nil:
 		var b strings.Builder
 		if err := a.target.Execute(&b, data); err != nil {
 			return ticket.Action{}, renderError(ruleName, index, a.kind, "target", err)
@@ -135,11 +138,17 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered empty for ticket %s", a.targetText, v.t.ID))
 	}
 	data.Target = target
-	var b strings.Builder
-	if err := a.text.Execute(&b, data); err != nil {
-		return ticket.Action{}, renderError(ruleName, index, a.kind, "template", err)
+	var text string
+	if a.textFn != nil {
+		text = a.textFn(&data)
+	} else {
+		var b strings.Builder
+		if err := a.text.Execute(&b, data); err != nil {
+			return ticket.Action{}, renderError(ruleName, index, a.kind, "template", err)
+		}
+		text = b.String()
 	}
-	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(b.String())}
+	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(text)}
 	if inPlace(a.kind) {
 		// These act on the message where it lies and need only the
 		// target and category: no copy of the text in every row.
@@ -341,13 +350,17 @@ var defaultTexts = map[string]string{
 	ticket.KindMaildirMove:  shortText,
 }
 
+// defaultText returns the default text for kind.
+func defaultText(kind string) string {
+	if text, ok := defaultTexts[kind]; ok {
+		return text
+	}
+	return plainText
+}
+
 // defaultTemplate returns the parsed default text for kind.
 func defaultTemplate(kind string) *template.Template {
-	text, ok := defaultTexts[kind]
-	if !ok {
-		text = plainText
-	}
-	return template.Must(newTemplate().Parse(text))
+	return template.Must(newTemplate().Parse(defaultText(kind)))
 }
 
 // sampleData is a ticket to try templates on at compile time.

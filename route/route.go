@@ -85,6 +85,9 @@ type action struct {
 	kind   string
 	target *template.Template // nil: the literal targetText
 	text   *template.Template // never nil: the given or the kind's default
+	// targetFn and textFn, when set, write what target and text would
+	// (see renderers).
+	targetFn, textFn renderer
 	// targetText is the target as written.
 	targetText string
 	line       int
