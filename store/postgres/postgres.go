@@ -116,7 +116,7 @@ func isUnique(err error) bool {
 
 // Ingest writes the ticket, its annotation and its actions in one
 // transaction; see store.Store. A ticket whose ID or non-empty EventID is
-// stored, or an action whose non-empty Key is stored, makes it return
+// stored, or two of its actions with the same non-empty Key, make it return
 // store.ErrDuplicate with nothing written. Zero Received is set to now,
 // and an action's zero NextAttempt to Received (due at once). rec is
 // updated (action IDs, states, times) only when Ingest succeeds.

@@ -141,7 +141,7 @@ func open(ctx context.Context, path string, ms []string) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, write); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -230,6 +230,26 @@ func (s *Store) Close() error {
 
 // isUnique reports whether err is a violated UNIQUE or PRIMARY KEY
 // constraint.
+// pingWhileBusy connects, retrying while the database is busy for up to
+// BusyTimeout. Switching a new database to WAL takes an exclusive lock,
+// and SQLite reports a concurrent first open's switch as busy at once
+// instead of waiting in the busy handler.
+func pingWhileBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func isUnique(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -240,7 +260,7 @@ func isUnique(err error) bool {
 
 // Ingest writes the ticket, its annotation and its actions in one
 // transaction; see store.Store. A ticket whose ID or non-empty EventID is
-// stored, or an action whose non-empty Key is stored, makes it return
+// stored, or two of its actions with the same non-empty Key, make it return
 // store.ErrDuplicate with nothing written. Zero Received is set to now,
 // and an action's zero NextAttempt to Received (due at once). rec is
 // updated (action IDs, states, times) only when Ingest succeeds.
