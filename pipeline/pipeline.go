@@ -47,6 +47,10 @@ type Incoming struct {
 	// with the reason in Problems, so a poison message never blocks its
 	// source.
 	Strict bool
+	// OnStored, when set, is called with the stored record (its actions
+	// handed to the outbox if they were claimed at ingest) before Ingest
+	// returns; not for a duplicate or a failure.
+	OnStored func(*store.Record)
 }
 
 // Dispatcher is an outbox in this process that takes actions straight
@@ -143,6 +147,9 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 		if len(claimed) > 0 {
 			p.Dispatcher.Dispatch(ctx, rec.Claim, claimed)
 		}
+	}
+	if in.OnStored != nil {
+		in.OnStored(rec)
 	}
 	return rec, nil
 }

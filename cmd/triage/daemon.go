@@ -356,7 +356,7 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 	octx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = ob.Run(octx); close(done) }()
-	n, serr := runner.Once(ctx, specs)
+	_, serr := runner.Once(ctx, specs)
 	stop()
 	<-done
 	_, oerr := ob.Drain(ctx)
@@ -374,6 +374,9 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 			fmt.Fprintf(w, "… and %d more\n", rep.total-len(rep.rows))
 		}
 	}
+	// Stored tickets, not messages handed over: a message met again
+	// (say, left in new/ for its maildir.move) is a duplicate, not new.
+	n := rep.total
 	fmt.Fprintf(w, "\ntook in %d new ticket(s)\n", n)
 	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
 	if len(rep.byCat) > 0 {

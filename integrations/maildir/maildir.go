@@ -29,6 +29,7 @@ import (
 
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -161,6 +162,21 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 	return n, first
 }
 
+// movesItself reports whether rec's actions include a maildir.move the
+// outbox took at ingest (claimed then, not shadow, not waiting in the
+// store).
+func movesItself(rec *store.Record) bool {
+	if rec.Claim == nil {
+		return false
+	}
+	for _, a := range rec.Actions {
+		if a.Kind == ticket.KindMaildirMove && a.State == ticket.StateRunning {
+			return true
+		}
+	}
+	return false
+}
+
 // readers recycles the read buffers of messages in flight: a fresh 64 KiB
 // buffer per message was most of what ingest allocated.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
@@ -247,12 +263,21 @@ func (s *Source) handle(ctx context.Context, name string, letter byte, ingest fu
 	u := uniqueName(name)
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(f)
-	err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: br})
+	moving := false
+	err = ingest(ctx, pipeline.Incoming{ID: s.TicketID(u), Source: "email", Channel: s.name, Raw: br,
+		OnStored: func(rec *store.Record) { moving = movesItself(rec) }})
 	br.Reset(nil)
 	readers.Put(br)
 	f.Close()
 	if err != nil {
 		return err
+	}
+	if moving && name == u {
+		// A maildir.move action is already on its way with this message
+		// and marks it as it moves it out of new/: one rename instead of
+		// two. Should it fail or wait, the message is still in new/ when
+		// next listed, is found stored (a duplicate), and is marked then.
+		return nil
 	}
 	dst := filepath.Join(s.path, "cur", u+":2,"+addFlag(flagsOf(name), letter))
 	if err := rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -386,10 +411,10 @@ func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {
 	// Renamed at once from where it most likely is, without a stat first
 	// (a rename that finds nothing costs no more than a stat, and stats
 	// wait on the directory's lock while the source renames in it):
-	// under the name the source gave it in cur/, or still in new/, stored
-	// but not yet marked handled by the source. From new/ it is marked
-	// here; the source then finds it gone, which it takes as done.
-	for _, from := range []string{filepath.Join(curDir, target), filepath.Join(newDir, u)} {
+	// still in new/, where the source leaves a message whose move it saw
+	// handed over at ingest (movesItself), marked here as it moves; or
+	// under the name the source gave it in cur/.
+	for _, from := range []string{filepath.Join(newDir, u), filepath.Join(curDir, target)} {
 		switch err := rename(from, filepath.Join(dstCur, target)); {
 		case err == nil:
 			return nil

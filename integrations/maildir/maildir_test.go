@@ -18,6 +18,7 @@ import (
 
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -229,4 +230,57 @@ func TestPassesTakeTheBacklogOldestFirst(t *testing.T) {
 	left, err := os.ReadDir(filepath.Join(md, "new"))
 	require.NoError(t, err)
 	assert.Empty(t, left)
+}
+
+// TestMoveHandedOverAtIngestMarksTheMessage checks the one-rename path: a
+// message whose maildir.move the outbox took at ingest stays in new/ for
+// the move, which marks it; one whose move never comes is marked when the
+// source meets it again as a duplicate.
+func TestMoveHandedOverAtIngestMarksTheMessage(t *testing.T) {
+	dir := t.TempDir()
+	writeMail(t, dir, "100.M1.host", "Subject: x\n\nERR_NGROK_108\n")
+	writeMail(t, dir, "101.M2.host", "Subject: y\n\nERR_NGROK_3200\n")
+	writeMail(t, dir, "102.M3.host", "Subject: z\n\nno code\n")
+	s := NewSource("support", dir, "")
+	moved := func(id string) *store.Record {
+		return &store.Record{Claim: &store.Claim{Worker: "w/direct"}, Actions: []ticket.Action{
+			{TicketID: id, Kind: ticket.KindJSONL, State: ticket.StateRunning},
+			{TicketID: id, Kind: ticket.KindMaildirMove, Target: "agent-auth", State: ticket.StateRunning},
+		}}
+	}
+	stored := map[string]bool{}
+	ingest := func(_ context.Context, in pipeline.Incoming) error {
+		if stored[in.ID] {
+			return nil // a duplicate: the runner acknowledges it as done
+		}
+		stored[in.ID] = true
+		switch in.ID {
+		case "maildir:support/100.M1.host", "maildir:support/101.M2.host":
+			in.OnStored(moved(in.ID))
+		case "maildir:support/102.M3.host":
+			// A move stored pending (not handed over) or a shadow one
+			// leaves the marking to the source.
+			in.OnStored(&store.Record{Actions: []ticket.Action{{Kind: ticket.KindMaildirMove, State: ticket.StatePending}}})
+		}
+		return nil
+	}
+	n, err := s.Poll(context.Background(), ingest)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	assert.Equal(t, []string{"100.M1.host", "101.M2.host"}, list(t, filepath.Join(dir, "new")), "left for their moves")
+	assert.Equal(t, []string{"102.M3.host:2,a"}, list(t, filepath.Join(dir, "cur")))
+
+	m := NewMoveSink(s)
+	require.NoError(t, m.Send(context.Background(), ticket.Action{TicketID: "maildir:support/100.M1.host", Target: "agent-auth"}))
+	assert.Equal(t, []string{"100.M1.host:2,a"}, list(t, filepath.Join(dir, ".agent-auth", "cur")), "moved out of new/ and marked")
+
+	// 101's move has not run: the next pass meets it again, stored.
+	n, err = s.Poll(context.Background(), ingest)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Empty(t, list(t, filepath.Join(dir, "new")))
+	assert.Equal(t, []string{"101.M2.host:2,a", "102.M3.host:2,a"}, list(t, filepath.Join(dir, "cur")))
+	require.NoError(t, m.Send(context.Background(), ticket.Action{TicketID: "maildir:support/101.M2.host", Target: "agent-auth"}))
+	assert.Equal(t, []string{"100.M1.host:2,a", "101.M2.host:2,a"}, list(t, filepath.Join(dir, ".agent-auth", "cur")))
+	assert.Equal(t, []string{"102.M3.host:2,a"}, list(t, filepath.Join(dir, "cur")), "nothing is deleted")
 }
