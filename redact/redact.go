@@ -59,6 +59,13 @@ func String(s string) string {
 		return s
 	}
 	lower := asciiLower(s)
+	// Anchors and the authtoken shape never span a line break, so one
+	// look at the whole text tells which of them any line may hold: most
+	// texts are done there, and lines are checked only for those.
+	look := lookAt(s, lower)
+	if look.none() {
+		return s
+	}
 	var b strings.Builder
 	last := 0 // s[:last] is in b, or b is unused while last == 0 and nothing changed
 	changed := false
@@ -70,7 +77,7 @@ func String(s string) string {
 			end += start
 		}
 		line := s[start:end]
-		if mayHaveSecret(line, lower[start:end]) {
+		if look.mayHaveSecret(line, lower[start:end]) {
 			if r := redactLine(line, lower[start:end]); r != line {
 				if !changed {
 					b.Grow(len(s) + 64)
@@ -126,11 +133,36 @@ var rules = []rule{
 	{apply: replaceAuthtokens},
 }
 
-func mayHaveSecret(line, lower string) bool {
-	for _, r := range rules {
+// look is what a text may hold: a bit per rule whose anchors it has,
+// and whether it has the authtoken shape.
+type look struct {
+	anchored uint32
+	token    bool
+}
+
+func lookAt(s, lower string) look {
+	var l look
+	for i, r := range rules {
 		if hasAnchor(lower, r.anchors) {
+			l.anchored |= 1 << i
+		}
+	}
+	_, _, l.token = findAuthtoken(s, 0)
+	return l
+}
+
+func (l look) none() bool { return l.anchored == 0 && !l.token }
+
+// mayHaveSecret reports whether one line of the looked-at text may hold a
+// secret, testing only what the whole text holds.
+func (l look) mayHaveSecret(line, lower string) bool {
+	for i, r := range rules {
+		if l.anchored&(1<<i) != 0 && hasAnchor(lower, r.anchors) {
 			return true
 		}
+	}
+	if !l.token {
+		return false
 	}
 	_, _, ok := findAuthtoken(line, 0)
 	return ok

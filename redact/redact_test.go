@@ -266,3 +266,29 @@ func TestKeyValuePrechecksNeverMissASecret(t *testing.T) {
 	assert.False(t, flagMayMatch("the token expired yesterday"))
 	assert.True(t, flagMayMatch("ngrok config add-authtoken 2abc"))
 }
+
+// TestWholeTextPrecheckMatchesLineByLine: String looks at the whole text
+// once before going line by line; that must never change a result.
+func TestWholeTextPrecheckMatchesLineByLine(t *testing.T) {
+	require.LessOrEqual(t, len(rules), 32, "look keeps one bit per rule")
+	r := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"token", "key", "xox", "://", "bearer ", "basic ", "authorization", "passw", "secret",
+		authtoken, apiKey, "1aaaaaaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbb", "ERR_NGROK_108", "a_b", "=", ": ", "\n", " ", "x", "@", "u:p"}
+	lines := strings.Split(mixedText(8<<10), "\n")
+	for range 3000 {
+		var b strings.Builder
+		for range r.IntN(12) {
+			if r.IntN(3) == 0 {
+				b.WriteString(lines[r.IntN(len(lines))])
+			} else {
+				b.WriteString(pieces[r.IntN(len(pieces))])
+			}
+		}
+		in := b.String()
+		parts := strings.Split(in, "\n")
+		for i := range parts {
+			parts[i] = String(parts[i])
+		}
+		require.Equal(t, strings.Join(parts, "\n"), String(in), "%q", in)
+	}
+}
