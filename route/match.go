@@ -224,6 +224,7 @@ type view struct {
 	addrDone     bool
 	text         *string
 	tv           *TicketView
+	bare         []CodeView // tv.Codes without the catalog's words
 }
 
 func newView(t *ticket.Ticket, a annotate.Annotation) *view { return &view{t: t, a: a} }

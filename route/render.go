@@ -67,12 +67,14 @@ type CodeView struct {
 	Code int `json:"code"`
 	// Name is "ERR_NGROK_<n>".
 	Name string `json:"name"`
-	// Summary is the catalog's meaning.
-	Summary string `json:"summary"`
+	// Summary is the catalog's meaning (left out of in-place actions'
+	// payloads).
+	Summary string `json:"summary,omitempty"`
 	// Category is the owning team's queue.
 	Category string `json:"category"`
-	// DocsURL is the code's page in ngrok's docs.
-	DocsURL string `json:"docs_url"`
+	// DocsURL is the code's page in ngrok's docs (left out of in-place
+	// actions' payloads).
+	DocsURL string `json:"docs_url,omitempty"`
 	// Hint is a first step for the customer; may be empty.
 	Hint string `json:"hint,omitempty"`
 	// QuotedOnly is true when the code appears only in quoted history.
@@ -151,8 +153,10 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(text)}
 	if inPlace(a.kind) {
 		// These act on the message where it lies and need only the
-		// target and category: no copy of the text in every row.
+		// target and category: no copy of the text or of the catalog's
+		// words in every row.
 		p.Ticket.Excerpt = ""
+		p.Ticket.Codes = v.bareCodes()
 	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
@@ -169,6 +173,19 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		Key:      Key(v.t.ID, ruleName, a.kind, target, index),
 		State:    state,
 	}, nil
+}
+
+// bareCodes returns (once) the ticket's codes without the catalog's words,
+// for in-place actions' payloads.
+func (v *view) bareCodes() []CodeView {
+	if v.bare == nil {
+		tv := v.ticketView()
+		v.bare = make([]CodeView, len(tv.Codes))
+		for i, c := range tv.Codes {
+			v.bare[i] = CodeView{Code: c.Code, Name: c.Name, Category: c.Category, QuotedOnly: c.QuotedOnly, Known: c.Known}
+		}
+	}
+	return v.bare
 }
 
 // ticketView builds (once) the redacted view of the ticket.

@@ -681,16 +681,16 @@ routes:
 	assert.Contains(t, p.Ticket.Excerpt, "authtoken: [REDACTED]\nngrok http 80 --authtoken [REDACTED]\nERR_NGROK_108")
 }
 
-func TestInPlaceActionsCarryNoExcerpt(t *testing.T) {
+func TestInPlaceActionsCarryNoTextOrCatalogWords(t *testing.T) {
 	r := mustParse(t, `routes:
   rules:
     - name: all
       actions:
-        - {kind: jsonl, target: /tmp/t.jsonl}
         - {kind: maildir.move, target: "{{.Primary}}"}
         - {kind: imap.flag, target: "$triage-{{.Primary}}"}
         - {kind: imap.move, target: "{{.Primary}}"}
         - {kind: slack.react, target: eyes}
+        - {kind: jsonl, target: /tmp/t.jsonl}
 `)
 	tk := emailTicket("ana@example.com", "tunnel down", "the agent says ERR_NGROK_3200", "")
 	d, err := r.Decide(Input{Ticket: tk, Annotation: annotation(t, code{n: 3200})})
@@ -699,13 +699,25 @@ func TestInPlaceActionsCarryNoExcerpt(t *testing.T) {
 	for _, a := range d.Actions {
 		p := payload(t, a)
 		assert.Equal(t, "upstream-gateway", p.Ticket.PrimaryCategory, a.Kind)
-		assert.Len(t, p.Ticket.Codes, 1, a.Kind)
+		require.Len(t, p.Ticket.Codes, 1, a.Kind)
+		c := p.Ticket.Codes[0]
+		assert.Equal(t, 3200, c.Code, a.Kind)
+		assert.Equal(t, "ERR_NGROK_3200", c.Name, a.Kind)
+		assert.Equal(t, "upstream-gateway", c.Category, a.Kind)
+		assert.True(t, c.Known, a.Kind)
 		if a.Kind == ticket.KindJSONL {
 			assert.Contains(t, p.Ticket.Excerpt, "ERR_NGROK_3200", "content-carrying actions keep the excerpt")
+			assert.NotEmpty(t, c.Summary, "and the catalog's words")
+			assert.Equal(t, "https://ngrok.com/docs/errors/err_ngrok_3200/", c.DocsURL)
 			continue
 		}
 		assert.Empty(t, p.Ticket.Excerpt, "%s acts on the message where it lies: no copy of the text", a.Kind)
+		assert.Empty(t, c.Summary+c.DocsURL+c.Hint+c.Official, "%s: nor of the catalog's words", a.Kind)
+		assert.NotContains(t, string(a.Payload), `"summary"`, a.Kind)
 	}
+	// The jsonl action, after the in-place ones, has every code's words
+	// (checked in the loop): the view they share was not changed.
+	assert.Equal(t, ticket.KindJSONL, d.Actions[4].Kind)
 }
 
 func TestExcerptRedactsBeforeCutting(t *testing.T) {
