@@ -248,12 +248,16 @@ func TestMoveHandedOverAtIngestMarksTheMessage(t *testing.T) {
 			{TicketID: id, Kind: ticket.KindMaildirMove, Target: "agent-auth", State: ticket.StateRunning},
 		}}
 	}
+	var mu sync.Mutex
 	stored := map[string]bool{}
 	ingest := func(_ context.Context, in pipeline.Incoming) error {
-		if stored[in.ID] {
+		mu.Lock()
+		dup := stored[in.ID]
+		stored[in.ID] = true
+		mu.Unlock()
+		if dup {
 			return nil // a duplicate: the runner acknowledges it as done
 		}
-		stored[in.ID] = true
 		switch in.ID {
 		case "maildir:support/100.M1.host", "maildir:support/101.M2.host":
 			in.OnStored(moved(in.ID))
