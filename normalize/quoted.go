@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // outlookBlockSpan is how many lines after a "From:" line are searched for
@@ -112,17 +113,48 @@ func isQuoteLine(l string) bool {
 	return strings.HasPrefix(strings.TrimLeft(l, " \t"), ">")
 }
 
+// forwardMarkers are what a line announcing a forwarded message holds,
+// lower-cased.
+var forwardMarkers = []string{
+	"forwarded message", "begin forwarded message",
+	"weitergeleitete nachricht", "message transféré", "mensaje reenviado",
+	"mensagem encaminhada",
+}
+
 func isForwardMarker(l string) bool {
+	if !mayBeForwardMarker(l) {
+		return false
+	}
 	l = strings.ToLower(strings.TrimSpace(l))
 	if l == "" || len(l) > 120 {
 		return false
 	}
-	for _, m := range []string{
-		"forwarded message", "begin forwarded message",
-		"weitergeleitete nachricht", "message transféré", "mensaje reenviado",
-		"mensagem encaminhada",
-	} {
+	for _, m := range forwardMarkers {
 		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeForwardMarker is a quick test that isForwardMarker can say yes:
+// every marker holds "messag", "nachricht" or "mensa", which an ASCII line
+// holds in some case if its lower-cased form does. Lines with other bytes
+// go the whole way (Unicode has capitals that lower-case to ASCII).
+func mayBeForwardMarker(l string) bool {
+	for i := 0; i < len(l); i++ {
+		if l[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return containsFold(l, "messag") || containsFold(l, "nachricht") || containsFold(l, "mensa")
+}
+
+// containsFold reports whether s holds sub (lower-case ASCII) in any
+// ASCII case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i]|0x20 == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}

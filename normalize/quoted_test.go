@@ -1,9 +1,12 @@
 package normalize
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSplitQuoted(t *testing.T) {
@@ -128,4 +131,40 @@ func TestSplitQuoted(t *testing.T) {
 			assert.Equal(t, tt.quoted, quoted, "quoted")
 		})
 	}
+}
+
+// TestForwardMarkerPrecheckIsASuperset: the quick test must say yes for
+// every line that holds a marker once lower-cased.
+func TestForwardMarkerPrecheckIsASuperset(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"-", " ", "Fwd:", "message", "MESSAGE", "Nachricht", "mensaje", "MENSAGEM", "x", "é", "İ", "\t"}
+	for _, m := range forwardMarkers {
+		pieces = append(pieces, m, strings.ToUpper(m))
+	}
+	for range 20000 {
+		var b strings.Builder
+		for range r.IntN(6) {
+			p := pieces[r.IntN(len(pieces))]
+			if r.IntN(3) == 0 { // random case
+				q := []byte(p)
+				for i := range q {
+					if r.IntN(2) == 0 && q[i] >= 'a' && q[i] <= 'z' {
+						q[i] -= 'a' - 'A'
+					}
+				}
+				p = string(q)
+			}
+			b.WriteString(p)
+		}
+		l := b.String()
+		lower := strings.ToLower(l)
+		for _, m := range forwardMarkers {
+			if strings.Contains(lower, m) {
+				require.True(t, mayBeForwardMarker(l), "%q holds %q", l, m)
+			}
+		}
+	}
+	assert.True(t, isForwardMarker("---------- Forwarded message ---------"))
+	assert.True(t, isForwardMarker("Begin forwarded message:"))
+	assert.False(t, isForwardMarker("Thanks for your help."))
 }
