@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/triage-bot/triage/ticket"
 )
@@ -84,13 +86,18 @@ func PrepareRow(rec *Record, now time.Time) (Row, error) {
 	if r.TicketJSON, err = json.Marshal(rec.Ticket); err != nil {
 		return r, fmt.Errorf("encode ticket: %w", err)
 	}
-	var search strings.Builder
-	search.WriteString(rec.Ticket.From)
-	search.WriteString("\n")
-	search.WriteString(rec.Ticket.Subject)
+	n := len(rec.Ticket.From) + 1 + len(rec.Ticket.Subject)
 	for _, p := range rec.Ticket.Parts {
-		search.WriteString("\n")
-		search.WriteString(p.Text)
+		n += 1 + len(p.Text)
+	}
+	var search strings.Builder
+	search.Grow(n)
+	writeSearch(&search, rec.Ticket.From)
+	search.WriteByte('\n')
+	writeSearch(&search, rec.Ticket.Subject)
+	for _, p := range rec.Ticket.Parts {
+		search.WriteByte('\n')
+		writeSearch(&search, p.Text)
 	}
 	rules := rec.Rules
 	if rules == nil {
@@ -102,8 +109,30 @@ func PrepareRow(rec *Record, now time.Time) (Row, error) {
 	if len(rec.Annotation) > 0 {
 		r.Annotation = rec.Annotation
 	}
-	r.Search = Clean(strings.ToLower(search.String()))
+	r.Search = search.String()
 	return r, nil
+}
+
+// writeSearch writes s to b as the search column holds it:
+// Clean(strings.ToLower(s)) in one pass, ASCII without decoding.
+func writeSearch(b *strings.Builder, s string) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == 0:
+			case 'A' <= c && c <= 'Z':
+				b.WriteByte(c + 'a' - 'A')
+			default:
+				b.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		b.WriteRune(unicode.ToLower(r)) // an invalid byte: RuneError, as ToLower writes it
+		i += w
+	}
 }
 
 // DecodeRow rebuilds a Record's ticket, rules and annotation from the
