@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -122,39 +123,41 @@ var forwardMarkers = []string{
 }
 
 func isForwardMarker(l string) bool {
-	if !mayBeForwardMarker(l) {
+	l = strings.TrimSpace(l)
+	ascii := true
+	for i := 0; i < len(l); i++ {
+		if l[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// Most lines: lower-cased (to the same length) on the stack.
+		if l == "" || len(l) > 120 {
+			return false
+		}
+		var buf [120]byte
+		b := buf[:len(l)]
+		for i := range b {
+			c := l[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		for _, m := range forwardMarkers {
+			if bytes.Contains(b, []byte(m)) {
+				return true
+			}
+		}
 		return false
 	}
-	l = strings.ToLower(strings.TrimSpace(l))
-	if l == "" || len(l) > 120 {
+	l = strings.ToLower(l)
+	if len(l) > 120 {
 		return false
 	}
 	for _, m := range forwardMarkers {
 		if strings.Contains(l, m) {
-			return true
-		}
-	}
-	return false
-}
-
-// mayBeForwardMarker is a quick test that isForwardMarker can say yes:
-// every marker holds "messag", "nachricht" or "mensa", which an ASCII line
-// holds in some case if its lower-cased form does. Lines with other bytes
-// go the whole way (Unicode has capitals that lower-case to ASCII).
-func mayBeForwardMarker(l string) bool {
-	for i := 0; i < len(l); i++ {
-		if l[i] >= utf8.RuneSelf {
-			return true
-		}
-	}
-	return containsFold(l, "messag") || containsFold(l, "nachricht") || containsFold(l, "mensa")
-}
-
-// containsFold reports whether s holds sub (lower-case ASCII) in any
-// ASCII case.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i]|0x20 == sub[0] && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
