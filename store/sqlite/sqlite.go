@@ -229,8 +229,6 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// isUnique reports whether err is a violated UNIQUE or PRIMARY KEY
-// constraint.
 // pingWhileBusy connects, retrying while the database is busy for up to
 // BusyTimeout. Switching a new database to WAL takes an exclusive lock,
 // and SQLite reports a concurrent first open's switch as busy at once
@@ -251,6 +249,8 @@ func pingWhileBusy(ctx context.Context, db *sql.DB) error {
 	}
 }
 
+// isUnique reports whether err is a violated UNIQUE or PRIMARY KEY
+// constraint.
 func isUnique(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
