@@ -183,3 +183,58 @@ func TestHandedActionsPastHalfTheirClaimGoBackToTheStore(t *testing.T) {
 	assert.Equal(t, "w/0", st.owner[2], "and was sent under a fresh claim, not from the handoff")
 	st.mu.Unlock()
 }
+
+// TestBusyDirectPathStillClaimsFromTheStore: while ingest keeps the
+// workers busy with handed-over actions, a retry that falls due in the
+// store is still run (within about Poll), and the store is not queried
+// after every handed-over batch.
+func TestBusyDirectPathStillClaimsFromTheStore(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "test", State: ticket.StateDone}) // ID 1: falls due later
+	var mu sync.Mutex
+	sent := map[int64]int{}
+	o := New(Config{Worker: "w", Workers: 1, Poll: 200 * time.Millisecond, Batch: 4}, st, map[string]Sink{"test": sinkFunc(func(ctx context.Context, a ticket.Action) error {
+		time.Sleep(200 * time.Microsecond)
+		mu.Lock()
+		sent[a.ID]++
+		mu.Unlock()
+		return nil
+	})}, quiet, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	c := o.Claim()
+
+	var produced atomic.Int64
+	feeding := make(chan struct{})
+	go func() {
+		defer close(feeding)
+		for id := int64(2); ctx.Err() == nil; id++ {
+			o.Dispatch(ctx, c, []ticket.Action{storeClaimed(st, id, c)})
+			produced.Store(id - 1)
+		}
+	}()
+	count := func(id int64) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return sent[id]
+	}
+	claimCount := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.claims
+	}
+	require.Eventually(t, func() bool { return count(50) > 0 }, 5*time.Second, time.Millisecond, "the direct path is busy")
+	claimsBefore, producedBefore := claimCount(), produced.Load()
+	require.Eventually(t, func() bool { return produced.Load() >= producedBefore+400 }, 10*time.Second, time.Millisecond)
+	claims, batches := claimCount()-claimsBefore, (produced.Load()-producedBefore)/4
+	assert.Less(t, int64(claims), batches/4, "the store is looked at about once per Poll, not after every one of %d batches", batches)
+
+	st.mu.Lock()
+	st.actions[1].State = ticket.StatePending // a retry falls due; nobody notifies
+	st.mu.Unlock()
+	require.Eventually(t, func() bool { return count(1) == 1 }, 5*time.Second, time.Millisecond, "the due retry runs while the direct path is busy")
+	cancel()
+	<-feeding
+	<-done
+}

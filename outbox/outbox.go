@@ -184,15 +184,27 @@ func (o *Outbox) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			worker := fmt.Sprintf("%s/%d", o.cfg.Worker, i)
+			var looked time.Time // when this worker last claimed from the store
 			for ctx.Err() == nil {
-				// Actions handed over by ingest come first; a claim from
-				// the store follows each batch of them, so retries that
-				// fall due are not starved.
+				// Actions handed over by ingest come first. Between
+				// batches of them the worker claims from the store once
+				// per Poll, or at once when woken (actions stored
+				// pending): retries that fall due wait no longer than
+				// for an idle worker, and a busy direct path does not
+				// query the store after every batch.
 				select {
 				case first := <-o.direct.handoff:
 					o.runDirect(ctx, first, rec)
+					select {
+					case <-o.wake:
+					default:
+						if time.Since(looked) < o.cfg.Poll {
+							continue
+						}
+					}
 				default:
 				}
+				looked = time.Now()
 				n := o.step(ctx, worker)
 				if n == o.cfg.Batch {
 					o.Notify() // more may be due: wake an idle worker to help

@@ -23,6 +23,7 @@ type memStore struct {
 	actions map[int64]*ticket.Action
 	owner   map[int64]string
 	until   map[int64]time.Time
+	claims  int // calls to Claim
 }
 
 func newMemStore(actions ...ticket.Action) *memStore {
@@ -41,6 +42,7 @@ func newMemStore(actions ...ticket.Action) *memStore {
 func (m *memStore) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.claims++
 	var out []ticket.Action
 	for id := int64(1); id <= int64(len(m.actions)) && len(out) < limit; id++ {
 		a := m.actions[id]
