@@ -208,10 +208,18 @@ func (r *recorder) run() {
 				break more
 			}
 		}
-		// Recorded even while shutting down (complete does not end with
-		// the caller's context).
-		r.o.complete(context.Background(), r.o.directWorker(), batch)
+		r.record(batch)
 	}
+}
+
+// record records one merged batch; a panic in the store is counted and
+// logged like a worker's, and the recorder goes on (the batch's actions
+// are claimed again once their claim runs out).
+func (r *recorder) record(batch []ticket.Action) {
+	defer r.o.survivePanic(r.o.directWorker())
+	// Recorded even while shutting down (complete does not end with the
+	// caller's context).
+	r.o.complete(context.Background(), r.o.directWorker(), batch)
 }
 
 // stop records what was handed over and returns; nothing may be handed
