@@ -25,6 +25,17 @@ func storeClaimed(st *memStore, id int64, c *store.Claim) ticket.Action {
 	return a
 }
 
+// startTaking runs o until cancel, returning once it takes handed-over
+// actions; done is closed when Run has returned.
+func startTaking(t *testing.T, o *Outbox) (ctx context.Context, cancel context.CancelFunc, done chan struct{}) {
+	t.Helper()
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { _ = o.Run(ctx); close(done) }()
+	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	return ctx, cancel, done
+}
+
 func TestDirectDispatchRunsHandedActionsOnce(t *testing.T) {
 	st := newMemStore()
 	var mu sync.Mutex
@@ -40,10 +51,7 @@ func TestDirectDispatchRunsHandedActionsOnce(t *testing.T) {
 	})}, quiet, nil)
 	assert.Nil(t, o.Claim(), "an outbox that is not running takes nothing: ingest stores actions pending")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = o.Run(ctx); close(done) }()
-	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	ctx, cancel, done := startTaking(t, o)
 	c := o.Claim()
 	assert.Equal(t, "w/direct", c.Worker)
 	for id := int64(1); id <= 10; id++ {
@@ -89,10 +97,7 @@ func TestDirectDispatchLeavesNothingHeldOnShutdown(t *testing.T) {
 		<-gate // the one worker is stuck until shutdown: the handoff fills up
 		return nil
 	})}, quiet, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = o.Run(ctx); close(done) }()
-	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	ctx, cancel, done := startTaking(t, o)
 	c := o.Claim()
 	const n = handoffSlots + 50
 	dispatched := make(chan struct{})
@@ -120,10 +125,7 @@ func TestClaimStopsWhileWorkersAreBehind(t *testing.T) {
 		<-gate // a helpdesk that hangs
 		return nil
 	})}, quiet, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = o.Run(ctx); close(done) }()
-	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	ctx, cancel, done := startTaking(t, o)
 	id := int64(0)
 	for o.Claim() != nil {
 		id++
@@ -199,10 +201,7 @@ func TestBusyDirectPathStillClaimsFromTheStore(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})}, quiet, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = o.Run(ctx); close(done) }()
-	require.Eventually(t, func() bool { return o.Claim() != nil }, 5*time.Second, time.Millisecond)
+	ctx, cancel, done := startTaking(t, o)
 	c := o.Claim()
 
 	var produced atomic.Int64
