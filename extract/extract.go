@@ -3,14 +3,25 @@
 // It recognises every way a customer writes a code: the canonical
 // ERR_NGROK_108, any letter case, markdown-escaped ERR\_NGROK\_108, HTML
 // entities (ERR&#95;NGROK&#95;108), docs URLs (ngrok.com/docs/errors/err_ngrok_3200),
-// JSON fields ("error_code":"ERR_NGROK_225", and a numeric "error_code": 102
-// near an ngrok mention), codes broken by zero-width or non-breaking
-// characters, and loose forms a person reads as a code ("ngrok error 4018",
-// "ERR NGROK 3200", "ERR-NGROK-3200"), which get a lower confidence.
+// JSON fields ("error_code":"ERR_NGROK_225"), codes right after a
+// written-out escape (err="...\r\nERR_NGROK_108\r\n" in agent logs and SDK
+// exceptions), codes broken by zero-width or non-breaking characters, and
+// loose forms a person reads as a code ("ngrok error 4018", "ERR NGROK
+// 3200", "ERR-NGROK-3200"), which get a lower confidence. Digits glued to a
+// capitalised word (ERR_NGROK_3200Tunnel, a flattened table) are reported
+// with Glued set, for the caller to confirm against a catalog.
+//
+// The agent's local API has numbers of its own ({"error_code":103,
+// "status_code":502,"msg":"failed to start tunnel"}): those are reported
+// in their own namespace (FormAgentAPI), never as an ERR_NGROK_ code.
 //
 // It never reports ERR_NGROK_ without digits, a prefix of a longer number
 // (ERR_NGROK_1080 is 1080, never 108), other vendors' codes, version strings
-// ("ngrok 3.18.4") or digits that run on into letters (ERR_NGROK_108abc).
+// ("ngrok 3.18.4"), digits that run on into lower-case letters
+// (ERR_NGROK_108abc) or a numeric error_code as an ngrok code.
+//
+// Phrases (phrase.go) names an error from its wording alone, for text
+// where no code was written.
 //
 // Search is fast by construction: the only byte every form contains is the
 // k of "ngrok", so the scanner looks only at a k or K after an o, O or an
@@ -42,9 +53,10 @@ const (
 	FormURL
 	// FormJSON is a JSON field value: "error_code":"ERR_NGROK_225".
 	FormJSON
-	// FormJSONNumber is a numeric JSON error code near an ngrok mention:
-	// "error_code": 102.
-	FormJSONNumber
+	// FormAgentAPI is a number of the ngrok agent's local API
+	// ({"error_code":103,"status_code":502,"msg":"failed to start tunnel"}):
+	// its own namespace, never an ERR_NGROK_ code.
+	FormAgentAPI
 	// FormBroken is a strict form with zero-width or other invisible characters
 	// inside it.
 	FormBroken
@@ -53,19 +65,23 @@ const (
 	FormSpaced
 	// FormPhrase is prose such as "ngrok error 4018" or "ngrok error code 4018".
 	FormPhrase
+	// FormInferred is no written code at all: the error named by its
+	// wording (see Phrases).
+	FormInferred
 )
 
 var formNames = [...]string{
-	FormCanonical:  "canonical",
-	FormLowercase:  "lowercase",
-	FormEscaped:    "escaped",
-	FormEntity:     "html-entity",
-	FormURL:        "docs-url",
-	FormJSON:       "json",
-	FormJSONNumber: "json-number",
-	FormBroken:     "broken",
-	FormSpaced:     "spaced",
-	FormPhrase:     "phrase",
+	FormCanonical: "canonical",
+	FormLowercase: "lowercase",
+	FormEscaped:   "escaped",
+	FormEntity:    "html-entity",
+	FormURL:       "docs-url",
+	FormJSON:      "json",
+	FormAgentAPI:  "agent-api",
+	FormBroken:    "broken",
+	FormSpaced:    "spaced",
+	FormPhrase:    "phrase",
+	FormInferred:  "inferred",
 }
 
 // String returns the form's stable name, as used in JSON output.
@@ -76,22 +92,37 @@ func (f Form) String() string {
 	return "form(" + strconv.Itoa(int(f)) + ")"
 }
 
-// Confidence is how sure the extractor is that a match is an ngrok error
-// code: 1 for the strict forms, less for loose ones.
+// Confidence is how sure the extractor is that a match is what its form
+// says: 1 for the strict forms, less for loose ones, and for an inferred
+// code less than for any written form. For FormAgentAPI it is how sure we
+// are that the number is the agent API's.
 func (f Form) Confidence() float64 {
 	switch f {
 	case FormBroken:
 		return 0.9
+	case FormAgentAPI:
+		return 0.9
 	case FormSpaced:
 		return 0.8
-	case FormJSONNumber:
-		return 0.7
 	case FormPhrase:
 		return 0.6
+	case FormInferred:
+		return InferredConfidence
 	default:
 		return 1
 	}
 }
+
+// InferredConfidence is the confidence of a code named by its wording
+// alone: below every written form.
+const InferredConfidence = 0.5
+
+// GluedConfidence caps the confidence of a code glued to the next word.
+const GluedConfidence = 0.9
+
+// Written reports whether the form is a written ngrok code (strict or
+// loose), as opposed to an agent API number or an inferred code.
+func (f Form) Written() bool { return f != FormAgentAPI && f != FormInferred }
 
 // Match is one code found in text.
 type Match struct {
@@ -104,13 +135,32 @@ type Match struct {
 	Len int
 	// Form says how it was written.
 	Form Form
+	// Glued is true when the digits run on into a capitalised word
+	// (ERR_NGROK_3200Tunnel): the match stands only if a catalog knows
+	// the code.
+	Glued bool
 }
 
-// Canonical returns "ERR_NGROK_<n>".
-func (m Match) Canonical() string { return CodeString(m.Code) }
+// Canonical returns "ERR_NGROK_<n>", or "agent-api:<n>" for an agent API
+// number, which is never an ngrok code.
+func (m Match) Canonical() string {
+	if m.Form == FormAgentAPI {
+		return AgentAPIString(m.Code)
+	}
+	return CodeString(m.Code)
+}
+
+// AgentAPIString returns the canonical name of agent API number n:
+// "agent-api:<n>".
+func AgentAPIString(n int) string { return "agent-api:" + strconv.Itoa(n) }
 
 // Confidence returns the confidence of the match's form.
-func (m Match) Confidence() float64 { return m.Form.Confidence() }
+func (m Match) Confidence() float64 {
+	if m.Glued {
+		return min(m.Form.Confidence(), GluedConfidence)
+	}
+	return m.Form.Confidence()
+}
 
 // CodeString returns the canonical spelling of code n: "ERR_NGROK_<n>".
 func CodeString(n int) string { return "ERR_NGROK_" + strconv.Itoa(n) }

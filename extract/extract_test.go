@@ -38,9 +38,40 @@ func TestFind(t *testing.T) {
 		{"docs url slash", "<https://ngrok.com/docs/errors/err_ngrok_3200/>", []want{{3200, FormURL, "err_ngrok_3200"}}},
 		{"json string", `{"error_code":"ERR_NGROK_225","status_code":400}`, []want{{225, FormJSON, "ERR_NGROK_225"}}},
 		{"json string spaced", `{"error_code": "ERR_NGROK_225"}`, []want{{225, FormJSON, "ERR_NGROK_225"}}},
-		{"json number near ngrok", `{"error_code": 102, "msg": "ngrok api: payment failed"}`, []want{{102, FormJSONNumber, "102"}}},
-		{"json number after ngrok", `ngrok api answered {"status_code":402,"error_code":102}`, []want{{102, FormJSONNumber, "102"}}},
-		{"json number without ngrok", `{"error_code": 102, "msg": "payment failed"}`, nil},
+		// The agent's local API has numbers of its own: never ERR_NGROK_103.
+		{"agent api json", `{"error_code":103,"status_code":502,"msg":"failed to start tunnel","details":{"err":"session closed"}}`, []want{{103, FormAgentAPI, "103"}}},
+		{"agent api after status", `ngrok api answered {"status_code":400,"error_code":102}`, []want{{102, FormAgentAPI, "102"}}},
+		{"agent api node inspect", "{ error_code: 103,\n  status_code: 502,\n  msg: 'failed to start tunnel' }", []want{{103, FormAgentAPI, "103"}}},
+		{"agent api python repr", `{'error_code': 104, 'status_code': 503, 'msg': 'x'}`, []want{{104, FormAgentAPI, "104"}}},
+		{"agent api ruby", `{"error_code"=>102, "status_code"=>400, "msg"=>"invalid tunnel configuration"}`, []want{{102, FormAgentAPI, "102"}}},
+		{"agent api prose", "error_code 102 - invalid tunnel configuration", []want{{102, FormAgentAPI, "102"}}},
+		{"agent api with real code inside", `{"error_code":103,"status_code":502,"msg":"failed to start tunnel","details":{"err":"limited to 1 session
+
+ERR_NGROK_108
+"}}`,
+			[]want{{103, FormAgentAPI, "103"}, {108, FormCanonical, "ERR_NGROK_108"}}},
+		{"numeric error_code alone", `{"error_code": 102}`, nil},
+		{"cloudflare tunnel", `{"error_code": 1033, "status_code": 530, "msg": "tunnel error"}`, nil},
+		{"numeric error_code near ngrok", `ngrok said {"error_code": 108}`, nil},
+		// Codes right after written-out escapes.
+		{"after escaped crlf", `err="Your account is limited
+
+ERR_NGROK_108
+"`, []want{{108, FormCanonical, "ERR_NGROK_108"}}},
+		{"after escaped lf", `failed
+ERR_NGROK_4018`, []want{{4018, FormCanonical, "ERR_NGROK_4018"}}},
+		{"after double escaped", `\r\nERR_NGROK_121\r\n`, []want{{121, FormCanonical, "ERR_NGROK_121"}}},
+		{"after escaped tab", `	ERR_NGROK_334`, []want{{334, FormCanonical, "ERR_NGROK_334"}}},
+		{"after mangled crlf", `too old./r/n/r/nERR_NGROK_121/r/n`, []want{{121, FormCanonical, "ERR_NGROK_121"}}},
+		{"phrase after escape", `boom
+ngrok error 4018`, []want{{4018, FormPhrase, "ngrok error 4018"}}},
+		{"not an escape", `wnERR_NGROK_108`, nil},
+		{"slash n alone", `a/nERR_NGROK_108`, nil},
+		// Glued to a capitalised word: reported, flagged for the catalog.
+		{"glued", "ERR_NGROK_3200Tunnel abc.ngrok.io not found", []want{{3200, FormCanonical, "ERR_NGROK_3200"}}},
+		{"glued lower case word", "ERR_NGROK_3200tunnel", nil},
+		{"glued upper run", "ERR_NGROK_108ABC", nil},
+		{"agent api msg only", `{"error_code": 102, "msg": "payment failed"}`, []want{{102, FormAgentAPI, "102"}}},
 		{"backticks", "got `ERR_NGROK_4018` today", []want{{4018, FormCanonical, "ERR_NGROK_4018"}}},
 		{"fence", "```\nERROR ERR_NGROK_334\n```", []want{{334, FormCanonical, "ERR_NGROK_334"}}},
 		{"markdown italic", "_ERR_NGROK_108_", []want{{108, FormCanonical, "ERR_NGROK_108"}}},
@@ -87,8 +118,16 @@ func TestFind(t *testing.T) {
 				assert.Equal(t, w.code, m.Code)
 				assert.Equal(t, w.form, m.Form, "form %s", m.Form)
 				assert.Equal(t, w.text, tt.in[m.Offset:m.Offset+int64(m.Len)])
-				assert.Equal(t, fmt.Sprintf("ERR_NGROK_%d", w.code), m.Canonical())
-				assert.Equal(t, w.form.Confidence(), m.Confidence())
+				if w.form == FormAgentAPI {
+					assert.Equal(t, fmt.Sprintf("agent-api:%d", w.code), m.Canonical())
+				} else {
+					assert.Equal(t, fmt.Sprintf("ERR_NGROK_%d", w.code), m.Canonical())
+				}
+				if m.Glued {
+					assert.Equal(t, GluedConfidence, m.Confidence())
+				} else {
+					assert.Equal(t, w.form.Confidence(), m.Confidence())
+				}
 			}
 		})
 	}
@@ -166,7 +205,7 @@ func TestScanSplitAtEveryOffset(t *testing.T) {
 	// read must be found exactly once.
 	const buf = 4096
 	for pos := buf - 2*margin - 40; pos < buf-margin+40; pos++ {
-		text := strings.Repeat("x", pos) + `{"error_code": 102} ngrok ERR\_NGROK\_8012 ` + strings.Repeat("y", 3*buf)
+		text := strings.Repeat("x", pos) + `{"error_code": 102, "msg": "x"} ngrok ERR\_NGROK\_8012 ` + strings.Repeat("y", 3*buf)
 		var got []Match
 		require.NoError(t, ScanBuffer(strings.NewReader(text), make([]byte, buf), func(m Match) error {
 			got = append(got, m)
@@ -242,7 +281,7 @@ func FuzzFind(f *testing.F) {
 			if m.Code < 0 || m.Code > 999999 {
 				t.Fatalf("bad code %d", m.Code)
 			}
-			if !bytes.ContainsAny(b[max(0, m.Offset-600):min(int64(len(b)), m.Offset+int64(m.Len)+600)], "kK") {
+			if m.Form != FormAgentAPI && !bytes.ContainsAny(b[max(0, m.Offset-600):min(int64(len(b)), m.Offset+int64(m.Len)+600)], "kK") {
 				t.Fatalf("match without ngrok nearby: %+v", m)
 			}
 		}
@@ -305,7 +344,7 @@ func (s slowStart) ReadAt(p []byte, off int64) (int, error) {
 // of the first chunk: each worker sees the other's margin, and the code
 // must be found exactly once.
 func TestScanAtChunkBoundary(t *testing.T) {
-	const code = `ERR\_NGROK\_8012 {"error_code": 102} ngrok `
+	const code = `ERR\_NGROK\_8012 {"error_code": 102, "msg": "x"} ngrok `
 	base := []byte(strings.Repeat(" ", scanChunk+margin+len(code)+64))
 	for pos := scanChunk - len(code) - 8; pos <= scanChunk+8; pos++ {
 		text := slices.Clone(base)
@@ -332,7 +371,7 @@ func TestScanAtKeepsOrderWhenChunksFinishOutOfOrder(t *testing.T) {
 func foundMatches(fs []found) []Match {
 	var out []Match
 	for _, f := range fs {
-		out = append(out, Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form})
+		out = append(out, Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
 	}
 	return out
 }
@@ -340,29 +379,22 @@ func foundMatches(fs []found) []Match {
 func jsonNumbers(ms []Match) []int64 {
 	var out []int64
 	for _, m := range ms {
-		if m.Form == FormJSONNumber {
+		if m.Form == FormAgentAPI {
 			out = append(out, m.Offset)
 		}
 	}
 	return out
 }
 
-// referenceJSONNumbers finds numeric JSON codes the slow way: every
-// "error_code" key, kept when any ngrok word lies within the window.
+// referenceJSONNumbers finds agent API numbers the slow way: every
+// "error_code" key, tried in place.
 func referenceJSONNumbers(b []byte) []int64 {
-	var anchors []int
-	for p := range b {
-		if _, _, _, ok := ngrokAt(b, p); ok && lower(b[p]) == 'k' {
-			anchors = append(anchors, p)
-		}
-	}
 	var out []int64
 	for q := range b {
 		if !bytes.HasPrefix(b[q:], errorCodeKey) {
 			continue
 		}
-		near := slices.ContainsFunc(anchors, func(p int) bool { return p >= q-jsonWindow && p <= q+jsonWindow })
-		if f, ok := jsonNumberAt(b, q); ok && near {
+		if f, ok := agentAPIAt(b, q); ok {
 			out = append(out, int64(f.start))
 		}
 	}

@@ -205,14 +205,17 @@ func sepFwd(b []byte, i int) (end int, k sepKind) {
 
 // number reads the code number starting at b[i]: 1 to 6 digits (invisible
 // characters allowed between them) that do not run on into letters, more
-// digits, or a version-like ".<digit>".
-func number(b []byte, i int, skipped *bool) (n, end int, ok bool) {
+// digits, or a version-like ".<digit>". One exception: digits glued to a
+// capitalised word (ERR_NGROK_3200Tunnel, from a flattened table or web
+// page) are read, and glued says so; the caller must confirm the code
+// against a catalog, because only a known code makes that reading safe.
+func number(b []byte, i int, skipped *bool) (n, end int, glued, ok bool) {
 	digits := 0
 	for {
 		j := skipFwd(b, i, skipped)
 		if j < len(b) && isDigit(b[j]) {
 			if digits == 6 {
-				return 0, 0, false
+				return 0, 0, false, false
 			}
 			n = n*10 + int(b[j]-'0')
 			digits++
@@ -222,24 +225,48 @@ func number(b []byte, i int, skipped *bool) (n, end int, ok bool) {
 		break
 	}
 	if digits == 0 {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	if i < len(b) {
 		c := b[i]
 		if isAlnum(c) {
-			return 0, 0, false
+			if c >= 'A' && c <= 'Z' && i+1 < len(b) && b[i+1] >= 'a' && b[i+1] <= 'z' {
+				return n, i, true, true
+			}
+			return 0, 0, false, false
 		}
-		if (c == '.' || c == ',') && i+1 < len(b) && isDigit(b[i+1]) && c == '.' {
-			return 0, 0, false
+		if c == '.' && i+1 < len(b) && isDigit(b[i+1]) {
+			return 0, 0, false, false
 		}
 	}
-	return n, i, true
+	return n, i, false, true
+}
+
+// escapeTailBefore reports whether the letter at b[i-1] is the tail of a
+// written-out escape rather than part of a word: the n of a literal \n or
+// \r\n (any number of backslashes: JSON strings, double-escaped logs),
+// the r or t of \r and \t, or the n of a markdown-mangled /r/n. Agent
+// logs and SDK exceptions put codes right after such escapes
+// (err="...\r\n\r\nERR_NGROK_108\r\n").
+func escapeTailBefore(b []byte, i int) bool {
+	if i < 2 {
+		return false
+	}
+	switch b[i-1] {
+	case 'n', 'r', 't':
+		if b[i-2] == '\\' {
+			return true
+		}
+		return b[i-1] == 'n' && b[i-2] == '/' && i >= 4 && b[i-4] == '/' && b[i-3] == 'r'
+	}
+	return false
 }
 
 type found struct {
 	start, end int
 	code       int
 	form       Form
+	glued      bool // digits glued to a capitalised word: confirm against a catalog
 }
 
 // ngrokAt reports whether the k at b[p] ends the word "ngrok" and returns
@@ -297,7 +324,7 @@ func matchPrefixed(b []byte, ng, after int, upperNG, skipped bool) (found, bool)
 	if !ok {
 		return found{}, false
 	}
-	if start > 0 && isAlnum(b[start-1]) {
+	if start > 0 && isAlnum(b[start-1]) && !escapeTailBefore(b, start) {
 		return found{}, false
 	}
 	i := skipFwd(b, after, &skipped)
@@ -308,11 +335,11 @@ func matchPrefixed(b []byte, ng, after int, upperNG, skipped bool) (found, bool)
 	if sep2 == sepSpace && i < len(b) && b[i] == ' ' {
 		i++ // two spaces
 	}
-	code, end, ok := number(b, i, &skipped)
+	code, end, glued, ok := number(b, i, &skipped)
 	if !ok {
 		return found{}, false
 	}
-	f := found{start: start, end: end, code: code}
+	f := found{start: start, end: end, code: code, glued: glued}
 	switch {
 	case !sep1.strict() || !sep2.strict():
 		if code < 100 {
@@ -364,7 +391,7 @@ func jsonValueBefore(b []byte, start int) bool {
 // matchPhrase matches prose: ngrok error 4018, ngrok error: 4018,
 // ngrok error code 4018, ngrok err #4018.
 func matchPhrase(b []byte, ng, after int) (found, bool) {
-	if ng > 0 && (isAlnum(b[ng-1]) || b[ng-1] == '_') {
+	if ng > 0 && (isAlnum(b[ng-1]) && !escapeTailBefore(b, ng) || b[ng-1] == '_') {
 		return found{}, false
 	}
 	var skipped bool
@@ -391,46 +418,93 @@ func matchPhrase(b []byte, ng, after int) (found, bool) {
 	if j < len(b) && !isDigit(b[j]) {
 		return found{}, false
 	}
-	code, end, ok := number(b, j, &skipped)
-	if !ok || code < 100 || end-j > 5 {
+	code, end, glued, ok := number(b, j, &skipped)
+	if !ok || glued || code < 100 || end-j > 5 {
 		return found{}, false
 	}
 	return found{start: ng, end: end, code: code, form: FormPhrase}, true
 }
 
-// jsonNumberAt parses a numeric "error_code": <n> whose key starts at
-// b[q] ("error_code" without the quotes).
-func jsonNumberAt(b []byte, q int) (found, bool) {
-	if q < 1 || b[q-1] != '"' {
+// Agent API numbers. The ngrok agent's local API (127.0.0.1:4040/api)
+// and the SDK wrappers that surface it answer errors as
+// {"error_code":103,"status_code":502,"msg":"failed to start tunnel",
+// "details":{"err":"..."}}. Its error_code is a small number of the agent
+// API's own, NOT ERR_NGROK_103 (which means a suspended account): reading
+// it as an ngrok code is the most harmful mistake the bot can make. So a
+// numeric error_code is never an ngrok code; it is an agent API number
+// when the agent API's shape is around it (a status_code or msg key, or
+// one of its messages), and nothing otherwise (Cloudflare Tunnel's
+// "error_code": 1033 and other vendors' numbers).
+const (
+	// agentAPIMin and agentAPIMax bound the agent API's numbers.
+	agentAPIMin, agentAPIMax = 100, 199
+	// agentAPIWindow is how far (in bytes) from the key the shape's other
+	// parts may be.
+	agentAPIWindow = 256
+)
+
+// agentAPIEvidence are the parts of the agent API's error shape.
+var agentAPIEvidence = []string{"status_code", "msg", "failed to start tunnel", "invalid tunnel configuration", "not yet ready to start tunnels"}
+
+// agentAPIAt parses a numeric error_code whose key starts at b[q]
+// ("error_code" without quotes), in any of the shapes the wrappers print:
+// JSON ("error_code": 103), Node's inspect (error_code: 103), Python's
+// repr ('error_code': 103), Ruby ("error_code"=>103), logfmt
+// (error_code=103) and prose (error_code 102). It reports the number as
+// FormAgentAPI when the agent API's shape is within agentAPIWindow.
+func agentAPIAt(b []byte, q int) (found, bool) {
+	if q > 0 && (isAlnum(b[q-1]) || b[q-1] == '_') {
 		return found{}, false
 	}
 	i := q + len("error_code")
-	if i >= len(b) || b[i] != '"' {
-		return found{}, false
-	}
-	i++
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+	if i < len(b) && (b[i] == '"' || b[i] == '\'') {
 		i++
 	}
-	if i >= len(b) || b[i] != ':' {
+	j := i
+	for j < len(b) && j-i < 4 && (b[j] == ' ' || b[j] == '\t' || b[j] == ':' || b[j] == '=' || b[j] == '>') {
+		j++
+	}
+	if j == i {
 		return found{}, false
 	}
-	i++
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-		i++
-	}
-	quoted := i < len(b) && b[i] == '"'
+	quoted := j < len(b) && (b[j] == '"' || b[j] == '\'')
 	if quoted {
-		i++
+		j++
 	}
-	start := i
+	start := j
 	var skipped bool
-	code, end, ok := number(b, i, &skipped)
-	if !ok || skipped || code < 100 || end-start > 5 {
+	code, end, glued, ok := number(b, j, &skipped)
+	if !ok || glued || skipped || code < agentAPIMin || code > agentAPIMax || end-start > 3 {
 		return found{}, false
 	}
-	if quoted && (end >= len(b) || b[end] != '"') {
+	if quoted && (end >= len(b) || b[end] != b[start-1]) {
 		return found{}, false
 	}
-	return found{start: start, end: end, code: code, form: FormJSONNumber}, true
+	lo, hi := max(0, q-agentAPIWindow), min(len(b), end+agentAPIWindow)
+	near := b[lo:hi]
+	for _, ev := range agentAPIEvidence {
+		if indexFold(near, ev) >= 0 {
+			return found{start: start, end: end, code: code, form: FormAgentAPI}, true
+		}
+	}
+	return found{}, false
+}
+
+// indexFold returns the index of the lower-case ASCII string s in b in any
+// letter case, or -1. It is for short windows only.
+func indexFold(b []byte, s string) int {
+next:
+	for i := 0; i+len(s) <= len(b); i++ {
+		for j := 0; j < len(s); j++ {
+			c := b[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != s[j] {
+				continue next
+			}
+		}
+		return i
+	}
+	return -1
 }

@@ -11,12 +11,10 @@ import (
 )
 
 const (
-	// jsonWindow is how near (in bytes) an "ngrok" mention must be for a
-	// numeric "error_code" to count.
-	jsonWindow = 512
 	// margin is the context kept on each side of the part of a buffer whose
-	// anchors are examined: enough for the JSON window and the longest form.
-	margin = jsonWindow + 128
+	// anchors are examined: enough for the agent API window and the
+	// longest form.
+	margin = 640
 	// DefaultBufferSize is the read buffer Scan uses.
 	DefaultBufferSize = 256 << 10
 )
@@ -25,9 +23,8 @@ var errorCodeKey = []byte("error_code")
 
 // region holds reusable scratch space for scanning one buffer.
 type region struct {
-	anchors []int // positions of "ngrok" words, for the JSON window
-	found   []found
-	cands   []int // anchor candidates from the vector search
+	found []found
+	cands []int // anchor candidates from the vector search
 	// keys are the positions of '_' after 'r': where the "error" of an
 	// "error_code" key would end.
 	keys []int
@@ -39,13 +36,14 @@ type region struct {
 // margin bytes of context on each side. Matches are appended to r.found in
 // order of their start.
 func (r *region) scan(b []byte, own0, own1 int) {
-	r.anchors = r.anchors[:0]
 	r.found = r.found[:0]
 	r.keys = r.keys[:0]
 	if r.cands == nil {
 		r.cands = make([]int, 0, 1024)
 	}
-	from, to := max(0, own0-jsonWindow, 1), min(len(b), own1+jsonWindow)
+	// Anchors (the k of ngrok) count in b[own0:own1]; keys ("r_" of
+	// error_code) lie len("error") bytes after the key's start.
+	from, to := max(own0, 1), min(len(b), own1+len("error"))
 	// The vector search takes whole 32-byte blocks; the portable loops
 	// below finish the tail (or do everything without AVX2).
 	for from < to && !r.portable {
@@ -79,19 +77,14 @@ func (r *region) scan(b []byte, own0, own1 int) {
 			r.keys = append(r.keys, u)
 		}
 	}
-	if len(r.anchors) > 0 {
-		r.scanJSONNumbers(b, own0, own1)
+	if len(r.keys) > 0 {
+		r.scanAgentAPI(b, own0, own1)
 	}
 }
 
-// visit checks the k or K at b[p]: an "ngrok" word becomes an anchor for
-// the JSON window, and when it lies in b[own0:own1] any code it belongs
-// to is recorded.
+// visit checks the k or K at b[p]: when it ends an "ngrok" word in
+// b[own0:own1], any code it belongs to is recorded.
 func (r *region) visit(b []byte, p, own0, own1 int) {
-	if _, _, _, ok := ngrokAt(b, p); !ok {
-		return
-	}
-	r.anchors = append(r.anchors, p)
 	if p < own0 || p >= own1 {
 		return
 	}
@@ -100,10 +93,10 @@ func (r *region) visit(b []byte, p, own0, own1 int) {
 	}
 }
 
-// scanJSONNumbers finds "error_code": <n> keys starting in b[own0:own1]
-// with an ngrok mention within jsonWindow bytes, among the places r.keys
-// marks (rarer than any letter of the key).
-func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
+// scanAgentAPI finds numeric error_code keys of the agent API's shape
+// starting in b[own0:own1], among the places r.keys marks (rarer than
+// any letter of the key).
+func (r *region) scanAgentAPI(b []byte, own0, own1 int) {
 	const under = len("error") // offset of '_' in the key
 	added := false
 	for _, u := range r.keys {
@@ -111,11 +104,7 @@ func (r *region) scanJSONNumbers(b []byte, own0, own1 int) {
 		if q < own0 || q >= own1 || !bytes.HasPrefix(b[q:], errorCodeKey) {
 			continue
 		}
-		k, _ := slices.BinarySearch(r.anchors, q-jsonWindow)
-		if k == len(r.anchors) || r.anchors[k] > q+jsonWindow {
-			continue
-		}
-		if f, ok := jsonNumberAt(b, q); ok {
+		if f, ok := agentAPIAt(b, q); ok {
 			r.found = append(r.found, f)
 			added = true
 		}
@@ -150,7 +139,7 @@ func Find(b []byte) []Match {
 	}
 	out := make([]Match, len(r.found))
 	for i, f := range r.found {
-		out[i] = Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form}
+		out[i] = Match{Code: f.code, Offset: int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued}
 	}
 	return out
 }
@@ -206,7 +195,7 @@ func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
 		}
 		reg.scan(buf[:n], own0, own1)
 		for _, f := range reg.found {
-			err := fn(Match{Code: f.code, Offset: base + int64(f.start), Len: f.end - f.start, Form: f.form})
+			err := fn(Match{Code: f.code, Offset: base + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
@@ -368,7 +357,7 @@ func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region
 	own1 := int(min(size, off+length) - start)
 	reg.scan(b, own0, own1)
 	for _, f := range reg.found {
-		ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form})
+		ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
 	}
 	return ms, nil
 }
