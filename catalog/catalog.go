@@ -7,6 +7,13 @@
 // `triage catalog sync` stores ngrok's official messages in the data
 // directory (see Sync); Load puts the three together.
 //
+// Signatures name an error by its wording when a customer pastes the
+// message without the code (see Signature and docs/signatures.md): short
+// phrases with wildcards in data/signatures.tsv, in overlay files, and
+// derived from the synced official messages. They are facts about the
+// wording, never ngrok's sentences: a written phrase has at most seven
+// tokens, so no run of eight of ngrok's words can enter the project.
+//
 // A Catalog is immutable once built and safe for concurrent use. Lookup
 // never fails: a code nobody knows yet gets its docs link, the Unknown
 // category and Known == false, so a human can add it.
@@ -97,6 +104,10 @@ type Catalog struct {
 	large   map[int]int32
 	// official holds ngrok's messages from the last sync, by code.
 	official map[int]string
+	// sigs are the written signatures (embedded file, then overlays);
+	// derived are those made from official.
+	sigs    []Signature
+	derived []Signature
 }
 
 // New builds a catalog from entries; a later entry for the same code
@@ -158,11 +169,31 @@ func (c *Catalog) Lookup(n int) Entry {
 }
 
 // WithOfficial returns a copy of c that shows ngrok's official message
-// (from a sync) beside each entry.
+// (from a sync) beside each entry, and whose Signatures include those
+// derived from the messages (see DeriveSignatures).
 func (c *Catalog) WithOfficial(messages map[int]string) *Catalog {
 	cp := *c
 	cp.official = messages
+	cp.derived = DeriveSignatures(messages)
 	return &cp
+}
+
+// WithSignatures returns a copy of c whose written signatures are sigs
+// (replacing any it had; derived ones are kept). sigs must come from
+// ParseSignatures or an overlay, which validated them.
+func (c *Catalog) WithSignatures(sigs []Signature) *Catalog {
+	cp := *c
+	cp.sigs = slices.Clip(sigs)
+	return &cp
+}
+
+// Signatures returns every signature: the embedded ones in file order,
+// then the overlays' in the order given, then those derived from the
+// official messages in code order. The slice is a copy; the Tokens of
+// each signature are shared and must not be modified. A phrase may appear
+// under several codes: that wording then settles nothing on its own.
+func (c *Catalog) Signatures() []Signature {
+	return slices.Concat(c.sigs, c.derived)
 }
 
 // Has reports whether the catalog knows code n.
@@ -184,16 +215,30 @@ func (c *Catalog) All() []Entry {
 //go:embed data/catalog.tsv
 var defaultTSV string
 
+//go:embed data/signatures.tsv
+var defaultSignatures string
+
 var defaultCatalog = sync.OnceValues(func() (*Catalog, error) {
 	entries, err := ParseTSV("catalog/data/catalog.tsv", defaultTSV)
 	if err != nil {
 		return nil, err
 	}
-	return New(entries), nil
+	sigs, err := ParseSignatures("catalog/data/signatures.tsv", defaultSignatures)
+	if err != nil {
+		return nil, err
+	}
+	c := New(entries)
+	for _, s := range sigs {
+		if !c.Has(s.Code) {
+			return nil, fmt.Errorf("%s: ERR_NGROK_%d is not in the catalog", s.Source, s.Code)
+		}
+	}
+	return c.WithSignatures(sigs), nil
 })
 
-// Default returns the catalog embedded in the binary. It is parsed once;
-// the result is shared and must not be modified (Catalog has no mutators).
+// Default returns the catalog embedded in the binary, with the embedded
+// signatures. It is parsed once; the result is shared and must not be
+// modified (Catalog has no mutators).
 func Default() (*Catalog, error) { return defaultCatalog() }
 
 // ParseTSV reads catalog rows: code, status, category, summary, hint,

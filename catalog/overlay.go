@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -20,12 +21,16 @@ import (
 //	    hint: "Check the seat count in Salesforce first."
 //	    runbook: https://wiki.example.com/ngrok/108
 //	    owner: "@agent-team"
+//	    signatures:                  # more wordings that name this code
+//	      - "seat limit * agent session*"
 //	  - code: 99001                  # a code the default catalog lacks
 //	    summary: Our own gateway refused the tunnel.
 //	    category: upstream-gateway
 //
 // Fields left out keep the default catalog's value. A code the catalog does
-// not know must come with a summary and a category.
+// not know must come with a summary and a category. Signatures are added
+// to the code's embedded ones and follow the same rules (ParsePhrase); a
+// bad one is a load error naming its line.
 type overlayFile struct {
 	Codes []overlayEntry `yaml:"codes"`
 }
@@ -38,6 +43,8 @@ type overlayEntry struct {
 	Hint     string `yaml:"hint"`
 	Runbook  string `yaml:"runbook"`
 	Owner    string `yaml:"owner"`
+	// Signatures are phrases in ParsePhrase's syntax.
+	Signatures []string `yaml:"signatures"`
 }
 
 // Overlay is a parsed, validated overlay file.
@@ -51,6 +58,7 @@ type overlayItem struct {
 	code  int
 	line  int
 	entry overlayEntry
+	sigs  []Signature
 }
 
 // LoadOverlay reads and validates an overlay file.
@@ -77,16 +85,17 @@ func ParseOverlay(name string, data []byte) (*Overlay, error) {
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
 	if err := strict.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w (allowed keys: codes; per code: code, summary, category, status, hint, runbook, owner)", name, err)
+		return nil, fmt.Errorf("%s: %w (allowed keys: codes; per code: code, summary, category, status, hint, runbook, owner, signatures)", name, err)
 	}
 	lines := codeLines(&root)
 	o := &Overlay{Name: name}
 	var errs []error
 	seen := map[int]int{}
 	for i, e := range f.Codes {
-		line := 0
+		var line int
+		var sigLines []int
 		if i < len(lines) {
-			line = lines[i]
+			line, sigLines = lines[i].line, lines[i].sigs
 		}
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, args...)))
@@ -120,7 +129,26 @@ func ParseOverlay(name string, data []byte) (*Overlay, error) {
 				bad("ERR_NGROK_%d: %s must be one line without tabs", code, field)
 			}
 		}
-		o.entries = append(o.entries, overlayItem{code: code, line: line, entry: e})
+		var sigs []Signature
+		seenPhrase := map[string]bool{}
+		for j, phrase := range e.Signatures {
+			sl := line
+			if j < len(sigLines) {
+				sl = sigLines[j]
+			}
+			p, err := ParsePhrase(phrase)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s:%d: ERR_NGROK_%d: signature: %w", name, sl, code, err))
+				continue
+			case seenPhrase[phrase]:
+				errs = append(errs, fmt.Errorf("%s:%d: ERR_NGROK_%d: signature %q is given twice", name, sl, code, phrase))
+				continue
+			}
+			seenPhrase[phrase] = true
+			sigs = append(sigs, Signature{Code: code, Phrase: phrase, Tokens: p, Source: fmt.Sprintf("%s:%d", name, sl)})
+		}
+		o.entries = append(o.entries, overlayItem{code: code, line: line, entry: e, sigs: sigs})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -138,8 +166,14 @@ func categoryList() string {
 	return strings.Join(names, ", ")
 }
 
-// codeLines returns the line of each item of the top-level "codes" list.
-func codeLines(root *yaml.Node) []int {
+// itemLines is where one item of the "codes" list and its signatures are.
+type itemLines struct {
+	line int
+	sigs []int
+}
+
+// codeLines returns the lines of each item of the top-level "codes" list.
+func codeLines(root *yaml.Node) []itemLines {
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return nil
 	}
@@ -149,9 +183,9 @@ func codeLines(root *yaml.Node) []int {
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "codes" && m.Content[i+1].Kind == yaml.SequenceNode {
-			var lines []int
+			var lines []itemLines
 			for _, item := range m.Content[i+1].Content {
-				lines = append(lines, item.Line)
+				lines = append(lines, itemLines{line: item.Line, sigs: signatureLines(item)})
 			}
 			return lines
 		}
@@ -159,10 +193,29 @@ func codeLines(root *yaml.Node) []int {
 	return nil
 }
 
-// Apply returns a new catalog with the overlay's entries laid over base.
-// A new code without summary or category is an error naming the line.
+// signatureLines returns the line of each item of an entry's signatures.
+func signatureLines(item *yaml.Node) []int {
+	if item.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		if item.Content[i].Value == "signatures" {
+			var lines []int
+			for _, s := range item.Content[i+1].Content {
+				lines = append(lines, s.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
+// Apply returns a new catalog with the overlay's entries laid over base,
+// and the overlay's signatures added after base's. A new code without
+// summary or category is an error naming the line.
 func (o *Overlay) Apply(base *Catalog) (*Catalog, error) {
 	entries := base.All()
+	sigs := slices.Clone(base.sigs)
 	var errs []error
 	for _, it := range o.entries {
 		e := base.Lookup(it.code)
@@ -185,9 +238,13 @@ func (o *Overlay) Apply(base *Catalog) (*Catalog, error) {
 		set(&e.Runbook, it.entry.Runbook)
 		set(&e.Owner, it.entry.Owner)
 		entries = append(entries, e)
+		sigs = append(sigs, it.sigs...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return New(entries), nil
+	out := New(entries)
+	out.sigs = sigs
+	out.official, out.derived = base.official, base.derived
+	return out, nil
 }
