@@ -32,6 +32,28 @@ type Code struct {
 	Where []string `json:"where"`
 	// Confidence is the highest confidence among its matches.
 	Confidence float64 `json:"confidence"`
+	// Inferred is true when the code was never written in the ticket,
+	// only named by its wording (see Phrase): ranked after every written
+	// code, and presented as "this looks like", never as what the
+	// customer reported.
+	Inferred bool `json:"inferred,omitempty"`
+	// Phrase is, for an inferred code, the customer's words that named it.
+	Phrase string `json:"phrase,omitempty"`
+	// Forms lists the forms it was found in (extract.Form names), each
+	// once, in order of first appearance.
+	Forms []string `json:"forms,omitempty"`
+}
+
+// AgentAPICode is one distinct number of the ngrok agent's local API
+// found in a ticket: its own namespace, never an ngrok code.
+type AgentAPICode struct {
+	catalog.AgentAPIEntry
+	// Count is how often it was found.
+	Count int `json:"count"`
+	// QuotedOnly is true when it appears only in quoted history.
+	QuotedOnly bool `json:"quoted_only,omitempty"`
+	// Where lists the places it was found, as Code.Where does.
+	Where []string `json:"where"`
 }
 
 // Annotation is what the bot says about a ticket.
@@ -44,6 +66,8 @@ type Annotation struct {
 	Primary catalog.Category `json:"primary_category,omitempty"`
 	// Unknown lists codes the catalog does not know.
 	Unknown []int `json:"unknown,omitempty"`
+	// AgentAPI lists the agent local API's numbers: not ngrok codes.
+	AgentAPI []AgentAPICode `json:"agent_api,omitempty"`
 }
 
 // HasCodes reports whether any code was found.
@@ -59,6 +83,8 @@ type Builder struct {
 	stats []stat      // in order of first appearance
 	dense []int32     // code → 1 + its place in stats, for codes below len(dense)
 	index map[int]int // the same for larger codes
+	// agent holds the agent API's numbers, few per ticket.
+	agent []stat
 }
 
 // stat is what a Builder keeps per distinct code.
@@ -67,6 +93,9 @@ type stat struct {
 	count      int
 	confidence float64
 	quotedOnly bool
+	inferred   bool   // only inferred so far
+	forms      uint32 // bit per extract.Form
+	phrase     string // first phrase that named it, for inferred codes
 	where      []string
 }
 
@@ -89,7 +118,7 @@ func (b *Builder) place(code int) int {
 		return i
 	}
 	i := len(b.stats)
-	b.stats = append(b.stats, stat{code: code, quotedOnly: true})
+	b.stats = append(b.stats, stat{code: code, quotedOnly: true, inferred: true})
 	switch {
 	case code >= 0 && code < len(b.dense):
 		b.dense[code] = int32(i + 1)
@@ -114,9 +143,27 @@ func (b *Builder) place(code int) int {
 	return i
 }
 
-// Add records one match.
+// Add records one match. A match of form agent-api is an agent API
+// number, kept apart; one of form inferred names a code by its wording.
 func (b *Builder) Add(m ticket.Match) {
-	st := &b.stats[b.place(m.Code)]
+	form := extract.ParseForm(m.Form)
+	var st *stat
+	if form == extract.FormAgentAPI {
+		k := slices.IndexFunc(b.agent, func(s stat) bool { return s.code == m.Code })
+		if k < 0 {
+			k = len(b.agent)
+			b.agent = append(b.agent, stat{code: m.Code, quotedOnly: true})
+		}
+		st = &b.agent[k]
+	} else {
+		st = &b.stats[b.place(m.Code)]
+		if form != extract.FormInferred {
+			st.inferred = false
+		} else if st.phrase == "" {
+			st.phrase = m.Text
+		}
+	}
+	st.forms |= 1 << form
 	st.count++
 	if !m.Quoted {
 		st.quotedOnly = false
@@ -134,28 +181,54 @@ func (b *Builder) Add(m ticket.Match) {
 	}
 }
 
+// formNames returns the names of the forms in the bit set.
+func formNames(bits uint32) []string {
+	var out []string
+	for f := extract.Form(0); bits != 0; f++ {
+		if bits&1 != 0 {
+			out = append(out, f.String())
+		}
+		bits >>= 1
+	}
+	return out
+}
+
 // Annotation returns the result so far.
 func (b *Builder) Annotation() Annotation {
-	if len(b.stats) == 0 {
-		return Annotation{}
+	var a Annotation
+	for _, st := range b.agent {
+		a.AgentAPI = append(a.AgentAPI, AgentAPICode{AgentAPIEntry: catalog.AgentAPI(st.code), Count: st.count,
+			QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where)})
 	}
-	// Codes in new text first, then those seen only in quoted history,
-	// each group in order of first appearance.
+	if len(b.stats) == 0 {
+		return a
+	}
+	// Written codes in new text first, then codes inferred from new text,
+	// then written codes seen only in quoted history, then inferred ones
+	// there; each group in order of first appearance. An inferred code
+	// never outranks a written one.
 	order := make([]int32, 0, len(b.stats))
 	for _, quoted := range []bool{false, true} {
-		for i, st := range b.stats {
-			if st.quotedOnly == quoted {
-				order = append(order, int32(i))
+		for _, inferred := range []bool{false, true} {
+			for i, st := range b.stats {
+				if st.quotedOnly == quoted && st.inferred == inferred {
+					order = append(order, int32(i))
+				}
 			}
 		}
 	}
-	a := Annotation{Codes: make([]Code, len(order))}
+	a.Codes = make([]Code, len(order))
 	fill := func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			st := &b.stats[order[k]]
 			e := b.cat.Lookup(st.code)
-			a.Codes[k] = Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), Count: st.count,
-				QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where), Confidence: st.confidence}
+			c := Code{Entry: e, Name: e.Name(), DocsURL: e.DocsURL(), Count: st.count,
+				QuotedOnly: st.quotedOnly, Where: slices.Clip(st.where), Confidence: st.confidence,
+				Inferred: st.inferred, Forms: formNames(st.forms)}
+			if st.inferred {
+				c.Phrase = st.phrase
+			}
+			a.Codes[k] = c
 		}
 	}
 	if n := len(order); n >= parallelCodes {
@@ -181,17 +254,6 @@ func (b *Builder) Annotation() Annotation {
 // parallelCodes is how many distinct codes make Annotation split its work.
 const parallelCodes = 4096
 
-// Matches finds every code in a ticket's parts, in part order.
-func Matches(t *ticket.Ticket) []ticket.Match {
-	var out []ticket.Match
-	for i, p := range t.Parts {
-		for _, m := range extract.FindString(p.Text) {
-			out = append(out, FromExtract(m, i, p, p.Text))
-		}
-	}
-	return out
-}
-
 // FromExtract converts an extractor match in part i (p) to a ticket match;
 // text is the part's text when at hand (for the text as written), else "".
 func FromExtract(m extract.Match, i int, p ticket.Part, text string) ticket.Match {
@@ -214,7 +276,12 @@ func FromExtract(m extract.Match, i int, p ticket.Part, text string) ticket.Matc
 
 // Ticket finds and annotates the codes of t.
 func Ticket(t *ticket.Ticket, cat *catalog.Catalog) ([]ticket.Match, Annotation) {
-	ms := Matches(t)
+	return TicketWith(t, cat, Options{})
+}
+
+// TicketWith is Ticket with options.
+func TicketWith(t *ticket.Ticket, cat *catalog.Catalog, opt Options) ([]ticket.Match, Annotation) {
+	ms := Find(t, cat, opt)
 	b := NewBuilder(cat)
 	for _, m := range ms {
 		b.Add(m)

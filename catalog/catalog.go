@@ -108,12 +108,38 @@ type Catalog struct {
 	// derived are those made from official.
 	sigs    []Signature
 	derived []Signature
+	// memo holds values derived from this catalog once (see Memo); each
+	// copy made by a With… method gets its own.
+	memo *memo
+}
+
+type memo struct {
+	mu   sync.Mutex
+	vals map[any]any
+}
+
+// Memo returns the value build makes from this catalog for key, calling
+// build at most once per catalog and key (other packages keep their
+// compiled forms of the catalog here, such as compiled signature
+// phrases). build must not call Memo.
+func (c *Catalog) Memo(key any, build func() any) any {
+	c.memo.mu.Lock()
+	defer c.memo.mu.Unlock()
+	if v, ok := c.memo.vals[key]; ok {
+		return v
+	}
+	if c.memo.vals == nil {
+		c.memo.vals = map[any]any{}
+	}
+	v := build()
+	c.memo.vals[key] = v
+	return v
 }
 
 // New builds a catalog from entries; a later entry for the same code
 // replaces an earlier one.
 func New(entries []Entry) *Catalog {
-	c := &Catalog{index: make([]int32, maxCode)}
+	c := &Catalog{index: make([]int32, maxCode), memo: &memo{}}
 	for _, e := range entries {
 		e.Known = true
 		if i, ok := c.pos(e.Code); ok {
@@ -173,6 +199,7 @@ func (c *Catalog) Lookup(n int) Entry {
 // derived from the messages (see DeriveSignatures).
 func (c *Catalog) WithOfficial(messages map[int]string) *Catalog {
 	cp := *c
+	cp.memo = &memo{}
 	cp.official = messages
 	cp.derived = DeriveSignatures(messages)
 	return &cp
@@ -183,6 +210,7 @@ func (c *Catalog) WithOfficial(messages map[int]string) *Catalog {
 // ParseSignatures or an overlay, which validated them.
 func (c *Catalog) WithSignatures(sigs []Signature) *Catalog {
 	cp := *c
+	cp.memo = &memo{}
 	cp.sigs = slices.Clip(sigs)
 	return &cp
 }

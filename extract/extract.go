@@ -84,6 +84,17 @@ var formNames = [...]string{
 	FormInferred:  "inferred",
 }
 
+// ParseForm returns the form whose String is name; an unknown name is
+// FormCanonical.
+func ParseForm(name string) Form {
+	for f, n := range formNames {
+		if n == name {
+			return Form(f)
+		}
+	}
+	return FormCanonical
+}
+
 // String returns the form's stable name, as used in JSON output.
 func (f Form) String() string {
 	if int(f) < len(formNames) {

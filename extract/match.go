@@ -443,7 +443,8 @@ const (
 	agentAPIWindow = 256
 )
 
-// agentAPIEvidence are the parts of the agent API's error shape.
+// agentAPIEvidence are the parts of the agent API's error shape: its two
+// other keys, then its messages.
 var agentAPIEvidence = []string{"status_code", "msg", "failed to start tunnel", "invalid tunnel configuration", "not yet ready to start tunnels"}
 
 // agentAPIAt parses a numeric error_code whose key starts at b[q]
@@ -507,4 +508,38 @@ next:
 		return i
 	}
 	return -1
+}
+
+// FindAgentAPIProse finds agent API numbers written in prose beside the
+// agent API's message, as some wrappers print them: "not yet ready to
+// start tunnels (error code: 104)", "error code 102: invalid tunnel
+// configuration". The JSON-like shapes are found by Find; this is for
+// whole texts of modest size (a ticket's part), not for streams.
+func FindAgentAPIProse(b []byte) []Match {
+	var out []Match
+	for i := 0; i < len(b); {
+		k := indexFold(b[i:], "error code")
+		if k < 0 {
+			break
+		}
+		q := i + k
+		i = q + len("error code")
+		j := i
+		for j < len(b) && j-i < 3 && (b[j] == ' ' || b[j] == ':' || b[j] == '=' || b[j] == '#') {
+			j++
+		}
+		var skipped bool
+		code, end, glued, ok := number(b, j, &skipped)
+		if !ok || glued || skipped || end-j != 3 || code < agentAPIMin || code > agentAPIMax {
+			continue
+		}
+		near := b[max(0, q-agentAPIWindow):min(len(b), end+agentAPIWindow)]
+		for _, ev := range agentAPIEvidence[2:] { // the messages, not the keys
+			if indexFold(near, ev) >= 0 {
+				out = append(out, Match{Code: code, Offset: int64(j), Len: end - j, Form: FormAgentAPI})
+				break
+			}
+		}
+	}
+	return out
 }

@@ -559,7 +559,7 @@ type ActionView struct {
 // escapes every segment, so marking never lets customer HTML through.
 func highlight(t *ticket.Ticket) []PartView {
 	byPart := map[int][]ticket.Match{}
-	for _, m := range annotate.Matches(t) {
+	for _, m := range annotate.Find(t, nil, annotate.Options{NoInfer: true}) {
 		byPart[m.Part] = append(byPart[m.Part], m)
 	}
 	var out []PartView

@@ -15,9 +15,14 @@ import (
 func appendMatchJSON(b []byte, m ticket.Match) []byte {
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(m.Code), 10)
-	// Canonical is always ERR_NGROK_<code>: spelled from the code, so a
-	// caller need not allocate it per match.
-	b = append(b, `,"canonical":"ERR_NGROK_`...)
+	// Canonical is ERR_NGROK_<code> (agent-api:<code> for the agent
+	// API's numbers): spelled from the code, so a caller need not
+	// allocate it per match.
+	if m.Form == "agent-api" {
+		b = append(b, `,"canonical":"agent-api:`...)
+	} else {
+		b = append(b, `,"canonical":"ERR_NGROK_`...)
+	}
 	b = strconv.AppendInt(b, int64(m.Code), 10)
 	b = append(b, '"')
 	b = append(b, `,"part":`...)
@@ -102,5 +107,22 @@ func appendCodeJSON(b []byte, c annotate.Code) []byte {
 	}
 	b = append(b, `,"confidence":`...)
 	b = strconv.AppendFloat(b, c.Confidence, 'f', -1, 64)
+	if c.Inferred {
+		b = append(b, `,"inferred":true`...)
+	}
+	if c.Phrase != "" {
+		b = append(b, `,"phrase":`...)
+		b = appendJSONString(b, c.Phrase)
+	}
+	if len(c.Forms) > 0 {
+		b = append(b, `,"forms":[`...)
+		for i, f := range c.Forms {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, f)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ type scanner struct {
 	cat     *catalog.Catalog
 	out     *bufio.Writer
 	json    bool
+	infer   string // auto, always or never
 	workers int
 	limits  normalize.Limits
 
@@ -48,6 +50,7 @@ func cmdScan(ctx context.Context, e env, args []string) error {
 	cf.register(fs, e)
 	asJSON := fs.Bool("json", false, "write one JSON object per ticket (JSON Lines) with every match")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel readers for large text files")
+	infer := fs.String("infer", "auto", "name errors from their wording when no code was written: auto (mail, and text files up to 16 MiB), always, never")
 	noProgress := fs.Bool("no-progress", false, "never show a progress line")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -55,6 +58,11 @@ func cmdScan(ctx context.Context, e env, args []string) error {
 	}
 	if len(pos) == 0 {
 		return usagef("scan needs at least one PATH (a file, Maildir, folder, mbox) or - for stdin")
+	}
+	switch *infer {
+	case "auto", "always", "never":
+	default:
+		return usagef("--infer must be auto, always or never, not %q", *infer)
 	}
 	cat, err := cf.load()
 	if err != nil {
@@ -66,7 +74,7 @@ func cmdScan(ctx context.Context, e env, args []string) error {
 		// the default the collector runs every few megabytes.
 		debug.SetGCPercent(400)
 	}
-	s := &scanner{ctx: ctx, e: e, cat: cat, out: bufio.NewWriterSize(e.stdout, 64<<10), json: *asJSON, workers: max(1, *workers)}
+	s := &scanner{ctx: ctx, e: e, cat: cat, out: bufio.NewWriterSize(e.stdout, 64<<10), json: *asJSON, infer: *infer, workers: max(1, *workers)}
 	if !*noProgress && isTerminal(e.stderr) {
 		stop := s.showProgress()
 		defer stop()
@@ -210,7 +218,7 @@ func (s *scanner) message(id, name string, r io.Reader) {
 	}
 	t.ID = "file:" + id
 	t.Channel = name
-	ms, ann := annotate.Ticket(t, s.cat)
+	ms, ann := annotate.TicketWith(t, s.cat, annotate.Options{NoInfer: s.infer == "never"})
 	s.count(len(ms))
 	if s.json {
 		s.writeJSON(ticketJSON{Ticket: withoutText(t), File: name, Annotation: ann, Matches: ms})
@@ -230,11 +238,25 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		jw = s.startJSONStream(t, name)
 	}
 	n := 0
+	inferring := s.infer == "always" || s.infer == "auto" && (ra == nil || size <= inferAutoLimit)
+	var captured *capture
+	if inferring && ra == nil {
+		// Not seekable (stdin): keep what is read for the wording pass.
+		captured = &capture{r: br, limit: inferAutoLimit}
+		br = captured
+	}
+	written := map[int]bool{}
 	// add records a match in the annotation; its JSON is written apart.
 	add := func(m extract.Match) {
-		b.Add(ticket.Match{Code: m.Code, PartKind: part.Kind, Confidence: m.Confidence()})
+		b.Add(ticket.Match{Code: m.Code, PartKind: part.Kind, Confidence: m.Confidence(), Form: m.Form.String()})
+		if inferring && m.Form.Written() {
+			written[m.Code] = true
+		}
 		n++
 	}
+	// known drops a code glued to the next word unless the catalog knows
+	// it (ERR_NGROK_3200Tunnel is 3200; ERR_NGROK_99Foo is nothing).
+	known := func(m extract.Match) bool { return !m.Glued || s.cat.Lookup(m.Code).Known }
 	var err error
 	if ra != nil && size > 4<<20 && s.workers > 1 {
 		// Large files: the workers also encode their chunk's matches, so
@@ -242,10 +264,15 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		pool := sync.Pool{New: func() any { return new(scanChunk) }}
 		err = extract.ScanChunks(ra, size, s.workers, func(ms []extract.Match) *scanChunk {
 			c := pool.Get().(*scanChunk)
-			c.matches = append(c.matches[:0], ms...)
+			c.matches = c.matches[:0]
+			for _, m := range ms {
+				if known(m) {
+					c.matches = append(c.matches, m)
+				}
+			}
 			c.json = c.json[:0]
 			if jw != nil {
-				for i, m := range ms {
+				for i, m := range c.matches {
 					if i > 0 {
 						c.json = append(c.json, ',')
 					}
@@ -269,6 +296,9 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		})
 	} else {
 		err = extract.Scan(br, func(m extract.Match) error {
+			if !known(m) {
+				return nil
+			}
 			add(m)
 			if jw != nil {
 				jw.match(annotate.FromExtract(m, 0, part, ""))
@@ -278,6 +308,34 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	}
 	if err != nil {
 		t.Problems = append(t.Problems, err.Error())
+	}
+	switch {
+	case err != nil || !inferring && s.infer == "auto":
+		if err == nil {
+			t.Problems = append(t.Problems, fmt.Sprintf("errors were not named from their wording: the text is larger than %d MiB (use --infer=always)", inferAutoLimit>>20))
+		}
+	case inferring:
+		var src io.ReaderAt = ra
+		if captured != nil {
+			if captured.over {
+				t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording in the first %d MiB only", inferAutoLimit>>20))
+			}
+			src = bytes.NewReader(captured.buf)
+			size = int64(len(captured.buf))
+		}
+		settled := make([]ticket.Match, 0, len(written))
+		for c := range written {
+			settled = append(settled, ticket.Match{Code: c})
+		}
+		if ierr := inferText(src, size, s.cat, settled, func(m ticket.Match) {
+			b.Add(m)
+			n++
+			if jw != nil {
+				jw.match(m)
+			}
+		}); ierr != nil {
+			t.Problems = append(t.Problems, ierr.Error())
+		}
 	}
 	ann := b.Annotation()
 	s.count(n)
@@ -289,6 +347,60 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	if err != nil {
 		s.fail(name, err)
 	}
+}
+
+// inferAutoLimit is the largest plain text whose wording `scan` reads by
+// default; the wording pass runs at about 200 MB/s, a tenth of the code
+// search's speed, so a multi-gigabyte log needs --infer=always.
+const inferAutoLimit = 16 << 20
+
+// inferWindow and inferOverlap cut a text into the windows the wording
+// pass reads: a phrase longer than the overlap across a window's edge is
+// not found.
+const (
+	inferWindow  = 4 << 20
+	inferOverlap = 4 << 10
+)
+
+// inferText names codes from the wording of size bytes of r, window by
+// window, calling fn for each in order of position. settled lists the
+// codes written in the text, which settle ambiguous wording.
+func inferText(r io.ReaderAt, size int64, cat *catalog.Catalog, settled []ticket.Match, fn func(ticket.Match)) error {
+	buf := make([]byte, min(size, inferWindow+inferOverlap))
+	for base := int64(0); base < size; base += inferWindow {
+		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read text at offset %d for its wording: %w", base, err)
+		}
+		w := string(buf[:n])
+		t := &ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: w}}}
+		for _, m := range annotate.Infer(t, cat, settled) {
+			if m.Offset >= inferWindow && base+inferWindow < size {
+				continue // the next window sees it whole
+			}
+			m.Offset += base
+			fn(m)
+		}
+	}
+	return nil
+}
+
+// capture is a reader that keeps the first limit bytes read through it.
+type capture struct {
+	r     io.Reader
+	limit int
+	buf   []byte
+	over  bool
+}
+
+func (c *capture) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	room := max(c.limit-len(c.buf), 0)
+	if n > room {
+		c.over = true
+	}
+	c.buf = append(c.buf, p[:min(n, room)]...)
+	return n, err
 }
 
 // appendCodesJSON appends cs as comma-separated JSON objects.
@@ -409,10 +521,11 @@ func (j *jsonStream) finish(ann annotate.Annotation, problems []string) {
 	}
 	j.w.WriteString("]")
 	tail, _ := json.Marshal(struct {
-		Primary  catalog.Category `json:"primary_category,omitempty"`
-		Unknown  []int            `json:"unknown,omitempty"`
-		Problems []string         `json:"problems,omitempty"`
-	}{ann.Primary, ann.Unknown, problems})
+		Primary  catalog.Category        `json:"primary_category,omitempty"`
+		Unknown  []int                   `json:"unknown,omitempty"`
+		AgentAPI []annotate.AgentAPICode `json:"agent_api,omitempty"`
+		Problems []string                `json:"problems,omitempty"`
+	}{ann.Primary, ann.Unknown, ann.AgentAPI, problems})
 	if len(tail) > 2 {
 		j.w.WriteByte(',')
 		j.w.Write(tail[1 : len(tail)-1])
@@ -445,9 +558,18 @@ func (s *scanner) writeTable(name string, t *ticket.Ticket, ann annotate.Annotat
 		if c.Count > 1 {
 			count = fmt.Sprintf(" ×%d", c.Count)
 		}
-		fmt.Fprintf(w, "  %-16s %-18s %s%s\n", c.Name, c.Category, where, count)
+		name := c.Name
+		if c.Inferred {
+			name = "~" + name
+			where = fmt.Sprintf("inferred (%.1f) from %q in %s", c.Confidence, oneLine(c.Phrase, 60), where)
+		}
+		fmt.Fprintf(w, "  %-16s %-18s %s%s\n", name, c.Category, where, count)
 		fmt.Fprintf(w, "      %s\n", c.Summary)
 		fmt.Fprintf(w, "      %s\n", c.DocsURL)
+	}
+	for _, a := range ann.AgentAPI {
+		fmt.Fprintf(w, "  %-16s %-18s %s (the agent's local API; not an ngrok error code)\n", a.Name, "agent-api", strings.Join(a.Where, ", "))
+		fmt.Fprintf(w, "      %s\n", a.Summary)
 	}
 	for _, p := range t.Problems {
 		fmt.Fprintf(w, "  note: %s\n", p)

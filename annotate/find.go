@@ -1,0 +1,187 @@
+package annotate
+
+import (
+	"log/slog"
+	"slices"
+	"unsafe"
+
+	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// maxPhraseMatches bounds the inferred matches kept per part: a part
+// that repeats an error's wording ten thousand times is still one code.
+const maxPhraseMatches = 256
+
+// Signatures is a catalog's signature phrases compiled for search.
+type Signatures struct {
+	phrases *extract.Phrases
+	codes   []int // phrase ID → code
+}
+
+// signaturesKey is the catalog memo key of the compiled signatures.
+type signaturesKey struct{}
+
+// CompiledSignatures returns cat's signature phrases compiled once per
+// catalog. A phrase that does not compile (a derived one too long for
+// the matcher) is left out and logged at debug level; the catalog
+// validated the rest when it loaded them.
+func CompiledSignatures(cat *catalog.Catalog) *Signatures {
+	return cat.Memo(signaturesKey{}, func() any {
+		sigs := cat.Signatures()
+		list := make([]string, len(sigs))
+		s := &Signatures{codes: make([]int, len(sigs))}
+		for i, sg := range sigs {
+			list[i], s.codes[i] = sg.Phrase, sg.Code
+		}
+		p, err := extract.CompilePhrases(list)
+		if err != nil {
+			slog.Debug("annotate: some signature phrases were left out", "err", err)
+		}
+		s.phrases = p
+		return s
+	}).(*Signatures)
+}
+
+// Options says what Find looks for beyond written codes.
+type Options struct {
+	// NoInfer turns off naming codes from their wording.
+	NoInfer bool
+}
+
+// Matches finds every code in a ticket's parts, in part order: written
+// codes (one glued to the next word only when cat knows it), the agent
+// API's numbers, and codes inferred from the wording (see Infer).
+func Matches(t *ticket.Ticket, cat *catalog.Catalog) []ticket.Match {
+	return Find(t, cat, Options{})
+}
+
+// Find is Matches with options. With a nil catalog it finds written
+// codes and agent API numbers only, keeping glued codes unconfirmed (for
+// highlighting text).
+func Find(t *ticket.Ticket, cat *catalog.Catalog, opt Options) []ticket.Match {
+	var out []ticket.Match
+	for i, p := range t.Parts {
+		b := unsafe.Slice(unsafe.StringData(p.Text), len(p.Text))
+		ms := extract.Find(b)
+		for _, m := range ms {
+			if m.Glued && cat != nil && !cat.Lookup(m.Code).Known {
+				continue
+			}
+			out = append(out, FromExtract(m, i, p, p.Text))
+		}
+		for _, m := range extract.FindAgentAPIProse(b) {
+			if !slices.ContainsFunc(ms, func(x extract.Match) bool { return x.Form == extract.FormAgentAPI && x.Offset == m.Offset }) {
+				out = append(out, FromExtract(m, i, p, p.Text))
+			}
+		}
+	}
+	if !opt.NoInfer && cat != nil {
+		out = append(out, Infer(t, cat, out)...)
+	}
+	return out
+}
+
+// span is one phrase found in a part.
+type span struct {
+	part       int
+	start, end int
+	code       int
+}
+
+// Infer names codes from the wording of t's parts with cat's signature
+// phrases, given the matches already found (written codes settle
+// ambiguous wording). Rules:
+//   - a phrase listed under several codes, or overlapping phrases of
+//     different codes, name nothing unless exactly one of those codes is
+//     settled elsewhere in the ticket (written, or named by unambiguous
+//     wording);
+//   - every inferred match has form inferred and confidence
+//     extract.InferredConfidence, below every written form.
+func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []ticket.Match {
+	sigs := CompiledSignatures(cat)
+	if sigs.phrases == nil || sigs.phrases.Len() == 0 {
+		return nil
+	}
+	var spans []span
+	for i, p := range t.Parts {
+		n := 0
+		b := unsafe.Slice(unsafe.StringData(p.Text), len(p.Text))
+		sigs.phrases.Find(b, func(m extract.PhraseMatch) {
+			if n < maxPhraseMatches {
+				spans = append(spans, span{part: i, start: m.Start, end: m.End, code: sigs.codes[m.ID]})
+				n++
+			}
+		})
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(spans, func(a, b span) int {
+		if a.part != b.part {
+			return a.part - b.part
+		}
+		return a.start - b.start
+	})
+	// Group overlapping spans; a group naming one code is clear.
+	type group struct {
+		spans []span
+		codes []int
+	}
+	var groups []group
+	for _, s := range spans {
+		if n := len(groups); n > 0 {
+			g := &groups[n-1]
+			last := g.spans[0]
+			end := last.end
+			for _, x := range g.spans {
+				end = max(end, x.end)
+			}
+			if last.part == s.part && s.start < end {
+				g.spans = append(g.spans, s)
+				if !slices.Contains(g.codes, s.code) {
+					g.codes = append(g.codes, s.code)
+				}
+				continue
+			}
+		}
+		groups = append(groups, group{spans: []span{s}, codes: []int{s.code}})
+	}
+	settled := map[int]bool{}
+	for _, m := range written {
+		if extract.ParseForm(m.Form).Written() {
+			settled[m.Code] = true
+		}
+	}
+	for _, g := range groups {
+		if len(g.codes) == 1 {
+			settled[g.codes[0]] = true
+		}
+	}
+	var out []ticket.Match
+	for _, g := range groups {
+		code := g.codes[0]
+		if len(g.codes) > 1 {
+			var pick []int
+			for _, c := range g.codes {
+				if settled[c] {
+					pick = append(pick, c)
+				}
+			}
+			if len(pick) != 1 {
+				continue // ambiguous wording: no guess
+			}
+			code = pick[0]
+		}
+		i := slices.IndexFunc(g.spans, func(s span) bool { return s.code == code })
+		s := g.spans[i]
+		p := t.Parts[s.part]
+		out = append(out, ticket.Match{
+			Code: code, Canonical: extract.CodeString(code), Part: s.part, PartKind: p.Kind, PartName: p.Name,
+			Offset: int64(s.start), Text: p.Text[s.start:s.end], Form: extract.FormInferred.String(),
+			Confidence: extract.InferredConfidence, Quoted: p.Kind == ticket.KindQuoted,
+		})
+	}
+	return out
+}
