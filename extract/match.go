@@ -230,7 +230,7 @@ func number(b []byte, i int, skipped *bool) (n, end int, glued, ok bool) {
 	if i < len(b) {
 		c := b[i]
 		if isAlnum(c) {
-			if c >= 'A' && c <= 'Z' && i+1 < len(b) && b[i+1] >= 'a' && b[i+1] <= 'z' {
+			if c >= 'A' && c <= 'Z' && i+1 < len(b) && b[i+1] >= 'a' && b[i+1] <= 'z' || hasPrefixFold(b, i, "ngrok") {
 				return n, i, true, true
 			}
 			return 0, 0, false, false
@@ -322,7 +322,10 @@ func matchPrefixed(b []byte, ng, after int, upperNG, skipped bool) (found, bool)
 	}
 	start, upperERR, ok := wordBack(b, skipBack(b, sepStart, &skipped), "err", &skipped)
 	if !ok {
-		return found{}, false
+		// "Error NGROK 3200": the whole word, with a loose separator only.
+		if start, upperERR, ok = wordBack(b, skipBack(b, sepStart, &skipped), "error", &skipped); !ok || sep1.strict() {
+			return found{}, false
+		}
 	}
 	if start > 0 && isAlnum(b[start-1]) && !escapeTailBefore(b, start) {
 		return found{}, false
@@ -364,6 +367,31 @@ func matchPrefixed(b []byte, ng, after int, upperNG, skipped bool) (found, bool)
 	return f, true
 }
 
+// errorWords are "error" in the languages customers write to us in,
+// for the prose form (ngrok エラー 108, ngrok Fehler 4018); lower case.
+var errorWords = []string{"エラー", "fehler", "erreur", "errore", "erro", "fout", "błąd", "ошибка", "错误", "錯誤"}
+
+// errorWordFwd matches one of errorWords at b[i] in any ASCII case.
+func errorWordFwd(b []byte, i int) (int, bool) {
+next:
+	for _, w := range errorWords {
+		if i+len(w) > len(b) {
+			continue
+		}
+		for j := 0; j < len(w); j++ {
+			c := b[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				continue next
+			}
+		}
+		return i + len(w), true
+	}
+	return 0, false
+}
+
 // jsonValueBefore reports whether b[start] opens a JSON string value of a
 // key such as "error_code" or "code".
 func jsonValueBefore(b []byte, start int) bool {
@@ -400,11 +428,12 @@ func matchPhrase(b []byte, ng, after int) (found, bool) {
 		return found{}, false
 	}
 	j, ok := wordFwd(b, i, "err", &skipped)
-	if !ok {
+	if ok {
+		if k, ok := wordFwd(b, j, "or", &skipped); ok {
+			j = k
+		}
+	} else if j, ok = errorWordFwd(b, i); !ok {
 		return found{}, false
-	}
-	if k, ok := wordFwd(b, j, "or", &skipped); ok {
-		j = k
 	}
 	// Optional " code", then ":" or "#" and spaces.
 	if k, s := sepFwd(b, j); s == sepSpace {
@@ -462,7 +491,7 @@ func agentAPIAt(b []byte, q int) (found, bool) {
 		i++
 	}
 	j := i
-	for j < len(b) && j-i < 4 && (b[j] == ' ' || b[j] == '\t' || b[j] == ':' || b[j] == '=' || b[j] == '>') {
+	for j < len(b) && j-i < 4 && (b[j] == ' ' || b[j] == '\t' || b[j] == ':' || b[j] == '=' || b[j] == '>' || b[j] == '\n' || b[j] == '\r') {
 		j++
 	}
 	if j == i {
