@@ -11,7 +11,7 @@ FUZZ_STRING   ?= 50000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
 
-.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run bench-imap clean
+.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run bench-imap eval clean
 
 all: build
 
@@ -41,6 +41,10 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./extract/ ./catalog/ ./route/ ./redact/
+
+## eval: recognition on the corpus of real-shaped reports, per class (annotate/testdata/reports).
+eval:
+	$(GO) test -count=1 -run '^TestEvalReports$$' -v ./annotate/ | sed -n '/class /,/agent API numbers reported/p'
 
 ## bench-extract: triage scan vs ripgrep vs a plain Go regexp on a 256 MiB corpus.
 bench-extract:
