@@ -180,7 +180,7 @@ func TestEmbeddedSignatures(t *testing.T) {
 		assert.True(t, cat.Has(s.Code), s.Source)
 		p, err := ParsePhrase(s.Phrase)
 		if assert.NoError(t, err, s.Source) {
-			assert.Equal(t, p, Phrase(s.Tokens))
+			assert.Equal(t, p, s.Tokens)
 		}
 		assert.LessOrEqual(t, len(s.Tokens), MaxPhraseTokens, "a written phrase is at most 7 tokens, so it can never hold 8 of ngrok's words")
 		codes[s.Code] = true
@@ -369,7 +369,7 @@ func TestDeriveSignatures(t *testing.T) {
 	for _, s := range sigs {
 		assert.True(t, s.Derived)
 		assert.Equal(t, "official ERR_NGROK_"+strconv.Itoa(s.Code), s.Source)
-		assert.Equal(t, s.Phrase, Phrase(s.Tokens).String())
+		assert.Equal(t, s.Phrase, s.Tokens.String())
 		got[s.Code] = s.Phrase
 	}
 	assert.Equal(t, map[int]string{
@@ -409,7 +409,7 @@ func TestDerivedFromReference(t *testing.T) {
 	for _, s := range sigs {
 		assert.True(t, refMatch(s.Tokens, Tokens(msgs[s.Code])), "ERR_NGROK_%d: %q must match its own message", s.Code, s.Phrase)
 		assert.LessOrEqual(t, len(s.Tokens), MaxDerivedTokens)
-		assert.GreaterOrEqual(t, Phrase(s.Tokens).Literals(), MinDerivedLiterals)
+		assert.GreaterOrEqual(t, s.Tokens.Literals(), MinDerivedLiterals)
 		assert.False(t, seen[s.Phrase], "%q is derived twice", s.Phrase)
 		seen[s.Phrase] = true
 	}
