@@ -27,7 +27,7 @@ type Signature struct {
 	// Phrase is the phrase as written (see ParsePhrase for the syntax).
 	Phrase string
 	// Tokens is Phrase parsed; shared, must not be modified.
-	Tokens []PhraseToken
+	Tokens Phrase
 	// Derived is true for phrases made from a synced official message.
 	Derived bool
 	// Source says where the phrase was given: "file:line", or
