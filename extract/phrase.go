@@ -17,8 +17,8 @@ import (
 //
 // Words. ASCII letters are lower-cased; a word (token) is a maximal run
 // of letters, digits or bytes >= 0x80; an apostrophe (' or ’) between
-// two letters is dropped and the word goes on (you're → youre); every
-// other byte separates words. "Tunnel foo.ngrok.io not found." is
+// two letters is dropped and the word goes on (you're → youre); curly
+// quotes elsewhere and every other byte separate words. "Tunnel foo.ngrok.io not found." is
 // [tunnel foo ngrok io not found].
 //
 // Phrases. Words separated by single spaces, in lower case. A literal
@@ -326,6 +326,10 @@ func words(b []byte, fn func(start, end int, folded []byte)) {
 	var buf [64]byte
 	fold := buf[:0]
 	for i := 0; i < len(b); {
+		if b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+			i += 3
+			continue
+		}
 		if !wordClass[b[i]] {
 			i++
 			continue
@@ -338,9 +342,14 @@ func words(b []byte, fn func(start, end int, folded []byte)) {
 				if c >= 'A' && c <= 'Z' {
 					c += 'a' - 'A'
 				}
-				if c == 0xE2 && apostropheAt(b, i) == 3 {
-					i += 3
-					continue
+				if c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+					// Curly quotes: an apostrophe inside a word, a
+					// separator elsewhere (“Tunnel … found”).
+					if apostropheAt(b, i) == 3 {
+						i += 3
+						continue
+					}
+					break
 				}
 				fold = append(fold, c)
 				i++

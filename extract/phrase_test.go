@@ -13,6 +13,7 @@ func TestWords(t *testing.T) {
 	assert.Equal(t, []string{"youre", "cant", "o", "x"}, Words("You're can’t 'o' x"))
 	assert.Equal(t, []string{"err", "ngrok", "108"}, Words(`ERR\_NGROK\_108`))
 	assert.Equal(t, []string{"größe", "ok"}, Words("Größe: ok"))
+	assert.Equal(t, []string{"tunnel", "x", "not", "found"}, Words("“Tunnel x not found”"))
 }
 
 func TestParsePhrase(t *testing.T) {
