@@ -172,9 +172,15 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	}
 	h := o.newHold(ctx, worker, batch, claimed)
 	defer h.stop()
-	if done := o.sendAll(ctx, h, batch); len(done) > 0 && !rec.put(done) {
-		// Run gave up waiting for this worker (a send that ignored the
-		// grace period) and stopped the recorder: record them here.
+	done := o.sendAll(ctx, h, batch)
+	if len(done) == 0 {
+		return
+	}
+	// The recorder records them soon, under claims no longer renewed:
+	// fine while they have most of a lease left. After a slow send, or
+	// when Run gave up waiting for this worker (a send that ignored the
+	// grace period) and stopped the recorder, record them here.
+	if !h.fresh() || !rec.put(done) {
 		o.complete(ctx, worker, done)
 	}
 }

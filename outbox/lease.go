@@ -138,11 +138,19 @@ func (h *hold) lose(why string) {
 	h.cancel(errClaimLost)
 }
 
-// finish stops renewing the claim on id: its outcome is known.
+// finish stops renewing the claim on id: its outcome is recorded (a
+// success stays held until the caller records it).
 func (h *hold) finish(id int64) {
 	h.mu.Lock()
 	delete(h.ids, id)
 	h.mu.Unlock()
+}
+
+// fresh reports whether the claims have at least half a lease left.
+func (h *hold) fresh() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Until(h.deadline) > h.o.cfg.Lease/2
 }
 
 // lost reports whether the hold ended because its claims may be gone.

@@ -537,10 +537,11 @@ func noSink(kind string) error {
 // took over is not recorded at all: the store refuses it, and the new
 // holder decides.
 func (o *Outbox) outcome(ctx context.Context, h *hold, a ticket.Action, err error) (ok bool) {
-	h.finish(a.ID)
 	if err == nil {
+		// Still held, and renewed, until the success is recorded.
 		return true
 	}
+	h.finish(a.ID)
 	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
