@@ -324,7 +324,7 @@ func TestForwardStopsWhenItsContextEnds(t *testing.T) {
 	srv, addr := startSMTP(t)
 	s, st := newSink(t, addr)
 	rec := human("big", "ana@customer.example")
-	big := strings.Repeat("key=value token key password=x\n", 1<<15) // 1 MiB of lines
+	big := strings.Repeat("key=value token key password=x\n", 1<<13) // 256 KiB of lines: several chunks
 	rec.Ticket.Parts = append(rec.Ticket.Parts, ticket.Part{Kind: ticket.KindAttachment, Name: "log.txt", Text: big})
 	st.tickets["big"] = rec
 	lost := errors.New("claim lost")
