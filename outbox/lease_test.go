@@ -212,3 +212,22 @@ func (f *failingRenew) Renew(context.Context, string, []int64, time.Time) ([]int
 	f.calls.Add(1)
 	return nil, errors.New("connection refused")
 }
+
+// TestDrainLeavesLiveClaims: a claim another live process keeps renewing
+// does not keep Drain waiting for more than two leases.
+func TestDrainLeavesLiveClaims(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "test"})
+	st.mu.Lock()
+	st.actions[1].State, st.actions[1].Attempts = ticket.StateRunning, 1
+	st.owner[1], st.until[1] = "live/0", time.Now().Add(time.Hour)
+	st.mu.Unlock()
+	const lease = 100 * time.Millisecond
+	o := New(Config{Worker: "w", Workers: 1, Lease: lease, Poll: 10 * time.Millisecond}, st, map[string]Sink{}, quiet, nil)
+	start := time.Now()
+	n, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.GreaterOrEqual(t, time.Since(start), 2*lease)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, ticket.StateRunning, st.get(1).State, "left to its holder")
+}

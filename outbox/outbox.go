@@ -282,17 +282,15 @@ const graceSlack = 500 * time.Millisecond
 
 // Drain runs actions until none is due now and none is claimed by
 // another worker, then returns how many were attempted. A claim left by
-// a dead process runs out within the lease and is then taken; a live
-// worker's finishes. Drain stops waiting for them when nothing changed
-// for a lease and a send timeout. Actions waiting for a later retry
-// stay pending.
+// a dead process runs out within the lease and is then taken, so Drain
+// waits up to two leases without anything to do for claimed actions
+// (those of a live process may take longer: they are left to it).
+// Actions waiting for a later retry stay pending.
 func (o *Outbox) Drain(ctx context.Context) (int, error) {
 	total := 0
 	var (
 		mu        sync.Mutex
 		waited    time.Time // since when nothing was due while others held claims
-		lastHeld  = -1
-		patience  = o.cfg.Lease + o.cfg.SendTimeout
 		announced bool
 	)
 	for ctx.Err() == nil {
@@ -325,15 +323,15 @@ func (o *Outbox) Drain(ctx context.Context) (int, error) {
 		if held == 0 {
 			return total, nil
 		}
-		if held != lastHeld {
-			lastHeld, waited = held, time.Now()
+		if waited.IsZero() {
+			waited = time.Now()
 		}
 		if !announced {
 			o.log.Info("outbox: waiting for actions claimed by another process to be finished or released", "actions", held, "lease", o.cfg.Lease)
 			announced = true
 		}
-		if time.Since(waited) > patience {
-			o.log.Warn("outbox: actions still claimed by another process; leaving them to it", "actions", held)
+		if time.Since(waited) > 2*o.cfg.Lease {
+			o.log.Info("outbox: actions still claimed by another live process; leaving them to it", "actions", held)
 			return total, nil
 		}
 		t := time.NewTimer(o.cfg.Poll)
