@@ -131,8 +131,13 @@ type Outbox struct {
 	Backoff time.Duration `yaml:"backoff"`
 	// MaxBackoff caps the delay. Default 10m.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
-	// Lease is how long a worker holds a claimed action. Default 2m.
+	// Lease is how long a claim on an action lasts unless renewed. A
+	// worker renews its claims every lease/3 while it works on them, so
+	// a slow send keeps its claim; a process that died has its claims
+	// taken over one lease after its last renewal. Default 10s.
 	Lease time.Duration `yaml:"lease"`
+	// SendTimeout bounds one send (rendering included). Default 2m.
+	SendTimeout time.Duration `yaml:"send_timeout"`
 	// Poll is how often workers look for due actions. Default 500ms.
 	Poll time.Duration `yaml:"poll"`
 }
@@ -228,7 +233,10 @@ func (c *Config) applyDefaults() {
 		o.MaxBackoff = 10 * time.Minute
 	}
 	if o.Lease == 0 {
-		o.Lease = 2 * time.Minute
+		o.Lease = 10 * time.Second
+	}
+	if o.SendTimeout == 0 {
+		o.SendTimeout = 2 * time.Minute
 	}
 	if o.Poll == 0 {
 		o.Poll = 500 * time.Millisecond

@@ -28,11 +28,12 @@ type directState struct {
 
 // handed is one ticket's actions in the handoff, with the time after
 // which a worker must give them back to the store: half the lease after
-// their claim was taken. Later, their claim could run out while they are
-// sent, and another worker could claim them again from the store.
+// their claim was taken, so that a worker that takes them has time to
+// renew the claim before it runs out. claimed is when it runs out.
 type handed struct {
 	actions []ticket.Action
 	until   time.Time
+	claimed time.Time
 }
 
 // handoffSlots bounds the tickets' worth of actions waiting for a worker
@@ -108,7 +109,7 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 			break
 		}
 		select {
-		case d.handoff <- handed{actions, until}:
+		case d.handoff <- handed{actions, until, c.Until}:
 			d.mu.Unlock()
 			return
 		default:
@@ -138,12 +139,16 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	defer o.survivePanic(o.directWorker())
 	now := o.cfg.Now()
 	var batch, stale []ticket.Action
+	var claimed time.Time // the earliest claim of batch runs out then
 	take := func(h handed) {
 		if now.After(h.until) {
 			stale = append(stale, h.actions...)
 			return
 		}
 		batch = append(batch, h.actions...)
+		if claimed.IsZero() || h.claimed.Before(claimed) {
+			claimed = h.claimed
+		}
 	}
 	take(first)
 	for len(batch) < o.cfg.Batch {
@@ -162,8 +167,21 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 		o.log.Info("outbox: handed-over actions waited past half their claim; releasing them for a fresh claim", "actions", len(stale))
 		o.release(ctx, worker, stale)
 	}
-	if done := o.sendAll(ctx, worker, batch); len(done) > 0 {
-		rec.in <- done
+	if len(batch) == 0 {
+		return
+	}
+	h := o.newHold(ctx, worker, batch, claimed)
+	defer h.stop()
+	done := o.sendAll(ctx, h, batch)
+	if len(done) == 0 {
+		return
+	}
+	// The recorder records them soon, under claims no longer renewed:
+	// fine while they have most of a lease left. After a slow send, or
+	// when Run gave up waiting for this worker (a send that ignored the
+	// grace period) and stopped the recorder, record them here.
+	if !h.fresh() || !rec.put(done) {
+		o.complete(ctx, worker, done)
 	}
 }
 
@@ -180,6 +198,9 @@ type recorder struct {
 	o    *Outbox
 	in   chan []ticket.Action
 	done chan struct{}
+
+	mu     sync.Mutex // guards closed and sending on in
+	closed bool
 }
 
 // recordMax bounds the successes recorded in one transaction.
@@ -222,9 +243,24 @@ func (r *recorder) record(batch []ticket.Action) {
 	r.o.complete(context.Background(), r.o.directWorker(), batch)
 }
 
-// stop records what was handed over and returns; nothing may be handed
-// over after it is called.
+// put hands successes over to be recorded; false when the recorder was
+// stopped (the caller records them itself).
+func (r *recorder) put(done []ticket.Action) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.in <- done
+	return true
+}
+
+// stop records what was handed over and returns; put refuses what comes
+// after.
 func (r *recorder) stop() {
+	r.mu.Lock()
+	r.closed = true
 	close(r.in)
+	r.mu.Unlock()
 	<-r.done
 }

@@ -5,6 +5,13 @@
 // The row, not a goroutine, is the unit of work: a crash loses nothing,
 // and a repeat after a crash carries the same key, so the receiver can
 // drop it.
+//
+// A worker keeps its claim while it works (a heartbeat renews it, see
+// lease.go) and stops sending when it cannot: a slow send is never
+// claimed and sent again by another worker. Attempts are counted when an
+// action is claimed, so MaxAttempts is a hard cap across crashes. Every
+// send runs in a context that ends at SendTimeout, when the claim is
+// lost, or when shutdown's grace period is over.
 package outbox
 
 import (
@@ -24,17 +31,25 @@ import (
 
 // Store is what the outbox needs of the store.
 type Store interface {
-	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error)
+	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]ticket.Action, error)
+	Renew(ctx context.Context, worker string, ids []int64, until time.Time) ([]int64, error)
 	CompleteBatch(ctx context.Context, ids []int64, worker string) []error
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
 	Release(ctx context.Context, id int64, worker string) error
+	CountActions(ctx context.Context) (map[ticket.ActionState]int, error)
 }
 
 // Sink carries out actions of one kind. Send must be idempotent for the
 // same a.Key: it may be called again for an action that already took
 // effect (after a crash or a lost answer). An error is retried unless it
 // is marked Permanent; an error with a RetryAfter() method sets the delay.
+//
+// ctx ends at the send's deadline, when the worker lost its claim on the
+// action, or when shutdown's grace period is over. Send must return soon
+// after: long work (rendering, redacting a large text) checks ctx as it
+// goes, and the irreversible step (the request, the SMTP DATA) is not
+// begun once ctx is done — another worker may hold the action by then.
 type Sink interface {
 	Send(ctx context.Context, a ticket.Action) error
 }
@@ -98,7 +113,14 @@ type Config struct {
 	MaxAttempts int
 	Backoff     time.Duration
 	MaxBackoff  time.Duration
-	Lease       time.Duration
+	// Lease is how long a claim lasts unless renewed. A worker renews the
+	// claims it holds every Lease/3 while it works on them, so a slow send
+	// keeps its claim, and a dead process's claims are taken over one
+	// Lease after its last renewal. Default 10s.
+	Lease time.Duration
+	// SendTimeout bounds one send (or one batch of a BatchSink): its
+	// context ends then. Default 2m.
+	SendTimeout time.Duration
 	Poll        time.Duration
 	// Grace is how long in-flight actions may finish after shutdown
 	// begins before they are released. Default 10s.
@@ -139,7 +161,10 @@ func New(cfg Config, st Store, sinks map[string]Sink, log *slog.Logger, m *metri
 		cfg.MaxBackoff = 10 * time.Minute
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		cfg.Lease = 10 * time.Second
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 2 * time.Minute
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
@@ -224,17 +249,50 @@ func (o *Outbox) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Wait()
+	o.wait(ctx, &wg)
 	rec.stop()
 	stopTaking()
 	return nil
 }
 
-// Drain runs actions until none is due now, then returns how many were
-// attempted. Actions waiting for a later retry stay pending.
+// wait waits for wg, but once ctx is done no longer than the grace
+// period and a little more: a sink that ignores its context must not keep
+// the process from stopping. Its actions stay claimed until their claims
+// run out (no longer renewed) or the next start releases them.
+func (o *Outbox) wait(ctx context.Context, wg *sync.WaitGroup) {
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(o.cfg.Grace + graceSlack)
+	defer t.Stop()
+	select {
+	case <-finished:
+	case <-t.C:
+		o.log.Error("outbox: a send ignored the end of the grace period; leaving it behind, its actions stay claimed until the claim runs out or the next start")
+	}
+}
+
+// graceSlack is how long after the grace period the outbox waits for
+// workers to record what their cut-off sends returned.
+const graceSlack = 500 * time.Millisecond
+
+// Drain runs actions until none is due now and none is claimed by
+// another worker, then returns how many were attempted. A claim left by
+// a dead process runs out within the lease and is then taken, so Drain
+// waits up to two leases without anything to do for claimed actions
+// (those of a live process may take longer: they are left to it).
+// Actions waiting for a later retry stay pending.
 func (o *Outbox) Drain(ctx context.Context) (int, error) {
 	total := 0
-	var mu sync.Mutex
+	var (
+		mu        sync.Mutex
+		waited    time.Time // since when nothing was due while others held claims
+		announced bool
+	)
 	for ctx.Err() == nil {
 		var wg sync.WaitGroup
 		round := 0
@@ -248,11 +306,40 @@ func (o *Outbox) Drain(ctx context.Context) (int, error) {
 				mu.Unlock()
 			}()
 		}
-		wg.Wait()
-		if round == 0 {
+		o.wait(ctx, &wg)
+		mu.Lock()
+		n := round
+		mu.Unlock()
+		if n > 0 {
+			total += n
+			waited = time.Time{}
+			continue
+		}
+		counts, err := o.st.CountActions(ctx)
+		if err != nil {
+			return total, fmt.Errorf("outbox: drain: count actions: %w", err)
+		}
+		held := counts[ticket.StateRunning]
+		if held == 0 {
 			return total, nil
 		}
-		total += round
+		if waited.IsZero() {
+			waited = time.Now()
+		}
+		if !announced {
+			o.log.Info("outbox: waiting for actions claimed by another process to be finished or released", "actions", held, "lease", o.cfg.Lease)
+			announced = true
+		}
+		if time.Since(waited) > 2*o.cfg.Lease {
+			o.log.Info("outbox: actions still claimed by another live process; leaving them to it", "actions", held)
+			return total, nil
+		}
+		t := time.NewTimer(o.cfg.Poll)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	return total, ctx.Err()
 }
@@ -267,28 +354,54 @@ func (o *Outbox) survivePanic(worker string) {
 	}
 }
 
-// step claims and runs up to one batch of actions; it returns how many.
+// step claims and runs up to one batch of actions; it returns how many
+// it took from the store (those it found out of attempts and parked
+// included).
 func (o *Outbox) step(ctx context.Context, worker string) (n int) {
 	defer o.survivePanic(worker)
-	actions, err := o.st.Claim(ctx, worker, o.cfg.Now(), o.cfg.Lease, o.cfg.Batch)
+	now := o.cfg.Now()
+	actions, err := o.st.Claim(ctx, worker, now, o.cfg.Lease, o.cfg.Batch, o.cfg.MaxAttempts)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Error("outbox: claim actions", "worker", worker, "err", err)
 		}
 		return 0
 	}
-	o.complete(ctx, worker, o.sendAll(ctx, worker, actions))
-	return len(actions)
+	n = len(actions)
+	actions = o.parkedAtClaim(actions)
+	if len(actions) == 0 {
+		return n
+	}
+	h := o.newHold(ctx, worker, actions, now.Add(o.cfg.Lease))
+	defer h.stop()
+	o.complete(ctx, worker, o.sendAll(ctx, h, actions))
+	return n
 }
 
-// sendAll sends actions claimed by worker and records every failed
-// outcome; it returns the actions that took effect, which the caller
-// records in bulk (complete). Actions are grouped by kind in the order
-// each kind first appears, keeping the claim order within a kind: a
-// BatchSink gets its group in one SendBatch call, any other sink one Send
-// per action. When ctx is done before a group or action starts, it and
-// everything after it is released without counting the attempt.
-func (o *Outbox) sendAll(ctx context.Context, worker string, actions []ticket.Action) (done []ticket.Action) {
+// parkedAtClaim reports the actions Claim parked as out of attempts and
+// returns the others, the ones claimed.
+func (o *Outbox) parkedAtClaim(actions []ticket.Action) []ticket.Action {
+	claimed := actions[:0]
+	for _, a := range actions {
+		if a.State != ticket.StateFailed {
+			claimed = append(claimed, a)
+			continue
+		}
+		o.metrics.Action(a.Kind, "failed")
+		o.log.Error("action out of attempts and parked; retry it from the dashboard once the cause is fixed",
+			"action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts, "err", a.LastError)
+	}
+	return claimed
+}
+
+// sendAll sends actions held by h and records every failed outcome; it
+// returns the actions that took effect, which the caller records in bulk
+// (complete). Actions are grouped by kind in the order each kind first
+// appears, keeping the claim order within a kind: a BatchSink gets its
+// group in one SendBatch call, any other sink one Send per action. When
+// ctx (shutdown) or the hold is done before a group or action starts, it
+// and everything after it is released without counting the attempt.
+func (o *Outbox) sendAll(ctx context.Context, h *hold, actions []ticket.Action) (done []ticket.Action) {
 	var kinds []string
 	groups := map[string][]ticket.Action{}
 	for _, a := range actions {
@@ -305,26 +418,30 @@ kinds:
 	for _, k := range kinds {
 		group := groups[k]
 		if bs, ok := o.sinks[k].(BatchSink); ok {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || h.ctx.Err() != nil {
 				break
 			}
 			left = left[len(group):]
-			done = append(done, o.runBatch(ctx, worker, bs, group)...)
+			done = append(done, o.runBatch(ctx, h, bs, group)...)
 			continue
 		}
 		for _, a := range group {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || h.ctx.Err() != nil {
 				break kinds
 			}
 			left = left[1:]
-			if o.run(ctx, worker, a) {
+			if o.run(ctx, h, a) {
 				done = append(done, a)
 			}
 		}
 	}
 	if len(left) > 0 {
-		// Shutting down: give back what was claimed but not started.
-		o.release(ctx, worker, left)
+		// Shutting down or the claim is lost: give back what was claimed
+		// but not started (what another worker took is not ours to give).
+		for _, a := range left {
+			h.finish(a.ID)
+		}
+		o.release(ctx, h.worker, left)
 	}
 	return done
 }
@@ -358,41 +475,34 @@ func (o *Outbox) release(ctx context.Context, worker string, actions []ticket.Ac
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	for _, a := range actions {
-		if err := o.st.Release(rctx, a.ID, worker); err != nil {
-			o.log.Error("outbox: release on shutdown", "action_id", a.ID, "err", err)
+		if err := o.st.Release(rctx, a.ID, worker); errors.Is(err, store.ErrLeaseLost) {
+			o.log.Info("outbox: not releasing an action another worker holds", "action_id", a.ID)
+		} else if err != nil {
+			o.log.Error("outbox: release an action not started", "action_id", a.ID, "err", err)
 		}
 	}
 }
 
-// sendContext is the context a send runs in: bounded by the lease, and
-// not cancelled with ctx at once: a shutdown that begins during the send
-// gives it the grace period to finish. Call stop when the send returned.
-func (o *Outbox) sendContext(ctx context.Context) (sctx context.Context, stop func()) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.cfg.Lease)
-	after := context.AfterFunc(ctx, func() { time.AfterFunc(o.cfg.Grace, cancel) })
-	return sctx, func() { after(); cancel() }
-}
-
-// run sends one claimed action and records a failed outcome; it reports
+// run sends one held action and records a failed outcome; it reports
 // success to the caller, which records successes in bulk.
-func (o *Outbox) run(ctx context.Context, worker string, a ticket.Action) (ok bool) {
-	sctx, stop := o.sendContext(ctx)
-	defer stop()
+func (o *Outbox) run(ctx context.Context, h *hold, a ticket.Action) (ok bool) {
+	sctx, cancel := context.WithTimeout(h.ctx, o.cfg.SendTimeout)
+	defer cancel()
 	var err error
 	if sink, found := o.sinks[a.Kind]; found {
 		err = sink.Send(sctx, a)
 	} else {
 		err = noSink(a.Kind)
 	}
-	return o.outcome(ctx, sctx, worker, a, err)
+	return o.outcome(ctx, h, a, err)
 }
 
-// runBatch sends one kind's claimed actions through its BatchSink in one
+// runBatch sends one kind's held actions through its BatchSink in one
 // call and records each failed outcome as run does; it returns the
 // actions that took effect.
-func (o *Outbox) runBatch(ctx context.Context, worker string, sink BatchSink, group []ticket.Action) (done []ticket.Action) {
-	sctx, stop := o.sendContext(ctx)
-	defer stop()
+func (o *Outbox) runBatch(ctx context.Context, h *hold, sink BatchSink, group []ticket.Action) (done []ticket.Action) {
+	sctx, cancel := context.WithTimeout(h.ctx, o.cfg.SendTimeout)
+	defer cancel()
 	errs := sink.SendBatch(sctx, group)
 	if len(errs) != len(group) {
 		o.log.Error("outbox: a batch sink returned the wrong number of results; retrying its actions", "kind", group[0].Kind, "actions", len(group), "results", len(errs))
@@ -403,7 +513,7 @@ func (o *Outbox) runBatch(ctx context.Context, worker string, sink BatchSink, gr
 		}
 	}
 	for i, a := range group {
-		if o.outcome(ctx, sctx, worker, a, errs[i]) {
+		if o.outcome(ctx, h, a, errs[i]) {
 			done = append(done, a)
 		}
 	}
@@ -415,41 +525,53 @@ func noSink(kind string) error {
 	return Permanent(fmt.Errorf("no sink is configured for %q actions", kind))
 }
 
-// outcome records what err (the result of sending a within sctx) means for
-// the claimed action a: nil is success, reported to the caller, which
-// records successes in bulk; a send cut off by shutdown is released; a
-// Permanent error or the last attempt parks the action as failed; any
-// other error schedules a retry with backoff. It records even when ctx is
-// done.
-func (o *Outbox) outcome(ctx, sctx context.Context, worker string, a ticket.Action, err error) (ok bool) {
+// outcome records what err (the result of sending a under hold h) means
+// for the action: nil is success, reported to the caller, which records
+// successes in bulk; a send cut off because the hold ended (shutdown's
+// grace period over, the claim lost) is due again at once, its attempt
+// counted (it may have taken effect); a Permanent error or the last
+// attempt parks the action as failed; any other error schedules a retry
+// with backoff. It records even when ctx is done. A claim another worker
+// took over is not recorded at all: the store refuses it, and the new
+// holder decides.
+func (o *Outbox) outcome(ctx context.Context, h *hold, a ticket.Action, err error) (ok bool) {
 	if err == nil {
+		// Still held, and renewed, until the success is recorded.
 		return true
 	}
+	h.finish(a.ID)
 	log := o.log.With("action_id", a.ID, "ticket_id", a.TicketID, "kind", a.Kind, "attempt", a.Attempts)
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
+	var e error
 	switch {
-	case ctx.Err() != nil && sctx.Err() != nil:
-		if e := o.st.Release(rctx, a.ID, worker); e != nil {
-			log.Error("outbox: release on shutdown", "err", e)
+	case h.ctx.Err() != nil:
+		why := "cut off by shutdown"
+		if h.lost() {
+			why = "cut off: the claim was lost"
 		}
-		o.metrics.Action(a.Kind, "released")
-		log.Info("action released on shutdown")
+		e = o.st.Retry(rctx, a.ID, h.worker, why+": "+shortError(err), o.cfg.Now())
+		if e == nil {
+			o.metrics.Action(a.Kind, "released")
+			log.Info("action cut off; due again at once", "why", why)
+		}
 	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
-		if e := o.st.Fail(rctx, a.ID, worker, shortError(err)); e != nil {
-			log.Error("outbox: park failed action", "err", e)
-			return false
+		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {
+			o.metrics.Action(a.Kind, "failed")
+			log.Error("action failed and parked; retry it from the dashboard once the cause is fixed", "err", shortError(err), "permanent", IsPermanent(err))
 		}
-		o.metrics.Action(a.Kind, "failed")
-		log.Error("action failed and parked; retry it from the dashboard once the cause is fixed", "err", shortError(err), "permanent", IsPermanent(err))
 	default:
 		delay := o.backoff(a.Attempts, err)
-		if e := o.st.Retry(rctx, a.ID, worker, shortError(err), o.cfg.Now().Add(delay)); e != nil {
-			log.Error("outbox: schedule retry", "err", e)
-			return false
+		if e = o.st.Retry(rctx, a.ID, h.worker, shortError(err), o.cfg.Now().Add(delay)); e == nil {
+			o.metrics.Action(a.Kind, "retry")
+			log.Warn("action failed, will retry", "err", shortError(err), "retry_in", delay.Round(time.Millisecond))
 		}
-		o.metrics.Action(a.Kind, "retry")
-		log.Warn("action failed, will retry", "err", shortError(err), "retry_in", delay.Round(time.Millisecond))
+	}
+	switch {
+	case errors.Is(e, store.ErrLeaseLost):
+		log.Warn("outbox: another worker holds the action now; leaving its outcome to it", "err", shortError(err))
+	case e != nil:
+		log.Error("outbox: record a failed attempt", "err", e)
 	}
 	return false
 }

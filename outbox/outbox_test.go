@@ -24,6 +24,7 @@ type memStore struct {
 	owner   map[int64]string
 	until   map[int64]time.Time
 	claims  int // calls to Claim
+	renews  int // calls to Renew
 }
 
 func newMemStore(actions ...ticket.Action) *memStore {
@@ -39,7 +40,7 @@ func newMemStore(actions ...ticket.Action) *memStore {
 	return m
 }
 
-func (m *memStore) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
+func (m *memStore) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]ticket.Action, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.claims++
@@ -50,10 +51,39 @@ func (m *memStore) Claim(ctx context.Context, worker string, now time.Time, leas
 		if !due {
 			continue
 		}
-		a.State = ticket.StateRunning
-		a.Attempts++
-		m.owner[id], m.until[id] = worker, now.Add(lease)
+		if maxAttempts > 0 && a.Attempts >= maxAttempts {
+			a.State, a.LastError = ticket.StateFailed, "gave up"
+			delete(m.owner, id)
+		} else {
+			a.State = ticket.StateRunning
+			a.Attempts++
+			m.owner[id], m.until[id] = worker, now.Add(lease)
+		}
 		out = append(out, *a)
+	}
+	return out, nil
+}
+
+func (m *memStore) Renew(ctx context.Context, worker string, ids []int64, until time.Time) ([]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.renews++
+	var held []int64
+	for _, id := range ids {
+		if _, err := m.held(id, worker); err == nil {
+			m.until[id] = until
+			held = append(held, id)
+		}
+	}
+	return held, nil
+}
+
+func (m *memStore) CountActions(ctx context.Context) (map[ticket.ActionState]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[ticket.ActionState]int{}
+	for _, a := range m.actions {
+		out[a.State]++
 	}
 	return out, nil
 }
@@ -93,6 +123,9 @@ func (m *memStore) Retry(ctx context.Context, id int64, worker, msg string, next
 func (m *memStore) Fail(ctx context.Context, id int64, worker, msg string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if a := m.actions[id]; a != nil && a.State == ticket.StateFailed {
+		return nil // parking is idempotent
+	}
 	a, err := m.held(id, worker)
 	if err == nil {
 		a.State, a.LastError = ticket.StateFailed, msg
@@ -170,18 +203,19 @@ type outcomeCase struct {
 	wantState ticket.ActionState
 	wantNext  time.Duration
 	wantError string
+	unsent    bool // parked when claimed, never sent
 }
 
 func outcomeCases() []outcomeCase {
 	temp := errors.New("connection reset")
 	return []outcomeCase{
-		{"success", nil, 0, ticket.StateDone, 0, ""},
-		{"first failure retries after the base delay", temp, 0, ticket.StatePending, 2 * time.Second, "connection reset"},
-		{"third failure backs off exponentially", temp, 2, ticket.StatePending, 8 * time.Second, "connection reset"},
-		{"attempts past the maximum park", temp, 20, ticket.StateFailed, 0, "connection reset"},
-		{"peer's Retry-After wins", RetryAfter(temp, 42*time.Second), 0, ticket.StatePending, 42 * time.Second, "connection reset"},
-		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request"},
-		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset"},
+		{"success", nil, 0, ticket.StateDone, 0, "", false},
+		{"first failure retries after the base delay", temp, 0, ticket.StatePending, 2 * time.Second, "connection reset", false},
+		{"third failure backs off exponentially", temp, 2, ticket.StatePending, 8 * time.Second, "connection reset", false},
+		{"out of attempts when claimed: parked unsent", temp, 8, ticket.StateFailed, 0, "gave up", true},
+		{"peer's Retry-After wins", RetryAfter(temp, 42*time.Second), 0, ticket.StatePending, 42 * time.Second, "connection reset", false},
+		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request", false},
+		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset", false},
 	}
 }
 
@@ -212,8 +246,13 @@ func TestOutcomes(t *testing.T) {
 				n, err := o.Drain(context.Background())
 				require.NoError(t, err)
 				assert.Equal(t, 1, n)
-				assert.Equal(t, []string{"k"}, sent)
-				if batch {
+				if tt.unsent {
+					assert.Empty(t, sent, "max_attempts is a hard cap")
+					assert.Equal(t, tt.attempts, st.get(1).Attempts)
+				} else {
+					assert.Equal(t, []string{"k"}, sent)
+				}
+				if batch && !tt.unsent {
 					assert.Equal(t, [][]string{{"k"}}, bs.calls, "sent through SendBatch")
 					assert.Empty(t, bs.sends)
 				}
@@ -249,7 +288,7 @@ func TestBatchMixedOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, len(cases), n)
 	require.Len(t, bs.calls, 1, "one SendBatch for the whole claim")
-	assert.Len(t, bs.calls[0], len(cases))
+	assert.Len(t, bs.calls[0], len(cases)-1, "all but the one out of attempts")
 	for i, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			a := st.get(int64(i + 1))
@@ -364,7 +403,8 @@ func TestBatchShutdown(t *testing.T) {
 				a := st.get(id)
 				assert.Equal(t, tt.wantFirst, a.State)
 				if a.State == ticket.StatePending {
-					assert.Equal(t, 0, a.Attempts, "a released attempt does not count")
+					assert.Equal(t, 1, a.Attempts, "a cut-off attempt counts: it may have taken effect")
+					assert.Contains(t, a.LastError, "cut off by shutdown")
 				}
 			}
 			for _, id := range []int64{2, 4} {
@@ -454,7 +494,7 @@ func TestShutdownFinishesOrReleasesInFlight(t *testing.T) {
 	assert.Equal(t, ticket.StateDone, st.get(1).State, "in-flight work that finishes in time is recorded")
 	stuck := st.get(2)
 	assert.Equal(t, ticket.StatePending, stuck.State, "work cut off by shutdown is released for the next run")
-	assert.Equal(t, 0, stuck.Attempts, "a released attempt does not count")
+	assert.Equal(t, 1, stuck.Attempts, "a cut-off attempt counts: it may have taken effect")
 }
 
 func TestRunWakesOnNotify(t *testing.T) {

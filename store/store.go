@@ -95,6 +95,19 @@ type ActionQuery struct {
 
 // Store is the contract both implementations meet. All methods are safe
 // for concurrent use, also from several processes sharing one database.
+//
+// The outbox's lease model: a worker holds an action under a claim (its
+// name and a time, claimed_by and claim_until) from Claim, or from Ingest
+// with Record.Claim, until it records the outcome (Complete, Retry,
+// Fail, Release). While it works it renews the claims it holds (Renew,
+// one statement per worker every third of the lease), so a claim runs
+// out only when its holder died or could not reach the store for a whole
+// lease; another worker may then claim the action again, and the old
+// holder's calls get ErrLeaseLost. A holder that cannot renew in time, or
+// learns from Renew that a claim is gone, stops before sending: one
+// claim, one sender. Attempts are counted when claimed, so MaxAttempts
+// holds across crashes. ReleaseClaims ends every claim at once for a
+// process that knows their holders are dead (SQLite: one process).
 type Store interface {
 	// Ingest writes a ticket, its annotation and its planned actions in one
 	// transaction, assigning action IDs (written back into rec.Actions) and
@@ -117,7 +130,26 @@ type Store interface {
 	// or running whose claim expired before now) as running for worker
 	// until now+lease, incrementing Attempts, and returns them. Two
 	// workers never hold the same action at once.
-	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error)
+	//
+	// Attempts are counted here, when an action is claimed, so that
+	// maxAttempts is a hard cap even when a worker dies or loses its claim
+	// mid-attempt and never records an outcome: a due action that already
+	// has maxAttempts attempts is not claimed but parked as failed in the
+	// same transaction (its last error says it gave up) and returned with
+	// State failed, so the caller can report it; it counts toward limit.
+	// maxAttempts ≤ 0 sets no cap.
+	//
+	// A claim lasts lease; a worker that is still working renews it (Renew)
+	// long before it runs out, so lease can be short (seconds) and a dead
+	// process's actions are taken over soon after it died.
+	Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]ticket.Action, error)
+	// Renew extends worker's claim on each of ids until until, in one
+	// statement however many ids (a worker's heartbeat), and returns the
+	// ids worker still holds (running and claimed by worker, whether or
+	// not the claim had expired). An id missing from the result was
+	// finished, released or taken over by another worker: its holder must
+	// stop working on it, must not send it, and records nothing for it.
+	Renew(ctx context.Context, worker string, ids []int64, until time.Time) ([]int64, error)
 	// Complete marks a claimed action done. ErrLeaseLost if worker no
 	// longer holds it.
 	Complete(ctx context.Context, id int64, worker string) error
@@ -128,11 +160,24 @@ type Store interface {
 	// due at next. ErrLeaseLost if worker no longer holds it.
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
 	// Fail records the last failed attempt and parks the action as failed.
-	// ErrLeaseLost if worker no longer holds it.
+	// Parking is idempotent: an action that is failed already (parked by
+	// a claimer that found it out of attempts, or by an earlier call)
+	// stays as it is and Fail returns nil. ErrLeaseLost if the action is
+	// neither held by worker nor failed (done, pending, or held by another
+	// worker).
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
 	// Release gives a claimed action back, pending and due at once, without
-	// counting the attempt (used on shutdown).
+	// counting the attempt: only for an action whose attempt never started
+	// (claimed, then shutdown began). ErrLeaseLost if worker no longer
+	// holds it.
 	Release(ctx context.Context, id int64, worker string) error
+	// ReleaseClaims ends every claim at once: every running action becomes
+	// pending, due at once, its attempt still counted (it may have been
+	// made). It returns how many. Only for a process that knows every
+	// claim belongs to a dead process: a SQLite database is worked by one
+	// `triage run` at a time, which calls it when it starts, so nothing
+	// its killed predecessor claimed waits for the claim to run out.
+	ReleaseClaims(ctx context.Context) (int, error)
 	// Requeue makes a failed action pending again, due at once, with its
 	// attempts reset (the dashboard's retry button). ErrNotFound if there is
 	// no failed action with that ID.

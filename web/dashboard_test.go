@@ -113,7 +113,7 @@ func seedDashboard(t *testing.T, n int) *seeded {
 			}
 		}
 	}
-	claimed, err := st.Claim(ctx, "seeder", dashNow, time.Minute, 1000)
+	claimed, err := st.Claim(ctx, "seeder", dashNow, time.Minute, 1000, 0)
 	require.NoError(t, err)
 	require.Len(t, claimed, len(s.failedTix))
 	for _, a := range claimed {

@@ -26,6 +26,7 @@ import (
 	"github.com/triage-bot/triage/store/postgres"
 	"github.com/triage-bot/triage/store/postgres/pgtest"
 	"github.com/triage-bot/triage/store/sqlite"
+	"github.com/triage-bot/triage/ticket"
 )
 
 // TestMain lets the test binary stand in for the triage binary: with
@@ -106,6 +107,8 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// crashConfig is a config for the crash tests, with the default outbox
+// lease: how soon a dead process's work flows again is part of the test.
 func crashConfig(dataDir, maildir, store, webhookURL string) string {
 	return fmt.Sprintf(`data_dir: %s
 store: %s
@@ -122,7 +125,6 @@ webhooks:
     secret: test-secret
 outbox:
   workers: 4
-  lease: 2s
   poll: 50ms
   backoff: 100ms
 log:
@@ -134,6 +136,30 @@ routes:
       - kind: webhook
         target: helpdesk
 `, dataDir, store, maildir, webhookURL)
+}
+
+// claimedKeys returns the keys of the actions held under a claim.
+func claimedKeys(t *testing.T, st store.Store) map[string]bool {
+	t.Helper()
+	running, err := st.Actions(context.Background(), store.ActionQuery{State: ticket.StateRunning, Limit: 100000})
+	require.NoError(t, err)
+	keys := map[string]bool{}
+	for _, a := range running {
+		keys[a.Key] = true
+	}
+	return keys
+}
+
+// delivered reports whether the helpdesk received every key in keys.
+func (h *helpdesk) delivered(keys map[string]bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range keys {
+		if h.byKey[k] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func countFiles(t *testing.T, dir string) int {
@@ -188,9 +214,20 @@ func TestCrashMidDrainLosesNothing(t *testing.T) {
 	t.Logf("second SIGKILL after %d of %d webhooks", uniqueAtKill, messages)
 	require.Less(t, uniqueAtKill, messages, "the kill must land mid-drain")
 
-	// Claims of the killed process expire after the outbox lease (2s).
-	time.Sleep(2500 * time.Millisecond)
+	// What the killed process held flows again at once: the next process
+	// releases every claim when it starts, and --once waits for them.
+	dbPath := filepath.Join(dir, "data", "triage.db")
+	held := func() map[string]bool {
+		st, err := sqlite.Open(context.Background(), dbPath)
+		require.NoError(t, err)
+		defer st.Close()
+		return claimedKeys(t, st)
+	}()
+	require.NotEmpty(t, held, "the kill must leave claimed actions behind")
+	restarted := time.Now()
 	third := startCLI(t, logf, "run", "--once", "--config", cfg)
+	waitFor(t, 10*time.Second, "the killed process's claimed actions delivered", func() bool { return hd.delivered(held) })
+	t.Logf("%d actions the killed process held were delivered %s after the restart", len(held), time.Since(restarted).Round(time.Millisecond))
 	require.NoError(t, third.Wait(), "log: %s", readFile(logf))
 
 	unique, raw, tickets := hd.counts()
@@ -210,7 +247,7 @@ func TestCrashMidDrainLosesNothing(t *testing.T) {
 	assert.Zero(t, countFiles(t, filepath.Join(maildir, "new")), "no mail is left unhandled")
 	assert.Equal(t, messages, countFiles(t, filepath.Join(maildir, "cur")), "no mail is lost or deleted")
 
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "data", "triage.db"))
+	st, err := sqlite.Open(context.Background(), dbPath)
 	require.NoError(t, err)
 	defer st.Close()
 	counts, err := st.CountActions(context.Background())
@@ -278,8 +315,15 @@ func TestCrashOneOfTwoReplicasOnPostgres(t *testing.T) {
 	}
 	require.NoError(t, victim.Process.Signal(syscall.SIGKILL))
 	_ = victim.Wait()
+	killed := time.Now()
 	uniqueAtKill, _, _ := hd.counts()
 	t.Logf("killed replica pid %d (lease holder %q) after %d of %d webhooks", victim.Process.Pid, holder, uniqueAtKill, messages)
+	// The dead replica's claims run out within the outbox lease (10s by
+	// default): the survivor takes them over.
+	dead := victimClaims(t, dsn, victim.Process.Pid)
+	require.NotEmpty(t, dead, "the kill must leave claimed actions behind")
+	waitFor(t, 15*time.Second, "the dead replica's claimed actions delivered", func() bool { return hd.delivered(dead) })
+	t.Logf("%d actions the dead replica held were delivered %s after the kill", len(dead), time.Since(killed).Round(time.Millisecond))
 
 	waitFor(t, 120*time.Second, "the survivor to finish", func() bool {
 		u, _, _ := hd.counts()
@@ -301,6 +345,25 @@ func TestCrashOneOfTwoReplicasOnPostgres(t *testing.T) {
 	assert.Len(t, recs, messages, "one ticket per message")
 	writeReport(t, "crash-postgres", fmt.Sprintf("two replicas, lease holder killed after %d/%d webhooks; raw repeats received: %d; unique deliveries: %d; tickets: %d",
 		uniqueAtKill, messages, raw-unique, unique, tickets))
+}
+
+// victimClaims returns the keys of the actions claimed by the process
+// with this pid (workers are named host-pid/n).
+func victimClaims(t *testing.T, dsn string, pid int) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT key FROM actions WHERE state = 'running' AND claimed_by LIKE $1`, fmt.Sprintf("%%-%d/%%", pid))
+	require.NoError(t, err)
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out
 }
 
 // leaseHolder returns the pid part of the Maildir source lease's holder.

@@ -231,7 +231,20 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	specs = append(specs, wired.sources...)
 	sinks := wired.sinks
 	o := cfg.Outbox
-	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff, Lease: o.Lease, Poll: o.Poll}, st, sinks, log, m)
+	if cfg.Store.Driver != "postgres" {
+		// One process works a SQLite database: every claim left in it
+		// belongs to a process that died. Release them all at once
+		// rather than wait for them to run out.
+		n, err := st.ReleaseClaims(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("outbox: released the claims a stopped process left behind", "actions", n)
+		}
+	}
+	ob := outbox.New(outbox.Config{Worker: workerID(), Workers: o.Workers, MaxAttempts: o.MaxAttempts, Backoff: o.Backoff, MaxBackoff: o.MaxBackoff,
+		Lease: o.Lease, SendTimeout: o.SendTimeout, Poll: o.Poll}, st, sinks, log, m)
 	a.pipeline.Dispatcher = ob // due actions are claimed at ingest and run at once
 	rep := &onceReport{}       // tickets of this run, for --once
 	a.pipeline.Stored = func(rec *store.Record) {
@@ -379,6 +392,9 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 	n := rep.total
 	fmt.Fprintf(w, "\ntook in %d new ticket(s)\n", n)
 	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
+	if waiting := counts[ticket.StatePending] + counts[ticket.StateRunning]; waiting > 0 {
+		fmt.Fprintf(w, "%d action(s) wait for a later retry (their last attempt failed, see the dashboard); `triage run` sends them when due\n", waiting)
+	}
 	if len(rep.byCat) > 0 {
 		var parts []string
 		for _, c := range append(catalogCategories(), "none") {

@@ -137,7 +137,46 @@ func (s *Sink) load(ctx context.Context, kind string, a ticket.Action) (*store.R
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: read ticket %s: %w", kind, a.TicketID, err)
 	}
-	return rec, redact.String(p.Text), nil
+	text, err := redactCtx(ctx, p.Text)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: render: %w", kind, err)
+	}
+	return rec, text, nil
+}
+
+// redactChunk is how much text redactCtx redacts between looks at ctx.
+const redactChunk = 64 << 10
+
+// redactCtx is redact.String for a text that may be large: it redacts
+// whole lines a chunk at a time (a secret never spans a line break) and
+// stops when ctx ends, so a send past its deadline, cut off by shutdown
+// or whose claim was lost stops rendering instead of burning CPU.
+func redactCtx(ctx context.Context, s string) (string, error) {
+	if len(s) <= redactChunk {
+		if err := ctx.Err(); err != nil {
+			return "", context.Cause(ctx)
+		}
+		return redact.String(s), nil
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		if err := ctx.Err(); err != nil {
+			return "", context.Cause(ctx)
+		}
+		n := len(s)
+		if n > redactChunk {
+			n = redactChunk
+			if i := strings.IndexByte(s[n:], '\n'); i >= 0 {
+				n += i + 1
+			} else {
+				n = len(s)
+			}
+		}
+		b.WriteString(redact.String(s[:n]))
+		s = s[n:]
+	}
+	return b.String(), nil
 }
 
 // suppress parks the action with the reason and logs it.
@@ -238,7 +277,11 @@ func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
 		if p.Kind == ticket.KindAttachment {
 			fmt.Fprintf(&b, "\n[attachment %s]\n", p.Name)
 		}
-		b.WriteString(redact.String(p.Text))
+		text, err := redactCtx(ctx, p.Text)
+		if err != nil {
+			return fmt.Errorf("email.forward: render: %w", err)
+		}
+		b.WriteString(text)
 		b.WriteString("\n")
 	}
 	return s.send(ctx, "email.forward", addr.Address, build(h, b.String()))
@@ -418,6 +461,12 @@ func (s *Sink) send(ctx context.Context, kind, to string, msg []byte) error {
 	}
 	if _, err := w.Write(msg); err != nil {
 		return fmt.Errorf("%s: write message: %w", kind, err)
+	}
+	// Ending DATA is what sends the message: not once the worker's claim
+	// is lost or the deadline passed (closing the connection instead
+	// makes the server drop it).
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: not sent: %w", kind, context.Cause(ctx))
 	}
 	if err := w.Close(); err != nil {
 		return classify(fmt.Errorf("%s: send message: %w", kind, err))

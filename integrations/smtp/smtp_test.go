@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/triage-bot/triage/outbox"
+	"github.com/triage-bot/triage/redact"
 	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -314,4 +315,27 @@ func TestSendErrors(t *testing.T) {
 	err = s2.ForwardSink().Send(context.Background(), action("t", ticket.KindEmailForward, "team@example.com", "k"))
 	require.Error(t, err)
 	assert.False(t, outbox.IsPermanent(err), "a connection failure is retried")
+}
+
+// TestForwardStopsWhenItsContextEnds: rendering a large forward checks
+// its context, so a send whose claim was lost (or whose deadline passed)
+// stops and sends nothing.
+func TestForwardStopsWhenItsContextEnds(t *testing.T) {
+	srv, addr := startSMTP(t)
+	s, st := newSink(t, addr)
+	rec := human("big", "ana@customer.example")
+	big := strings.Repeat("key=value token key password=x\n", 1<<13) // 256 KiB of lines: several chunks
+	rec.Ticket.Parts = append(rec.Ticket.Parts, ticket.Part{Kind: ticket.KindAttachment, Name: "log.txt", Text: big})
+	st.tickets["big"] = rec
+	lost := errors.New("claim lost")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(lost)
+	err := s.ForwardSink().Send(ctx, action("big", ticket.KindEmailForward, "billing@example.com", "kbig"))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, lost)
+	assert.Empty(t, srv.all(), "nothing sent")
+
+	got, err := redactCtx(context.Background(), big+"authtoken: 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ\n")
+	require.NoError(t, err)
+	assert.Equal(t, redact.String(big+"authtoken: 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ\n"), got, "the same as redacting it whole")
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,14 +59,16 @@ func scanActions(rows pgx.Rows) ([]ticket.Action, error) {
 // now+lease and returns them, oldest due first; see store.Store. Rows are
 // picked with FOR UPDATE SKIP LOCKED, so concurrent claimers in any
 // replica take disjoint actions without waiting on each other. limit ≤ 0
-// claims nothing. Shadow, done and failed actions are never claimed.
-func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
+// claims nothing. Shadow, done and failed actions are never claimed; a
+// due action out of attempts is parked and returned failed.
+func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]ticket.Action, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	// Each kind of due action is picked on its own index, so a claim costs
 	// O(limit·log n) however long the backlog is; rows another replica has
-	// locked are skipped.
+	// locked are skipped. $6 > 0 caps attempts (see store.Store.Claim).
+	const exhausted = `($6::integer > 0 AND attempts >= $6::integer)`
 	rows, err := s.pool.Query(ctx, `WITH
 		pending AS (SELECT id, next_attempt AS due FROM actions
 			WHERE state = 'pending' AND next_attempt <= $3
@@ -74,12 +77,20 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 			WHERE state = 'running' AND claim_until < $3
 			ORDER BY claim_until, id LIMIT $4 FOR UPDATE SKIP LOCKED)
 		UPDATE actions
-		SET state = 'running', claimed_by = $1, claim_until = $2, attempts = attempts + 1, updated = $5
+		SET state = CASE WHEN `+exhausted+` THEN 'failed' ELSE 'running' END,
+			claimed_by = CASE WHEN `+exhausted+` THEN NULL ELSE $1 END,
+			claim_until = CASE WHEN `+exhausted+` THEN NULL ELSE $2::timestamptz END,
+			last_error = CASE WHEN `+exhausted+` THEN 'gave up after ' || attempts || ' attempts (outbox.max_attempts is ' || $6::integer || ')'
+				|| CASE WHEN state = 'running' THEN '; the last one never finished: its worker stopped or lost its claim' ELSE '' END
+				|| CASE WHEN last_error <> '' THEN '; last error: ' || last_error ELSE '' END
+				ELSE last_error END,
+			attempts = CASE WHEN `+exhausted+` THEN attempts ELSE attempts + 1 END,
+			updated = $5
 		WHERE id IN (
 			SELECT id FROM (SELECT id, due FROM pending UNION ALL SELECT id, due FROM expired) AS due_actions
 			ORDER BY due, id LIMIT $4)
 		RETURNING `+actionColumns,
-		worker, store.DBTime(now.Add(lease)), store.DBTime(now), limit, store.DBTime(time.Now()))
+		worker, store.DBTime(now.Add(lease)), store.DBTime(now), limit, store.DBTime(time.Now()), max(maxAttempts, 0))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim actions: %w", err)
 	}
@@ -100,8 +111,9 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 // action id if worker holds it (running and claimed by worker, whether or
 // not the claim has expired). It returns store.ErrLeaseLost when the
 // action is not held by worker and store.ErrNotFound when there is no
-// such action.
-func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set string, args ...any) error {
+// such action; an action not held but already in state already (when
+// not "") is left as it is and nil returned.
+func (s *Store) finish(ctx context.Context, stage string, id int64, worker, already, set string, args ...any) error {
 	args = append([]any{id, worker, store.DBTime(time.Now())}, args...)
 	tag, err := s.pool.Exec(ctx, `UPDATE actions SET `+set+`, claimed_by = NULL, claim_until = NULL, updated = $3
 		WHERE id = $1 AND state = 'running' AND claimed_by = $2`, args...)
@@ -111,12 +123,16 @@ func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set 
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM actions WHERE id = $1)`, id).Scan(&exists); err != nil {
+	var state string
+	err = s.pool.QueryRow(ctx, `SELECT state FROM actions WHERE id = $1`, id).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s action %d: %w", stage, id, store.ErrNotFound)
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: %s action %d: %w", stage, id, err)
 	}
-	if !exists {
-		return fmt.Errorf("postgres: %s action %d: %w", stage, id, store.ErrNotFound)
+	if already != "" && state == already {
+		return nil
 	}
 	return fmt.Errorf("postgres: %s action %d by %q: %w", stage, id, worker, store.ErrLeaseLost)
 }
@@ -127,7 +143,7 @@ func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set 
 // for an unknown ID. A worker whose claim expired but was not taken over
 // still holds the action.
 func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "complete", id, worker, `state = 'done'`)
+	return s.finish(ctx, "complete", id, worker, "", `state = 'done'`)
 }
 
 // CompleteBatch marks several actions done in one statement; the i-th
@@ -158,7 +174,7 @@ func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) [
 			errs[i] = fmt.Errorf("postgres: complete action %d: %w", id, rows.Err())
 		} else if !done[id] {
 			// Not held: say whether it exists at all, as Complete does.
-			errs[i] = s.finish(ctx, "complete", id, worker, `state = 'done'`)
+			errs[i] = s.finish(ctx, "complete", id, worker, "", `state = 'done'`)
 		}
 	}
 	return errs
@@ -167,21 +183,54 @@ func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) [
 // Retry records the failed attempt's error and makes the action pending,
 // due at next. Errors as for Complete.
 func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {
-	return s.finish(ctx, "retry", id, worker, `state = 'pending', last_error = $4, next_attempt = $5`,
+	return s.finish(ctx, "retry", id, worker, "", `state = 'pending', last_error = $4, next_attempt = $5`,
 		store.Clean(errMsg), store.DBTime(next))
 }
 
 // Fail records the last attempt's error and parks the action as failed
-// until Requeue. Errors as for Complete.
+// until Requeue. An action parked already is left as it is (nil). Other
+// errors as for Complete.
 func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error {
-	return s.finish(ctx, "fail", id, worker, `state = 'failed', last_error = $4`, store.Clean(errMsg))
+	return s.finish(ctx, "fail", id, worker, string(ticket.StateFailed), `state = 'failed', last_error = $4`, store.Clean(errMsg))
 }
 
 // Release makes the action pending and due at once without counting the
 // attempt. Errors as for Complete.
 func (s *Store) Release(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "release", id, worker,
+	return s.finish(ctx, "release", id, worker, "",
 		`state = 'pending', attempts = greatest(attempts - 1, 0), next_attempt = least(next_attempt, $3)`)
+}
+
+// Renew extends worker's claims on ids until until in one statement and
+// returns the ids it still holds; see store.Store.
+func (s *Store) Renew(ctx context.Context, worker string, ids []int64, until time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE actions SET claim_until = $1
+		WHERE id = ANY($3) AND state = 'running' AND claimed_by = $2 RETURNING id`, store.DBTime(until), worker, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew claims of %q: %w", worker, err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew claims of %q: %w", worker, err)
+	}
+	return held, nil
+}
+
+// ReleaseClaims makes every running action pending and due at once,
+// attempts kept; see store.Store. With several replicas on one database
+// it would take actions from live workers: only a process that knows it
+// is alone may call it.
+func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE actions
+		SET state = 'pending', claimed_by = NULL, claim_until = NULL, next_attempt = least(next_attempt, $1), updated = $1
+		WHERE state = 'running'`, store.DBTime(time.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: release every claim: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // Requeue makes a failed action pending, due at once, with no attempts;

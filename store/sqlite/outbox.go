@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -53,25 +54,43 @@ func scanActions(rows *sql.Rows) ([]ticket.Action, error) {
 }
 
 // claimSQL picks due actions; each branch is limited on its own index
-// first, so a claim costs O(limit·log n) however long the backlog is.
+// first, so a claim costs O(limit·log n) however long the backlog is. A
+// picked action that already has ?6 attempts (when ?6 > 0) is parked as
+// failed instead of claimed (see store.Store.Claim).
 var claimSQL = `UPDATE actions
-		SET state = 'running', claimed_by = ?, claim_until = ?, attempts = attempts + 1, updated = ?
+		SET state = CASE WHEN ` + exhausted + ` THEN 'failed' ELSE 'running' END,
+			claimed_by = CASE WHEN ` + exhausted + ` THEN NULL ELSE ?1 END,
+			claim_until = CASE WHEN ` + exhausted + ` THEN NULL ELSE ?2 END,
+			last_error = CASE WHEN ` + exhausted + ` THEN ` + gaveUp + ` ELSE last_error END,
+			attempts = CASE WHEN ` + exhausted + ` THEN attempts ELSE attempts + 1 END,
+			updated = ?3
 		WHERE id IN (
 			SELECT id FROM (
 				SELECT * FROM (SELECT id, next_attempt AS due FROM actions
-					WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?)
+					WHERE state = 'pending' AND next_attempt <= ?4 ORDER BY next_attempt, id LIMIT ?5)
 				UNION ALL
 				SELECT * FROM (SELECT id, claim_until AS due FROM actions
-					WHERE state = 'running' AND claim_until < ? ORDER BY claim_until, id LIMIT ?)
-			) ORDER BY due, id LIMIT ?)
+					WHERE state = 'running' AND claim_until < ?4 ORDER BY claim_until, id LIMIT ?5)
+			) ORDER BY due, id LIMIT ?5)
 		RETURNING ` + actionColumns
+
+// exhausted says whether a picked action has no attempt left (?6 is
+// the cap; 0 means none); gaveUp is the error it is parked with, from
+// the row's values before the update.
+const (
+	exhausted = `(?6 > 0 AND attempts >= ?6)`
+	gaveUp    = `'gave up after ' || attempts || ' attempts (outbox.max_attempts is ' || ?6 || ')'
+		|| CASE WHEN state = 'running' THEN '; the last one never finished: its worker stopped or lost its claim' ELSE '' END
+		|| CASE WHEN last_error <> '' THEN '; last error: ' || last_error ELSE '' END`
+)
 
 // Claim marks up to limit due actions as running for worker until
 // now+lease and returns them, oldest due first; see store.Store. It runs
 // in a BEGIN IMMEDIATE transaction, so claimers in this and other
 // processes are serialized and never get the same action. limit ≤ 0
-// claims nothing. Shadow, done and failed actions are never claimed.
-func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit int) ([]ticket.Action, error) {
+// claims nothing. Shadow, done and failed actions are never claimed; a
+// due action out of attempts is parked and returned failed.
+func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease time.Duration, limit, maxAttempts int) ([]ticket.Action, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -97,7 +116,7 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
 	}
 	rows, err := claim.QueryContext(ctx,
-		worker, micros(now.Add(lease)), micros(time.Now()), micros(now), limit, micros(now), limit, limit)
+		worker, micros(now.Add(lease)), micros(time.Now()), micros(now), limit, max(maxAttempts, 0))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim actions: %w", err)
 	}
@@ -117,11 +136,64 @@ func (s *Store) Claim(ctx context.Context, worker string, now time.Time, lease t
 	return out, nil
 }
 
+// renewSQL extends a worker's claims on the ids in ?3 (a JSON array).
+const renewSQL = `UPDATE actions SET claim_until = ?1
+		WHERE state = 'running' AND claimed_by = ?2 AND id IN (SELECT value FROM json_each(?3))
+		RETURNING id`
+
+// Renew extends worker's claims on ids until until in one statement and
+// returns the ids it still holds; see store.Store.
+func (s *Store) Renew(ctx context.Context, worker string, ids []int64, until time.Time) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew claims of %q: %w", worker, err)
+	}
+	rows, err := s.write.QueryContext(ctx, renewSQL, micros(until), worker, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew claims of %q: %w", worker, err)
+	}
+	defer func() { _ = rows.Close() }()
+	held := make([]int64, 0, len(ids))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: renew claims of %q: %w", worker, err)
+		}
+		held = append(held, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: renew claims of %q: %w", worker, err)
+	}
+	return held, nil
+}
+
+// ReleaseClaims makes every running action pending and due at once,
+// attempts kept; see store.Store.
+func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
+	now := micros(time.Now())
+	res, err := s.write.ExecContext(ctx, `UPDATE actions
+		SET state = 'pending', claimed_by = NULL, claim_until = NULL, next_attempt = min(next_attempt, ?1), updated = ?1
+		WHERE state = 'running'`, now)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: release every claim: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: release every claim: %w", err)
+	}
+	return int(n), nil
+}
+
 // finish applies set (an SQL SET list with its args) to action id if
 // worker holds it (running and claimed by worker, whether or not the
 // claim has expired). It returns store.ErrLeaseLost when the action is
-// not held by worker and store.ErrNotFound when there is no such action.
-func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set string, args ...any) error {
+// not held by worker and store.ErrNotFound when there is no such action;
+// an action not held but already in state already (when not "") is left
+// as it is and nil returned.
+func (s *Store) finish(ctx context.Context, stage string, id int64, worker, already, set string, args ...any) error {
 	tx, ctx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s action %d: begin: %w", stage, id, err)
@@ -141,13 +213,16 @@ func (s *Store) finish(ctx context.Context, stage string, id int64, worker, set 
 		return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
 	}
 	if n == 0 {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM actions WHERE id = ?`, id).Scan(&one)
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM actions WHERE id = ?`, id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s action %d: %w", stage, id, store.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: %s action %d: %w", stage, id, err)
+		}
+		if already != "" && state == already {
+			return nil
 		}
 		return fmt.Errorf("sqlite: %s action %d by %q: %w", stage, id, worker, store.ErrLeaseLost)
 	}
@@ -177,7 +252,7 @@ func finishSQL(set string) string {
 // for an unknown ID. A worker whose claim expired but was not taken over
 // still holds the action.
 func (s *Store) Complete(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "complete", id, worker, completeSet)
+	return s.finish(ctx, "complete", id, worker, "", completeSet)
 }
 
 // CompleteBatch marks several actions done in one transaction; the i-th
@@ -232,19 +307,20 @@ func (s *Store) CompleteBatch(ctx context.Context, ids []int64, worker string) [
 // Retry records the failed attempt's error and makes the action pending,
 // due at next. Errors as for Complete.
 func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error {
-	return s.finish(ctx, "retry", id, worker, retrySet, errMsg, micros(next))
+	return s.finish(ctx, "retry", id, worker, "", retrySet, errMsg, micros(next))
 }
 
 // Fail records the last attempt's error and parks the action as failed
-// until Requeue. Errors as for Complete.
+// until Requeue. An action parked already is left as it is (nil). Other
+// errors as for Complete.
 func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error {
-	return s.finish(ctx, "fail", id, worker, failSet, errMsg)
+	return s.finish(ctx, "fail", id, worker, string(ticket.StateFailed), failSet, errMsg)
 }
 
 // Release makes the action pending and due at once without counting the
 // attempt. Errors as for Complete.
 func (s *Store) Release(ctx context.Context, id int64, worker string) error {
-	return s.finish(ctx, "release", id, worker, releaseSet, micros(time.Now()))
+	return s.finish(ctx, "release", id, worker, "", releaseSet, micros(time.Now()))
 }
 
 // Requeue makes a failed action pending, due at once, with no attempts;

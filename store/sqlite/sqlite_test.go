@@ -267,7 +267,7 @@ func TestTwoHandlesClaimAndIngest(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for len(claimed) < 100 && time.Now().Before(deadline) {
 		for _, s := range []*Store{a, b} {
-			got, err := s.Claim(ctx, "w", time.Now(), time.Hour, 3)
+			got, err := s.Claim(ctx, "w", time.Now(), time.Hour, 3, 0)
 			require.NoError(t, err)
 			for _, act := range got {
 				claimed[act.ID]++
@@ -299,7 +299,7 @@ func TestClaimHelperProcess(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	worker := fmt.Sprintf("pid-%d", os.Getpid())
 	for {
-		got, err := s.Claim(ctx, worker, time.Now(), time.Hour, 5)
+		got, err := s.Claim(ctx, worker, time.Now(), time.Hour, 5, 0)
 		require.NoError(t, err)
 		if len(got) == 0 {
 			return
@@ -342,7 +342,7 @@ func TestTwoProcessesClaim(t *testing.T) {
 	}
 	claimed := map[int64]int{}
 	for {
-		got, err := s.Claim(ctx, "parent", time.Now(), time.Hour, 5)
+		got, err := s.Claim(ctx, "parent", time.Now(), time.Hour, 5, 0)
 		require.NoError(t, err)
 		if len(got) == 0 {
 			break

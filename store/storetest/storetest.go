@@ -32,6 +32,9 @@ import (
 // again after the suite closed the store itself.
 type opener = func(t *testing.T) store.Store
 
+// noCap is Claim's maxAttempts for no cap on attempts.
+const noCap = 0
+
 // Run runs the conformance suite against stores made by open, each
 // subtest on its own fresh database. open must return an empty store and
 // register its Close with t.Cleanup; Close must tolerate a second call.
@@ -70,6 +73,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestBatch", testIngestBatch},
 		{"CompleteBatch", testCompleteBatch},
 		{"IngestClaimed", testIngestClaimed},
+		{"ClaimMaxAttempts", testClaimMaxAttempts},
+		{"ParkingRace", testParkingRace},
+		{"Renew", testRenew},
+		{"ReleaseClaims", testReleaseClaims},
 		{"IngestPrepared", testIngestPrepared},
 		{"Close", testClose},
 	}
@@ -103,6 +110,11 @@ func RunShared(t *testing.T, open func(t *testing.T, n int) []store.Store) {
 		require.NoError(t, err)
 		assert.False(t, ok, "second handle must see the first handle's lease")
 	})
+	t.Run("TakeoverFromDeadReplica", func(t *testing.T) {
+		stores := open(t, 2)
+		require.Len(t, stores, 2)
+		testTakeoverFromDeadReplica(t, stores[0], stores[1])
+	})
 	t.Run("TransitionsAcrossHandles", func(t *testing.T) {
 		stores := open(t, 2)
 		require.Len(t, stores, 2)
@@ -111,10 +123,10 @@ func RunShared(t *testing.T, open func(t *testing.T, n int) []store.Store) {
 		rec.Actions = []ticket.Action{newAction("t1", "k1")}
 		require.NoError(t, stores[0].Ingest(ctx, rec))
 		now := time.Now()
-		got, err := stores[1].Claim(ctx, "w1", now, time.Minute, 10)
+		got, err := stores[1].Claim(ctx, "w1", now, time.Minute, 10, noCap)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		got, err = stores[0].Claim(ctx, "w2", now, time.Minute, 10)
+		got, err = stores[0].Claim(ctx, "w2", now, time.Minute, 10, noCap)
 		require.NoError(t, err)
 		assert.Empty(t, got)
 		require.NoError(t, stores[0].Complete(ctx, rec.Actions[0].ID, "w1"))
@@ -312,7 +324,7 @@ func testIngestDefaults(t *testing.T, open opener) {
 	assert.Empty(t, got.Annotation)
 	assert.True(t, rec.Received.Equal(got.Received))
 
-	claimed, err := s.Claim(ctx, "w", time.Now(), time.Minute, 10)
+	claimed, err := s.Claim(ctx, "w", time.Now(), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, claimed, 1, "an action with zero NextAttempt is due at once")
 }
@@ -559,7 +571,7 @@ func testClaimDueOnly(t *testing.T, open opener) {
 	rec.Actions = []ticket.Action{due, future, shadow, done, failed}
 	ingest(t, s, rec)
 
-	got, err := s.Claim(ctx, "w1", now, 1000*time.Hour, 10)
+	got, err := s.Claim(ctx, "w1", now, 1000*time.Hour, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, rec.Actions[0].ID, got[0].ID)
@@ -574,17 +586,17 @@ func testClaimDueOnly(t *testing.T, open opener) {
 
 	// Once the future action is due it is claimed; shadow, done and failed
 	// actions never are, however late it gets.
-	got, err = s.Claim(ctx, "w1", now.Add(2*time.Hour), time.Hour, 10)
+	got, err = s.Claim(ctx, "w1", now.Add(2*time.Hour), time.Hour, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, "future", got[0].Key)
-	got, err = s.Claim(ctx, "w1", now.Add(100*time.Hour), time.Minute, 10)
+	got, err = s.Claim(ctx, "w1", now.Add(100*time.Hour), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "only the running action whose claim expired comes back")
 	assert.Equal(t, "future", got[0].Key)
 	assert.Equal(t, 2, got[0].Attempts)
 
-	got, err = s.Claim(ctx, "w1", now, time.Minute, 0)
+	got, err = s.Claim(ctx, "w1", now, time.Minute, 0, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "limit 0 claims nothing")
 }
@@ -597,15 +609,15 @@ func testClaimExpiredRunning(t *testing.T, open opener) {
 	ingest(t, s, rec)
 	now := time.Now()
 
-	got, err := s.Claim(ctx, "w1", now, time.Minute, 10)
+	got, err := s.Claim(ctx, "w1", now, time.Minute, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 
-	got, err = s.Claim(ctx, "w2", now.Add(30*time.Second), time.Minute, 10)
+	got, err = s.Claim(ctx, "w2", now.Add(30*time.Second), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "a running action with an unexpired claim is not claimed")
 
-	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10)
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "a running action whose claim expired is claimed again")
 	assert.Equal(t, rec.Actions[0].ID, got[0].ID)
@@ -620,7 +632,7 @@ func testClaimLimit(t *testing.T, open opener) {
 	now := time.Now()
 	seen := map[int64]bool{}
 	for _, want := range []int{2, 2, 1, 0} {
-		got, err := s.Claim(ctx, "w1", now, time.Minute, 2)
+		got, err := s.Claim(ctx, "w1", now, time.Minute, 2, noCap)
 		require.NoError(t, err)
 		assert.Len(t, got, want)
 		for _, a := range got {
@@ -657,7 +669,7 @@ func claimConcurrently(t *testing.T, stores []store.Store, workers, n int) {
 		worker := fmt.Sprintf("worker-%d", w)
 		wg.Go(func() {
 			for {
-				got, err := s.Claim(ctx, worker, now, time.Hour, 7)
+				got, err := s.Claim(ctx, worker, now, time.Hour, 7, noCap)
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("%s: %w", worker, err))
@@ -723,7 +735,7 @@ func testTransitions(t *testing.T, open opener) {
 			assert.ErrorIs(t, tr.call(s, ids[0], "w1"), store.ErrLeaseLost, "unclaimed action")
 			assert.ErrorIs(t, tr.call(s, 1<<40, "w1"), store.ErrNotFound, "unknown action")
 
-			got, err := s.Claim(ctx, "w1", now, time.Minute, 4)
+			got, err := s.Claim(ctx, "w1", now, time.Minute, 4, noCap)
 			require.NoError(t, err)
 			require.Len(t, got, 4)
 
@@ -734,10 +746,15 @@ func testTransitions(t *testing.T, open opener) {
 			// Right worker.
 			require.NoError(t, tr.call(s, ids[0], "w1"))
 			assert.NotEqual(t, ticket.StateRunning, actionByID(t, s, ids[0]).State)
-			assert.ErrorIs(t, tr.call(s, ids[0], "w1"), store.ErrLeaseLost, "a second call finds the action no longer held")
+			if tr.name == "Fail" {
+				assert.NoError(t, tr.call(s, ids[0], "w1"), "parking is idempotent: a second call finds the action parked")
+				assert.Equal(t, ticket.StateFailed, actionByID(t, s, ids[0]).State)
+			} else {
+				assert.ErrorIs(t, tr.call(s, ids[0], "w1"), store.ErrLeaseLost, "a second call finds the action no longer held")
+			}
 
 			// The claim expired and another worker took the action over.
-			got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10)
+			got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10, noCap)
 			require.NoError(t, err)
 			var took []int64
 			for _, a := range got {
@@ -749,7 +766,7 @@ func testTransitions(t *testing.T, open opener) {
 			require.NoError(t, tr.call(s, ids[1], "w2"), "the new holder may finish it")
 
 			// The claim expired but nobody took it: the worker still holds it.
-			got, err = s.Claim(ctx, "w3", now.Add(5*time.Minute), time.Hour, 1)
+			got, err = s.Claim(ctx, "w3", now.Add(5*time.Minute), time.Hour, 1, noCap)
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			held := got[0].ID
@@ -770,7 +787,7 @@ func testComplete(t *testing.T, open opener) {
 	ctx := context.Background()
 	id := ingestActions(t, s, "c", 1)[0]
 	now := time.Now()
-	_, err := s.Claim(ctx, "w1", now, time.Minute, 1)
+	_, err := s.Claim(ctx, "w1", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	before := actionByID(t, s, id)
 	require.NoError(t, s.Complete(ctx, id, "w1"))
@@ -778,7 +795,7 @@ func testComplete(t *testing.T, open opener) {
 	assert.Equal(t, ticket.StateDone, a.State)
 	assert.Equal(t, 1, a.Attempts)
 	assert.False(t, a.Updated.Before(before.Updated))
-	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10)
+	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "done actions are never claimed")
 }
@@ -788,7 +805,7 @@ func testRetry(t *testing.T, open opener) {
 	ctx := context.Background()
 	id := ingestActions(t, s, "r", 1)[0]
 	now := time.Now()
-	_, err := s.Claim(ctx, "w1", now, time.Minute, 1)
+	_, err := s.Claim(ctx, "w1", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	next := now.Add(10 * time.Minute).Truncate(time.Millisecond)
 	require.NoError(t, s.Retry(ctx, id, "w1", "503 Service Unavailable", next))
@@ -798,10 +815,10 @@ func testRetry(t *testing.T, open opener) {
 	assert.Equal(t, "503 Service Unavailable", a.LastError)
 	assertTimeEqual(t, next, a.NextAttempt, "NextAttempt")
 
-	got, err := s.Claim(ctx, "w1", next.Add(-time.Second), time.Minute, 1)
+	got, err := s.Claim(ctx, "w1", next.Add(-time.Second), time.Minute, 1, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "not due before next")
-	got, err = s.Claim(ctx, "w2", next, time.Minute, 1)
+	got, err = s.Claim(ctx, "w2", next, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "due at next")
 	assert.Equal(t, 2, got[0].Attempts)
@@ -813,14 +830,14 @@ func testFail(t *testing.T, open opener) {
 	ctx := context.Background()
 	id := ingestActions(t, s, "f", 1)[0]
 	now := time.Now()
-	_, err := s.Claim(ctx, "w1", now, time.Minute, 1)
+	_, err := s.Claim(ctx, "w1", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.NoError(t, s.Fail(ctx, id, "w1", "404 channel_not_found"))
 	a := actionByID(t, s, id)
 	assert.Equal(t, ticket.StateFailed, a.State)
 	assert.Equal(t, "404 channel_not_found", a.LastError)
 	assert.Equal(t, 1, a.Attempts)
-	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10)
+	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "failed actions are parked")
 }
@@ -830,20 +847,20 @@ func testRelease(t *testing.T, open opener) {
 	ctx := context.Background()
 	id := ingestActions(t, s, "rel", 1)[0]
 	now := time.Now()
-	_, err := s.Claim(ctx, "w1", now, time.Hour, 1)
+	_, err := s.Claim(ctx, "w1", now, time.Hour, 1, noCap)
 	require.NoError(t, err)
 	require.NoError(t, s.Release(ctx, id, "w1"))
 	a := actionByID(t, s, id)
 	assert.Equal(t, ticket.StatePending, a.State)
 	assert.Equal(t, 0, a.Attempts, "a released attempt is not counted")
-	got, err := s.Claim(ctx, "w2", now, time.Minute, 1)
+	got, err := s.Claim(ctx, "w2", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "due at once")
 	assert.Equal(t, 1, got[0].Attempts)
 
 	// A retried-then-released action keeps its count of real attempts.
 	require.NoError(t, s.Retry(ctx, id, "w2", "timeout", now))
-	got, err = s.Claim(ctx, "w3", now, time.Minute, 1)
+	got, err = s.Claim(ctx, "w3", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, 2, got[0].Attempts)
@@ -856,13 +873,13 @@ func testRequeue(t *testing.T, open opener) {
 	ctx := context.Background()
 	ids := ingestActions(t, s, "rq", 3)
 	now := time.Now()
-	got, err := s.Claim(ctx, "w1", now, time.Minute, 3)
+	got, err := s.Claim(ctx, "w1", now, time.Minute, 3, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	// Two attempts, then failure: ids[0] is failed with 2 attempts; ids[1]
 	// is done and ids[2] pending again.
 	require.NoError(t, s.Retry(ctx, ids[0], "w1", "first", now))
-	got, err = s.Claim(ctx, "w1", now, time.Minute, 1)
+	got, err = s.Claim(ctx, "w1", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.NoError(t, s.Fail(ctx, ids[0], "w1", "second"))
@@ -889,7 +906,7 @@ func testRequeue(t *testing.T, open opener) {
 	assert.Equal(t, ticket.StatePending, a.State)
 	assert.Equal(t, 0, a.Attempts, "attempts reset")
 	assert.Equal(t, ticket.StateDone, actionByID(t, s, ids[1]).State, "other actions untouched")
-	got, err = s.Claim(ctx, "w2", now, time.Minute, 10)
+	got, err = s.Claim(ctx, "w2", now, time.Minute, 10, noCap)
 	require.NoError(t, err)
 	var claimedIDs []int64
 	for _, g := range got {
@@ -910,7 +927,7 @@ func testActions(t *testing.T, open opener) {
 	shadow.State = ticket.StateShadow
 	r2.Actions = []ticket.Action{newAction("t2", "d"), shadow, newAction("t2", "e")}
 	ingest(t, s, r2)
-	_, err := s.Claim(ctx, "w1", time.Now(), time.Minute, 1) // claims one of them
+	_, err := s.Claim(ctx, "w1", time.Now(), time.Minute, 1, noCap) // claims one of them
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -981,7 +998,7 @@ func testCountActions(t *testing.T, open opener) {
 	rec.Actions = []ticket.Action{sh}
 	ingest(t, s, rec)
 	now := time.Now()
-	got, err := s.Claim(ctx, "w1", now, time.Minute, 4)
+	got, err := s.Claim(ctx, "w1", now, time.Minute, 4, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 4)
 	require.NoError(t, s.Complete(ctx, got[0].ID, "w1"))
@@ -1132,10 +1149,10 @@ func testCompleteBatch(t *testing.T, open func(t *testing.T) store.Store) {
 	rec.Actions = []ticket.Action{newAction("t1", "k1"), newAction("t1", "k2"), newAction("t1", "k3")}
 	require.NoError(t, s.Ingest(ctx, rec))
 	now := base.Add(time.Minute)
-	mine, err := s.Claim(ctx, "w1", now, time.Minute, 2)
+	mine, err := s.Claim(ctx, "w1", now, time.Minute, 2, noCap)
 	require.NoError(t, err)
 	require.Len(t, mine, 2)
-	theirs, err := s.Claim(ctx, "w2", now, time.Minute, 1)
+	theirs, err := s.Claim(ctx, "w2", now, time.Minute, 1, noCap)
 	require.NoError(t, err)
 	require.Len(t, theirs, 1)
 
@@ -1174,10 +1191,10 @@ func testIngestClaimed(t *testing.T, open func(t *testing.T) store.Store) {
 	assert.Equal(t, ticket.StateShadow, rec.Actions[2].State)
 	assert.Equal(t, ticket.StateRunning, actionByID(t, s, rec.Actions[0].ID).State)
 
-	got, err := s.Claim(ctx, "w2", now, time.Minute, 10)
+	got, err := s.Claim(ctx, "w2", now, time.Minute, 10, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "a claimed action is nobody else's until its claim ends")
-	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10)
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	require.Len(t, got, 1, "after the claim ends the action is due again")
 	assert.Equal(t, rec.Actions[0].ID, got[0].ID)
@@ -1221,4 +1238,197 @@ func testIngestPrepared(t *testing.T, open func(t *testing.T) store.Store) {
 	require.NoError(t, store.Prepare(again, time.Now()))
 	assert.ErrorIs(t, s.Ingest(ctx, again), store.ErrDuplicate)
 	assert.Error(t, store.Prepare(newRecord("", base, "", 108), time.Now()), "an empty ticket ID is refused before any write")
+}
+
+// testClaimMaxAttempts checks that maxAttempts is a hard cap counted at
+// claim time: an action whose claims ran out without an outcome, or one
+// left pending with no attempt left, is parked by the next claimer, not
+// attempted again.
+func testClaimMaxAttempts(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	ids := ingestActions(t, s, "max", 2)
+	now := time.Now()
+
+	// ids[0]: two claims that run out (a worker killed mid-attempt, twice).
+	// ids[1]: one attempt that failed and asked for a retry.
+	got, err := s.Claim(ctx, "w1", now, time.Minute, 2, 2)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.NoError(t, s.Retry(ctx, ids[1], "w1", "503 from helpdesk", now.Add(time.Hour)))
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 10, 2)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ids[0], got[0].ID)
+	assert.Equal(t, 2, got[0].Attempts)
+
+	got, err = s.Claim(ctx, "w3", now.Add(4*time.Minute), time.Minute, 10, 2)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "returned so the caller can report it")
+	assert.Equal(t, ids[0], got[0].ID)
+	assert.Equal(t, ticket.StateFailed, got[0].State, "out of attempts: parked, not claimed")
+	assert.Equal(t, 2, got[0].Attempts, "never more than maxAttempts")
+	assert.Contains(t, got[0].LastError, "gave up after 2 attempts")
+	assert.Contains(t, got[0].LastError, "never finished")
+	stored := actionByID(t, s, ids[0])
+	assert.Equal(t, ticket.StateFailed, stored.State)
+	assert.Equal(t, 2, stored.Attempts)
+	assert.ErrorIs(t, s.Complete(ctx, ids[0], "w2"), store.ErrLeaseLost, "the old holder cannot record it")
+
+	// A lower cap (the configuration changed) parks a pending action too,
+	// keeping its last error.
+	got, err = s.Claim(ctx, "w3", now.Add(2*time.Hour), time.Minute, 10, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ticket.StateFailed, got[0].State)
+	assert.Equal(t, 1, got[0].Attempts)
+	assert.Contains(t, got[0].LastError, "503 from helpdesk")
+	assert.NotContains(t, got[0].LastError, "never finished")
+
+	got, err = s.Claim(ctx, "w3", now.Add(100*time.Hour), time.Minute, 10, 2)
+	require.NoError(t, err)
+	assert.Empty(t, got, "parked actions stay parked")
+}
+
+// testParkingRace: a worker on its last attempt loses its claim to a
+// claimer, which parks the action as out of attempts; the worker's own
+// Fail then succeeds without changing anything.
+func testParkingRace(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	id := ingestActions(t, s, "race", 1)[0]
+	now := time.Now()
+	got, err := s.Claim(ctx, "w1", now, time.Minute, 1, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 1, 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, ticket.StateFailed, got[0].State)
+
+	require.NoError(t, s.Fail(ctx, id, "w1", "400 from helpdesk"), "parking never fails on a claim race")
+	a := actionByID(t, s, id)
+	assert.Equal(t, ticket.StateFailed, a.State)
+	assert.Equal(t, 1, a.Attempts)
+	assert.Contains(t, a.LastError, "gave up after 1 attempts", "the first to park says why")
+
+	// Held by another worker (not parked): Fail does not take it away.
+	id2 := ingestActions(t, s, "race2", 1)[0]
+	_, err = s.Claim(ctx, "w1", now, time.Minute, 1, noCap)
+	require.NoError(t, err)
+	got, err = s.Claim(ctx, "w2", now.Add(2*time.Minute), time.Minute, 1, noCap)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, id2, got[0].ID)
+	assert.ErrorIs(t, s.Fail(ctx, id2, "w1", "400 from helpdesk"), store.ErrLeaseLost)
+	assert.Equal(t, ticket.StateRunning, actionByID(t, s, id2).State)
+}
+
+// testRenew checks the heartbeat: renewed claims are not claimed by
+// others, and Renew tells a worker which claims it no longer holds.
+func testRenew(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	ids := ingestActions(t, s, "renew", 3)
+	now := time.Now()
+	got, err := s.Claim(ctx, "w1", now, 10*time.Second, 3, noCap)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+
+	held, err := s.Renew(ctx, "w1", ids, now.Add(13*time.Second))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, ids, held)
+	got, err = s.Claim(ctx, "w2", now.Add(11*time.Second), 10*time.Second, 10, noCap)
+	require.NoError(t, err)
+	assert.Empty(t, got, "a renewed claim is still held")
+
+	held, err = s.Renew(ctx, "w2", ids, now.Add(time.Hour))
+	require.NoError(t, err)
+	assert.Empty(t, held, "another worker's claims are not renewed")
+
+	require.NoError(t, s.Complete(ctx, ids[0], "w1"))
+	held, err = s.Renew(ctx, "w1", append(ids, 1<<40), now.Add(16*time.Second))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, ids[1:], held, "finished and unknown actions are not held")
+
+	got, err = s.Claim(ctx, "w2", now.Add(17*time.Second), 10*time.Second, 10, noCap)
+	require.NoError(t, err)
+	require.Len(t, got, 2, "not renewed in time: taken over")
+	held, err = s.Renew(ctx, "w1", ids, now.Add(20*time.Second))
+	require.NoError(t, err)
+	assert.Empty(t, held, "the old holder learns it lost them")
+	assert.Equal(t, ticket.StateDone, actionByID(t, s, ids[0]).State)
+
+	held, err = s.Renew(ctx, "w1", nil, now)
+	require.NoError(t, err)
+	assert.Empty(t, held)
+}
+
+// testReleaseClaims ends every claim at once, attempts still counted.
+func testReleaseClaims(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	ids := ingestActions(t, s, "rc", 5)
+	now := time.Now()
+	got, err := s.Claim(ctx, "w1", now, time.Hour, 4, noCap)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	require.NoError(t, s.Complete(ctx, ids[0], "w1"))
+	require.NoError(t, s.Fail(ctx, ids[1], "w1", "400"))
+	got, err = s.Claim(ctx, "w2", now, time.Hour, 4, noCap)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "ids[4]")
+
+	n, err := s.ReleaseClaims(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "every running action, whoever held it")
+	for _, id := range ids[2:] {
+		a := actionByID(t, s, id)
+		assert.Equal(t, ticket.StatePending, a.State)
+		assert.Equal(t, 1, a.Attempts, "the attempt may have been made: it counts")
+	}
+	assert.Equal(t, ticket.StateDone, actionByID(t, s, ids[0]).State)
+	assert.Equal(t, ticket.StateFailed, actionByID(t, s, ids[1]).State)
+	got, err = s.Claim(ctx, "w3", now, time.Minute, 10, noCap)
+	require.NoError(t, err)
+	assert.Len(t, got, 3, "due at once")
+	assert.ErrorIs(t, s.Complete(ctx, ids[4], "w2"), store.ErrLeaseLost, "the old claim is gone")
+
+	n, err = s.ReleaseClaims(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	n, err = s.ReleaseClaims(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+// testTakeoverFromDeadReplica: a replica claims with a short lease and
+// renews it; once it dies (stops renewing) another replica takes its
+// actions over one lease after the last renewal.
+func testTakeoverFromDeadReplica(t *testing.T, live, dead store.Store) {
+	ctx := context.Background()
+	ids := ingestActions(t, live, "dead", 3)
+	now := time.Now()
+	lease := 10 * time.Second
+	got, err := dead.Claim(ctx, "dead/0", now, lease, 10, 8)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	held, err := dead.Renew(ctx, "dead/0", ids, now.Add(3*time.Second+lease))
+	require.NoError(t, err)
+	require.Len(t, held, 3)
+	got, err = live.Claim(ctx, "live/0", now.Add(12*time.Second), lease, 10, 8)
+	require.NoError(t, err)
+	assert.Empty(t, got, "renewed: still held")
+	// The replica dies after its renewal at 3s: the claims run out at 13s.
+	got, err = live.Claim(ctx, "live/0", now.Add(14*time.Second), lease, 10, 8)
+	require.NoError(t, err)
+	require.Len(t, got, 3, "taken over within 15s")
+	for _, a := range got {
+		assert.Equal(t, ticket.StateRunning, a.State)
+		assert.Equal(t, 2, a.Attempts)
+	}
+	for _, id := range ids {
+		assert.ErrorIs(t, dead.Complete(ctx, id, "dead/0"), store.ErrLeaseLost)
+		require.NoError(t, live.Complete(ctx, id, "live/0"))
+	}
 }
