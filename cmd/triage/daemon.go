@@ -264,12 +264,13 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if cfg.HTTP.Listen != "off" {
 		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
 			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
-			Metrics: m, Log: log, Routes: wired.routes}
+			Metrics: m, Log: log, Routes: wired.routes, PublicHosts: cfg.HTTP.PublicHosts, MetricsToken: cfg.HTTP.MetricsToken,
+			Timeouts: web.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout}}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := srv.HTTPServer()
 		log.Info("listening", "addr", ln.Addr().String())
 		g.Go(func() error {
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
