@@ -205,7 +205,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		maildirs = append(maildirs, src)
 		specs = append(specs, pipeline.SourceSpec{Source: src, Interval: md.Poll, StaleAfter: md.StaleAfter})
 	}
-	jsonlSink := jsonl.New()
+	jsonlSink := jsonl.New(append([]string{cfg.DataDir}, cfg.AllowedDirs...)...)
 	defer jsonlSink.Close()
 	wired := wiring{sinks: map[string]outbox.Sink{
 		ticket.KindWebhook:     webhook.New(endpoints, nil),
