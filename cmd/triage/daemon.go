@@ -178,6 +178,9 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range configWarnings(cfg, a.rules) {
+		log.Warn("config: " + w)
+	}
 	if cfg.SampleMaildir() {
 		seeded, err := seedSampleInbox(cfg.Sources.Maildir[0].Path)
 		if err != nil {

@@ -86,6 +86,17 @@ func (d *Dirs) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, erro
 	return f, nil
 }
 
+// Holds reports whether path, cleaned, lies under one of the directories:
+// the first check OpenFile makes (links are not looked at).
+func (d *Dirs) Holds(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	_, _, err = d.locate(abs)
+	return err == nil
+}
+
 // locate returns the allowed directory (absolute) that lexically holds
 // abs, and abs relative to it; abs is matched against each directory as
 // written and with its own links resolved.
