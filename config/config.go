@@ -28,6 +28,10 @@ type Config struct {
 	// DataDir holds the SQLite database, synced catalog data and local
 	// sink output. Default "triage-data".
 	DataDir string `yaml:"data_dir"`
+	// AllowedDirs are directories besides DataDir under which path
+	// targets (jsonl actions) may write; a rendered path anywhere else,
+	// before or after following symbolic links, parks its action.
+	AllowedDirs []string `yaml:"allowed_dirs"`
 	// Store chooses the database.
 	Store Store `yaml:"store"`
 	// HTTP is the API, health, metrics and dashboard server.
@@ -80,6 +84,25 @@ type HTTP struct {
 	APITokenFile string `yaml:"api_token_file"`
 	// MaxBodyBytes bounds a POST /v1/tickets body. Default 10 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// PublicHosts are the host names (or addresses) besides loopback ones
+	// that a request's Host header may name, e.g. triage.example.com (no
+	// port, no scheme). Other requests get 421: this defeats DNS
+	// rebinding. Set it to the names a reverse proxy, Slack or a scraper
+	// use to reach the server.
+	PublicHosts []string `yaml:"public_hosts"`
+	// MetricsToken, when set, is required on /metrics as "Authorization:
+	// Bearer <token>" (a secret).
+	MetricsToken     string `yaml:"metrics_token"`
+	MetricsTokenFile string `yaml:"metrics_token_file"`
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds handling a request and writing the answer.
+	// Default 60s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Catalog configures the code catalog.
@@ -207,6 +230,15 @@ func (c *Config) applyDefaults() {
 	if c.HTTP.MaxBodyBytes == 0 {
 		c.HTTP.MaxBodyBytes = 10 << 20
 	}
+	defDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defDur(&c.HTTP.ReadHeaderTimeout, 10*time.Second)
+	defDur(&c.HTTP.ReadTimeout, 30*time.Second)
+	defDur(&c.HTTP.WriteTimeout, 60*time.Second)
+	defDur(&c.HTTP.IdleTimeout, 120*time.Second)
 	if c.Sources.API == nil {
 		t := true
 		c.Sources.API = &t
@@ -333,6 +365,7 @@ func (c *Config) readSecretFiles() error {
 		*dst = strings.TrimSpace(string(b))
 	}
 	read("store.dsn_file", c.Store.DSNFile, &c.Store.DSN)
+	read("http.metrics_token_file", c.HTTP.MetricsTokenFile, &c.HTTP.MetricsToken)
 	c.readEmailSecrets(read)
 	c.readSlackSecrets(read)
 	c.readDashboardSecrets(read)
@@ -374,6 +407,17 @@ func (c *Config) Validate() error {
 			bad("http.listen: %q is not host:port (%v)", l, err)
 		} else if !isLoopback(host) && len(c.HTTP.APITokens) == 0 {
 			bad("http.listen: %q is reachable from other machines, so http.api_tokens (or api_token_file) must be set", l)
+		}
+	}
+	for _, d := range []time.Duration{c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout, c.HTTP.WriteTimeout, c.HTTP.IdleTimeout} {
+		if d < 0 {
+			bad("http: read_header_timeout, read_timeout, write_timeout and idle_timeout must not be negative")
+			break
+		}
+	}
+	for i, h := range c.HTTP.PublicHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			bad("http.public_hosts[%d]: %q is not a host name (write triage.example.com, without scheme or path)", i, h)
 		}
 	}
 	names := map[string]bool{}
@@ -448,6 +492,7 @@ func (c *Config) Redacted() string {
 		return "[REDACTED]"
 	}
 	cp.Store.DSN = hide(cp.Store.DSN)
+	cp.HTTP.MetricsToken = hide(cp.HTTP.MetricsToken)
 	cp.HTTP.APITokens = nil
 	for range c.HTTP.APITokens {
 		cp.HTTP.APITokens = append(cp.HTTP.APITokens, "[REDACTED]")

@@ -129,3 +129,34 @@ func TestWebhookByName(t *testing.T) {
 	_, ok = c.WebhookByName("b")
 	assert.False(t, ok)
 }
+
+func TestHTTPHardeningKeys(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "metrics.token")
+	require.NoError(t, os.WriteFile(tok, []byte("metrics-from-file\n"), 0o600))
+	c, err := Parse("triage.yaml", []byte(`
+allowed_dirs: [/srv/exports]
+http:
+  public_hosts: [triage.example.com]
+  metrics_token_file: `+tok+`
+  read_timeout: 5s
+dashboard: {session_ttl: 1h}
+`), env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/srv/exports"}, c.AllowedDirs)
+	assert.Equal(t, []string{"triage.example.com"}, c.HTTP.PublicHosts)
+	assert.Equal(t, "metrics-from-file", c.HTTP.MetricsToken)
+	assert.Equal(t, 5*time.Second, c.HTTP.ReadTimeout)
+	assert.Equal(t, 10*time.Second, c.HTTP.ReadHeaderTimeout, "default")
+	assert.Equal(t, 60*time.Second, c.HTTP.WriteTimeout, "default")
+	assert.Equal(t, 120*time.Second, c.HTTP.IdleTimeout, "default")
+	assert.Equal(t, time.Hour, c.Dashboard.SessionTTL)
+	assert.Equal(t, 10, c.Dashboard.LoginLimit, "default")
+	assert.NotContains(t, c.Redacted(), "metrics-from-file")
+
+	_, err = Parse("triage.yaml", []byte("http: {public_hosts: [\"https://triage.example.com/\"], idle_timeout: -1s}\ndashboard: {login_limit: -1}\n"), env(nil))
+	require.Error(t, err)
+	for _, want := range []string{"http.public_hosts[0]", "idle_timeout", "login_limit"} {
+		assert.ErrorContains(t, err, want)
+	}
+}

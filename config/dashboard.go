@@ -30,6 +30,12 @@ type Dashboard struct {
 	Username     string `yaml:"username"`
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
+	// SessionTTL is how long a login through the login page lasts.
+	// Default 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LoginLimit is how many login attempts one client address may make
+	// per minute. Default 10.
+	LoginLimit int `yaml:"login_limit"`
 }
 
 // On reports whether the dashboard is enabled.
@@ -112,6 +118,9 @@ func (c *Config) validateDashboard(bad func(format string, args ...any)) {
 			d.Token == "" && (d.Username == "" || d.Password == "") && len(c.HTTP.APITokens) == 0 {
 			bad("dashboard: http.listen %q is reachable from other machines, so dashboard.token (or token_file), dashboard.username + password (or password_file), or http.api_tokens must be set — or set dashboard.enabled: false", c.HTTP.Listen)
 		}
+	}
+	if d.SessionTTL < 0 || d.LoginLimit < 0 {
+		bad("dashboard: session_ttl and login_limit must not be negative")
 	}
 	if (d.Username == "") != (d.Password == "") {
 		bad("dashboard: username and password go together (basic auth needs both)")
@@ -198,6 +207,12 @@ func (c *Config) defaultsDashboard() {
 	}
 	if c.Alerts.Poll == 0 {
 		c.Alerts.Poll = 10 * time.Second
+	}
+	if c.Dashboard.SessionTTL == 0 {
+		c.Dashboard.SessionTTL = 12 * time.Hour
+	}
+	if c.Dashboard.LoginLimit == 0 {
+		c.Dashboard.LoginLimit = 10
 	}
 	for i := range c.Alerts.Rules {
 		r := &c.Alerts.Rules[i]

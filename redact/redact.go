@@ -33,6 +33,8 @@
 //   - Slack tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xapp-) and a few
 //     well-known vendor token shapes (sk_live_/sk_test_/rk_live_, ghp_/gho_/
 //     ghu_/ghs_/ghr_, github_pat_, glpat-); the prefix is kept.
+//   - Slack incoming-webhook URLs: what follows hooks.slack.com/services/
+//     (T…/B…/secret) is replaced, the host and path prefix are kept.
 //
 // A value that is or contains an ngrok error code (ERR_NGROK_n) is never
 // replaced: codes are what the bot exists to see.
@@ -117,6 +119,7 @@ var (
 // key-value rules keep their key.
 var rules = []rule{
 	{anchors: vendorAnchors, apply: func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
+	{anchors: []string{slackHookPrefix}, apply: replaceSlackHooks},
 	{anchors: []string{"://"}, apply: func(s string) string {
 		if !urlMayHavePassword(s) {
 			return s
@@ -334,6 +337,41 @@ func replaceAuthtokens(s string) string {
 		b.WriteString(s[last:start])
 		b.WriteString(Mask)
 		last, from = end, end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// slackHookPrefix starts the secret part of a Slack incoming-webhook URL.
+const slackHookPrefix = "hooks.slack.com/services/"
+
+// replaceSlackHooks replaces the run of [A-Za-z0-9/] after each
+// hooks.slack.com/services/ (any case) with Mask: a literal search and one
+// scan, linear in the line.
+func replaceSlackHooks(s string) string {
+	lower := asciiLower(s)
+	var b strings.Builder
+	last := 0
+	for i := 0; ; {
+		j := strings.Index(lower[i:], slackHookPrefix)
+		if j < 0 {
+			break
+		}
+		start := i + j + len(slackHookPrefix)
+		end := start
+		for end < len(s) && (isAlnum(s[end]) || s[end] == '/') {
+			end++
+		}
+		i = end
+		if end == start {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(Mask)
+		last = end
 	}
 	if last == 0 {
 		return s

@@ -81,6 +81,11 @@ func TestString(t *testing.T) {
 		{"slack app", "SLACK_APP_TOKEN xapp-1-A0123456789-1234567890123-abcdef", "SLACK_APP_TOKEN xapp-[REDACTED]"},
 		{"stripe", "sk_live_51H8abcdefghijklmnop", "sk_live_[REDACTED]"},
 		{"github", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_[REDACTED]"},
+		{"slack incoming webhook", "posting to https://hooks.slack.com/services/T0FAKE0001/B0FAKE0002/fakeSecretXXXXXXXXXXXX now",
+			"posting to https://hooks.slack.com/services/[REDACTED] now"},
+		{"slack webhook in json", `{"url":"https://Hooks.Slack.com/services/T0FAKE0001/B0FAKE0002/abc123"}`, `{"url":"https://Hooks.Slack.com/services/[REDACTED]"}`},
+		{"two slack webhooks", "hooks.slack.com/services/T1/B2/x, hooks.slack.com/services/T3/B4/y", "hooks.slack.com/services/[REDACTED], hooks.slack.com/services/[REDACTED]"},
+		{"slack webhook without path", "see https://hooks.slack.com/services/ for the docs", "see https://hooks.slack.com/services/ for the docs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/redact"
 	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -56,10 +57,17 @@ type DashboardConfig struct {
 	// MaxTickets bounds the tickets read for the chart and top codes.
 	// Default 5000.
 	MaxTickets int
-	// CSRFKey makes the CSRF token; replicas behind one Service must share
-	// it (wiring derives it from the dashboard's secrets). Empty means a
-	// random key for this process.
+	// CSRFKey makes the CSRF token and signs login sessions; replicas
+	// behind one Service must share it (wiring derives it from the
+	// dashboard's secrets, so changing them ends every session). Empty
+	// means a random key for this process.
 	CSRFKey []byte
+	// SessionTTL is how long a login through the login page lasts.
+	// Default 12h.
+	SessionTTL time.Duration
+	// LoginLimit is how many POST /login attempts one client address may
+	// make per minute; more are answered 429. Default 10.
+	LoginLimit int
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -67,13 +75,16 @@ type DashboardConfig struct {
 // Dashboard serves the support lead's pages: a chart of tickets by
 // category, top codes, recent tickets, search, a ticket page, and failed
 // actions with a retry button. Customer text is only ever rendered through
-// html/template, which escapes it.
+// html/template, which escapes it, and only after redact.String.
 type Dashboard struct {
 	cfg   DashboardConfig
 	store DashboardStore
 	log   *slog.Logger
 	pages map[string]*template.Template
 	csrf  string
+	// sessionKey signs session cookies.
+	sessionKey []byte
+	logins     *loginLimiter
 }
 
 // Cookie names.
@@ -94,11 +105,18 @@ func NewDashboard(cfg DashboardConfig, st DashboardStore, log *slog.Logger) (*Da
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.LoginLimit <= 0 {
+		cfg.LoginLimit = 10
+	}
 	cfg.Tokens = slices.DeleteFunc(slices.Clone(cfg.Tokens), func(s string) bool { return s == "" })
 	if cfg.RequireAuth && len(cfg.Tokens) == 0 && (cfg.Username == "" || cfg.Password == "") {
 		return nil, errors.New("dashboard: a token or a username and password are required on a non-loopback address")
 	}
-	d := &Dashboard{cfg: cfg, store: st, log: log, pages: map[string]*template.Template{}}
+	d := &Dashboard{cfg: cfg, store: st, log: log, pages: map[string]*template.Template{},
+		logins: &loginLimiter{per: cfg.LoginLimit, window: time.Minute, now: cfg.Now, seen: map[string]*attempts{}}}
 	key := cfg.CSRFKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -109,6 +127,9 @@ func NewDashboard(cfg DashboardConfig, st DashboardStore, log *slog.Logger) (*Da
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("triage-dashboard-csrf"))
 	d.csrf = hex.EncodeToString(mac.Sum(nil))
+	mac = hmac.New(sha256.New, key)
+	mac.Write([]byte("triage-dashboard-session"))
+	d.sessionKey = mac.Sum(nil)
 	funcs := template.FuncMap{
 		"ts":       func(t time.Time) string { return fmtTime(t) },
 		"codeName": func(n int) string { return "ERR_NGROK_" + strconv.Itoa(n) },
@@ -147,11 +168,38 @@ func (d *Dashboard) Routes() map[string]http.Handler {
 	}
 }
 
-// sessionValue is what the login cookie holds: a digest of the token, so
-// the token itself is not stored in the browser.
-func sessionValue(token string) string {
-	h := sha256.Sum256([]byte("triage-dashboard\x00" + token))
-	return hex.EncodeToString(h[:])
+// newSession returns a login cookie's value: 16 random bytes, the expiry
+// in Unix seconds and an HMAC of both under the session key. It holds
+// nothing of the token; it stops working when it expires or when the
+// dashboard's secrets (and so the key) change.
+func (d *Dashboard) newSession() (string, error) {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("dashboard: session: %w", err)
+	}
+	body := hex.EncodeToString(nonce) + "." + strconv.FormatInt(d.cfg.Now().Add(d.cfg.SessionTTL).Unix(), 10)
+	return body + "." + d.sessionMAC(body), nil
+}
+
+func (d *Dashboard) sessionMAC(body string) string {
+	mac := hmac.New(sha256.New, d.sessionKey)
+	mac.Write([]byte(body))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// validSession reports whether v is a session this dashboard made that
+// has not expired.
+func (d *Dashboard) validSession(v string) bool {
+	i := strings.LastIndexByte(v, '.')
+	if i < 0 || !eq(v[i+1:], d.sessionMAC(v[:i])) {
+		return false
+	}
+	_, exp, ok := strings.Cut(v[:i], ".")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(exp, 10, 64)
+	return err == nil && d.cfg.Now().Before(time.Unix(n, 0))
 }
 
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -163,9 +211,11 @@ func (d *Dashboard) authorized(r *http.Request) bool {
 		return true
 	}
 	bearer, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	session, _ := r.Cookie(sessionCookie)
+	if session, err := r.Cookie(sessionCookie); err == nil && len(d.cfg.Tokens) > 0 && d.validSession(session.Value) {
+		return true
+	}
 	for _, tok := range d.cfg.Tokens {
-		if hasBearer && eq(bearer, tok) || session != nil && eq(session.Value, sessionValue(tok)) {
+		if hasBearer && eq(bearer, tok) {
 			return true
 		}
 	}
@@ -199,19 +249,28 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	if ok, wait := d.logins.allow(clientAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+1)))
+		http.Error(w, "too many login attempts from your address; wait a minute", http.StatusTooManyRequests)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if !d.checkCSRF(r) {
 		http.Error(w, "the form expired; reload the page", http.StatusForbidden)
 		return
 	}
 	got := r.PostFormValue("token")
-	i := slices.IndexFunc(d.cfg.Tokens, func(tok string) bool { return eq(got, tok) })
-	if i < 0 {
+	if !slices.ContainsFunc(d.cfg.Tokens, func(tok string) bool { return eq(got, tok) }) {
 		http.Redirect(w, r, "/login?failed=1", http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sessionValue(d.cfg.Tokens[i]), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	session, err := d.newSession()
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/", HttpOnly: true,
+		MaxAge: int(d.cfg.SessionTTL.Seconds()), SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -453,7 +512,7 @@ type Row struct {
 func rows(recs []store.Record) []Row {
 	out := make([]Row, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, Row{ID: r.Ticket.ID, Received: r.Received, From: r.Ticket.From, Subject: r.Ticket.Subject,
+		out = append(out, Row{ID: r.Ticket.ID, Received: r.Received, From: redact.String(r.Ticket.From), Subject: redact.String(r.Ticket.Subject),
 			Category: r.Category, Codes: r.Codes, Rules: r.Rules, Alert: strings.HasPrefix(r.Ticket.ID, "alert:")})
 	}
 	return out
@@ -497,6 +556,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
+	failed = redactActions(failed)
 	counts, err := d.store.CountActions(ctx)
 	if err != nil {
 		d.fail(w, err)
@@ -597,6 +657,7 @@ func (d *Dashboard) ticketPage(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
+	rec = redactRecord(rec)
 	var ann annotate.Annotation
 	_ = json.Unmarshal(rec.Annotation, &ann)
 	var acts []ActionView

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -331,9 +333,10 @@ func TestDashboardAuth(t *testing.T) {
 		{"wrong token", DashboardConfig{RequireAuth: true, Tokens: []string{"s3cret"}}, func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, http.StatusSeeOther},
 		{"basic auth", DashboardConfig{RequireAuth: true, Username: "lead", Password: "pw"}, func(r *http.Request) { r.SetBasicAuth("lead", "pw") }, http.StatusOK},
 		{"basic auth wrong", DashboardConfig{RequireAuth: true, Username: "lead", Password: "pw"}, func(r *http.Request) { r.SetBasicAuth("lead", "no") }, http.StatusUnauthorized},
-		{"session cookie", DashboardConfig{RequireAuth: true, Tokens: []string{"s3cret"}}, func(r *http.Request) {
-			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: sessionValue("s3cret")})
-		}, http.StatusOK},
+		{"a digest of the token is no session", DashboardConfig{RequireAuth: true, Tokens: []string{"s3cret"}}, func(r *http.Request) {
+			h := sha256.Sum256([]byte("triage-dashboard\x00s3cret"))
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: hex.EncodeToString(h[:])})
+		}, http.StatusSeeOther},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,17 @@
 // Package web is the bot's HTTP face: the ticket API (POST/GET
 // /v1/tickets), health (/healthz, /readyz), Prometheus metrics (/metrics)
 // and the dashboard (dashboard.go). It knows nothing of IMAP or Slack.
+//
+// What every route promises:
+//   - Only requests whose Host header names this server are served: a
+//     loopback name or address (127.0.0.1, localhost, [::1], with or
+//     without a port) or one of Server.PublicHosts. Anything else gets 421
+//     Misdirected Request and no data, so a web page that rebinds its own
+//     DNS name to 127.0.0.1 cannot read the API or the dashboard.
+//   - Connections are bounded in time (Timeouts): a slow header, a slow
+//     body, a slow reader or an idle keep-alive is closed.
+//   - Customer text is shown only after redact.String, the same step that
+//     outgoing text passes (redactRecord).
 package web
 
 import (
@@ -12,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,6 +69,55 @@ type Server struct {
 	// Routes are more handlers by pattern ("POST /slack/events", "GET /"),
 	// added by integrations and the dashboard.
 	Routes map[string]http.Handler
+	// PublicHosts are the host names (or IP addresses) besides loopback
+	// ones that a request's Host header may name, without port, e.g.
+	// "triage.example.com". Compared case-insensitively.
+	PublicHosts []string
+	// MetricsToken, when set, must be sent as "Authorization: Bearer
+	// <token>" to read /metrics.
+	MetricsToken string
+	// Timeouts bound each connection of HTTPServer.
+	Timeouts Timeouts
+}
+
+// Timeouts bound a connection's phases; a zero field takes its default.
+type Timeouts struct {
+	// ReadHeader bounds reading a request's headers. Default 10s.
+	ReadHeader time.Duration
+	// Read bounds reading a whole request, body included. Default 30s.
+	Read time.Duration
+	// Write bounds the time from the end of the request headers to the
+	// end of the response. Default 60s.
+	Write time.Duration
+	// Idle bounds how long a keep-alive connection waits for its next
+	// request. Default 120s.
+	Idle time.Duration
+}
+
+// Default timeouts.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+)
+
+// HTTPServer returns an http.Server for Handler with the timeouts set.
+func (s *Server) HTTPServer() *http.Server {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: or(s.Timeouts.ReadHeader, DefaultReadHeaderTimeout),
+		ReadTimeout:       or(s.Timeouts.Read, DefaultReadTimeout),
+		WriteTimeout:      or(s.Timeouts.Write, DefaultWriteTimeout),
+		IdleTimeout:       or(s.Timeouts.Idle, DefaultIdleTimeout),
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // Handler returns the routes.
@@ -68,7 +129,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	}
 	mux.HandleFunc("POST /v1/tickets", s.auth(s.postTicket))
 	mux.HandleFunc("GET /v1/tickets", s.auth(s.listTickets))
@@ -76,7 +137,70 @@ func (s *Server) Handler() http.Handler {
 	for pattern, h := range s.Routes {
 		mux.Handle(pattern, h)
 	}
-	return s.recover(mux)
+	return s.checkHost(s.recover(mux))
+}
+
+// checkHost answers 421 Misdirected Request, with no data, to a request
+// whose Host header is neither a loopback name nor one of PublicHosts.
+func (s *Server) checkHost(h http.Handler) http.Handler {
+	public := map[string]bool{}
+	for _, p := range s.PublicHosts {
+		public[normalHost(p)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := normalHost(r.Host)
+		if host == "" || !loopbackName(host) && !public[host] {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			io.WriteString(w, "misdirected request: this server does not answer to that host name (see http.public_hosts)\n")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// normalHost returns a Host header's (or a configured name's) host part,
+// lower case, without port, brackets or a trailing dot.
+func normalHost(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(h, ".")
+}
+
+// loopbackName reports whether a normalHost value names this machine's
+// loopback interface.
+func loopbackName(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fromLoopback reports whether the request came over a loopback connection.
+func fromLoopback(r *http.Request) bool {
+	ip := net.ParseIP(clientAddr(r))
+	return ip != nil && ip.IsLoopback()
+}
+
+// metricsAuth requires MetricsToken, when set, as a bearer token.
+func (s *Server) metricsAuth(h http.Handler) http.Handler {
+	if s.MetricsToken == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.MetricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="triage metrics"`)
+			writeError(w, http.StatusUnauthorized, "/metrics needs the metrics token (Authorization: Bearer <http.metrics_token>)")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) recover(h http.Handler) http.Handler {
@@ -104,26 +228,36 @@ type readiness struct {
 
 // readyz fails when the store does not answer or a source has been stale
 // longer than its limit, naming it — a poller that stalled must not look
-// healthy.
+// healthy. To a request from another machine (a load balancer, a probe)
+// it names the stale source and since when, but not the errors, which
+// may quote customer subjects, paths or server names.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	local := fromLoopback(r)
 	rd := readiness{Ready: true, Store: "ok"}
 	if s.Ping != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Ping(ctx); err != nil {
-			rd.Ready, rd.Store, rd.Problem = false, err.Error(), "store: "+err.Error()
+			msg := "not answering (ask from the machine itself for details)"
+			if local {
+				msg = err.Error()
+			}
+			rd.Ready, rd.Store, rd.Problem = false, msg, "store: "+msg
 		}
 	}
 	if s.Sources != nil {
 		rd.Sources = s.Sources()
 		var stale []string
-		for _, h := range rd.Sources {
+		for i, h := range rd.Sources {
+			if !local {
+				rd.Sources[i].LastError = ""
+			}
 			if h.Stale {
 				msg := h.Name + " has not completed a pass since " + h.LastSuccess.UTC().Format(time.RFC3339)
 				if h.LastSuccess.IsZero() {
 					msg = h.Name + " has not completed a pass since start"
 				}
-				if h.LastError != "" {
+				if h.LastError != "" && local {
 					msg += " (last error: " + h.LastError + ")"
 				}
 				stale = append(stale, msg)
@@ -186,7 +320,9 @@ type ticketResponse struct {
 	Ticket     *ticket.Ticket  `json:"ticket,omitempty"`
 }
 
+// response is what the API shows of rec: always redacted (redactRecord).
 func response(rec *store.Record, full bool) ticketResponse {
+	rec = redactRecord(rec)
 	tr := ticketResponse{ID: rec.Ticket.ID, Received: rec.Received, Category: rec.Category, Codes: rec.Codes, Rules: rec.Rules, Annotation: rec.Annotation, Actions: rec.Actions}
 	if tr.Codes == nil {
 		tr.Codes = []int{}

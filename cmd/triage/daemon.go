@@ -178,6 +178,9 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range configWarnings(cfg, a.rules) {
+		log.Warn("config: " + w)
+	}
 	if cfg.SampleMaildir() {
 		seeded, err := seedSampleInbox(cfg.Sources.Maildir[0].Path)
 		if err != nil {
@@ -205,7 +208,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 		maildirs = append(maildirs, src)
 		specs = append(specs, pipeline.SourceSpec{Source: src, Interval: md.Poll, StaleAfter: md.StaleAfter})
 	}
-	jsonlSink := jsonl.New()
+	jsonlSink := jsonl.New(append([]string{cfg.DataDir}, cfg.AllowedDirs...)...)
 	defer jsonlSink.Close()
 	wired := wiring{sinks: map[string]outbox.Sink{
 		ticket.KindWebhook:     webhook.New(endpoints, nil),
@@ -277,12 +280,13 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if cfg.HTTP.Listen != "off" {
 		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
 			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
-			Metrics: m, Log: log, Routes: wired.routes}
+			Metrics: m, Log: log, Routes: wired.routes, PublicHosts: cfg.HTTP.PublicHosts, MetricsToken: cfg.HTTP.MetricsToken,
+			Timeouts: web.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout}}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := srv.HTTPServer()
 		log.Info("listening", "addr", ln.Addr().String())
 		g.Go(func() error {
 			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

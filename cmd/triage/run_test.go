@@ -45,7 +45,7 @@ routes:
   rules:
     - name: log
       actions: [{kind: jsonl, target: %s}]
-`, filepath.Join(dir, "data"), port, maildir, filepath.Join(dir, "tickets.jsonl"))), 0o644))
+`, filepath.Join(dir, "data"), port, maildir, filepath.Join(dir, "data", "tickets.jsonl"))), 0o644))
 	logf := filepath.Join(dir, "run.log")
 	t.Setenv("TEST_TOKEN", "tok-xyz")
 	cmd := startCLI(t, logf, "run", "--config", cfg)

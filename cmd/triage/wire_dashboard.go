@@ -34,6 +34,8 @@ func wireDashboard(ctx context.Context, d *runDeps) (wiring, error) {
 			Username:    cfg.Dashboard.Username,
 			Password:    cfg.Dashboard.Password,
 			CSRFKey:     csrfKey(cfg.Dashboard, tokens),
+			SessionTTL:  cfg.Dashboard.SessionTTL,
+			LoginLimit:  cfg.Dashboard.LoginLimit,
 		}, d.store, d.log)
 		if err != nil {
 			return w, err

@@ -1,6 +1,12 @@
 // Package jsonl carries out jsonl actions: it appends the action's payload
 // as one line to a local file (a log of tickets a team can grep, tail or
 // ship elsewhere).
+//
+// A target is a path that a template may have built from ticket fields,
+// so files are opened only under the allowed directories (package
+// internal/confine): a target that leaves them — "../", an absolute path,
+// a symbolic link pointing out — fails permanently with the reason, and
+// the action is parked.
 package jsonl
 
 import (
@@ -11,10 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
+	"github.com/triage-bot/triage/internal/confine"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -26,6 +32,7 @@ const tailCheck = 256 << 10
 // Sink appends payloads to files named by the action's target. Files
 // stay open between actions.
 type Sink struct {
+	dirs  *confine.Dirs
 	mu    sync.Mutex
 	files map[string]*file
 }
@@ -41,8 +48,11 @@ type file struct {
 // an action that was in flight moments ago.
 const recentKeys = 4096
 
-// New returns a sink.
-func New() *Sink { return &Sink{files: map[string]*file{}} }
+// New returns a sink that writes only under the allowed directories
+// (data_dir and allowed_dirs); with none, every target is refused.
+func New(allowed ...string) *Sink {
+	return &Sink{dirs: confine.New(allowed...), files: map[string]*file{}}
+}
 
 // Send appends {"key", "ticket_id", "rule", "payload"} as one line. It is
 // idempotent: a key already among the file's recent lines (a repeat after
@@ -80,6 +90,10 @@ func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 			}
 		}
 		f, err := s.open(target)
+		if errors.Is(err, confine.ErrOutside) {
+			fail(outbox.Permanent(fmt.Errorf("jsonl: target %w (allowed: data_dir and allowed_dirs)", err)))
+			continue
+		}
 		if err != nil {
 			fail(fmt.Errorf("jsonl: %w", err))
 			continue
@@ -160,10 +174,7 @@ func (s *Sink) open(path string) (*file, error) {
 	if f, ok := s.files[path]; ok {
 		return f, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	osf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	osf, err := s.dirs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

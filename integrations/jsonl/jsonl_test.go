@@ -3,6 +3,7 @@ package jsonl
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,8 +27,9 @@ type line struct {
 }
 
 func TestAppendOncePerKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "logs", "tickets.jsonl")
-	s := New()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "logs", "tickets.jsonl")
+	s := New(dir)
 	a := ticket.Action{TicketID: "t1", Rule: "r", Target: path, Key: "k1", Payload: []byte(`{"x":1}`)}
 	require.NoError(t, s.Send(context.Background(), a))
 	require.NoError(t, s.Send(context.Background(), a), "a repeat after a crash writes nothing")
@@ -37,7 +39,7 @@ func TestAppendOncePerKey(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	// A new process (a new sink) finds the keys in the file's tail.
-	s2 := New()
+	s2 := New(dir)
 	require.NoError(t, s2.Send(context.Background(), a))
 	require.NoError(t, s2.Send(context.Background(), b))
 	require.NoError(t, s2.Close())
@@ -65,7 +67,7 @@ var _ outbox.BatchSink = (*Sink)(nil)
 func TestSendBatch(t *testing.T) {
 	dir := t.TempDir()
 	one, two := filepath.Join(dir, "one.jsonl"), filepath.Join(dir, "two.jsonl")
-	s := New()
+	s := New(dir)
 	defer s.Close()
 	ctx := context.Background()
 	act := func(key, target string) ticket.Action {
@@ -109,4 +111,40 @@ func TestLineEncoding(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, string(want), string(got), "payload %q", payload)
 	}
+}
+
+// TestTargetsStayUnderAllowedDirs: a target rendered from customer text
+// that leaves data_dir fails permanently, naming the reason, and writes
+// nothing; the batch's other actions go through.
+func TestTargetsStayUnderAllowedDirs(t *testing.T) {
+	base := t.TempDir()
+	data, outside := filepath.Join(base, "data"), filepath.Join(base, "elsewhere")
+	require.NoError(t, os.MkdirAll(data, 0o755))
+	require.NoError(t, os.MkdirAll(outside, 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(data, "out")))
+	s := New(data)
+	defer s.Close()
+	bad := []string{
+		data + "/by-sender/../../../../../../" + outside + "/x.jsonl",
+		data + "/by-sender/../../elsewhere/x.jsonl",
+		filepath.Join(outside, "abs.jsonl"),
+		filepath.Join(data, "out", "through-link.jsonl"),
+	}
+	var as []ticket.Action
+	for i, p := range bad {
+		as = append(as, ticket.Action{TicketID: "t", Target: p, Key: fmt.Sprint("bad-", i), Payload: []byte(`{}`)})
+	}
+	good := filepath.Join(data, "by-sender", "%2e%2e", "ana.jsonl")
+	as = append(as, ticket.Action{TicketID: "t", Target: good, Key: "good", Payload: []byte(`{}`)})
+	errs := s.SendBatch(context.Background(), as)
+	for i := range bad {
+		require.Error(t, errs[i], bad[i])
+		assert.True(t, outbox.IsPermanent(errs[i]), "retrying cannot help: %s", bad[i])
+		assert.ErrorContains(t, errs[i], "outside the allowed directories")
+	}
+	assert.NoError(t, errs[len(bad)], "a %%2e%%2e stays a plain name inside data_dir")
+	assert.FileExists(t, good)
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing was written outside data_dir")
 }

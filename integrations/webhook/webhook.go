@@ -13,6 +13,11 @@
 // A receiver recomputes the signature over the timestamp and the raw body,
 // compares in constant time, and rejects timestamps older than a few
 // minutes.
+//
+// Redirects are never followed: a 3xx answer is a permanent failure that
+// names the Location, so a payload, its signature and its key go only to
+// the configured URL, and a redirect to a page that answers 200 is not
+// mistaken for a delivery.
 package webhook
 
 import (
@@ -47,12 +52,15 @@ type Sink struct {
 }
 
 // New returns a sink for the endpoints. client nil means a default
-// client; per-endpoint timeouts apply either way.
+// client; per-endpoint timeouts apply either way, and the sink uses a copy
+// of client that does not follow redirects.
 func New(endpoints []Endpoint, client *http.Client) *Sink {
-	if client == nil {
-		client = &http.Client{}
+	c := &http.Client{}
+	if client != nil {
+		*c = *client
 	}
-	s := &Sink{endpoints: map[string]Endpoint{}, client: client, now: time.Now}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &Sink{endpoints: map[string]Endpoint{}, client: c, now: time.Now}
 	for _, e := range endpoints {
 		s.endpoints[e.Name] = e
 	}
@@ -78,8 +86,8 @@ func Verify(secret, header string, ts int64, body []byte, now time.Time, maxAge 
 }
 
 // Send POSTs the action's payload. 2xx is success; 429 and 5xx are
-// retried (honouring Retry-After); other 4xx and unknown endpoints are
-// permanent failures.
+// retried (honouring Retry-After); 3xx (never followed; the error names
+// the Location), other 4xx and unknown endpoints are permanent failures.
 func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 	ep, ok := s.endpoints[a.Target]
 	if !ok {
@@ -111,6 +119,9 @@ func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return outbox.Permanent(fmt.Errorf("webhook %s answered %s with Location %q: redirects are not followed, so nothing was delivered (set the webhook's url to where it should go)",
+			ep.Name, resp.Status, resp.Header.Get("Location")))
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		err := fmt.Errorf("webhook %s answered %s: %s", ep.Name, resp.Status, bytes.TrimSpace(body))
 		if d := retryAfter(resp.Header.Get("Retry-After"), s.now()); d > 0 {

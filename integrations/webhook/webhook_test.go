@@ -113,3 +113,36 @@ func TestSendUnknownEndpointAndNetworkErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, outbox.IsPermanent(err), "timeouts are retried")
 }
+
+// TestRedirectsAreNotFollowed checks that a 302 (which would turn the POST
+// into a body-less GET) and a 307 (which would resend body, signature and
+// key) both fail permanently, naming the Location, and that nothing
+// reaches the redirect's target.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusMovedPermanently} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			elsewhere := make(chan received, 1)
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				elsewhere <- received{r.Method, r.URL.Path, r.Header.Clone(), body}
+			}))
+			defer other.Close()
+			location := other.URL + "/stolen"
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, location, status)
+			}))
+			defer srv.Close()
+			s := New([]Endpoint{{Name: "helpdesk", URL: srv.URL + "/hooks", Secret: "s3cret"}}, &http.Client{})
+			err := s.Send(context.Background(), ticket.Action{Target: "helpdesk", Key: "k-1", Payload: []byte(`{"x":1}`)})
+			require.Error(t, err)
+			assert.True(t, outbox.IsPermanent(err), "a redirect is a configuration problem, not worth retrying")
+			assert.Contains(t, err.Error(), strconv.Itoa(status))
+			assert.Contains(t, err.Error(), location, "the error names where it was sent")
+			select {
+			case r := <-elsewhere:
+				t.Fatalf("the redirect target received a %s %s", r.method, r.path)
+			default:
+			}
+		})
+	}
+}
