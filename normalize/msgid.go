@@ -26,6 +26,15 @@ func ParseMessageID(v string) string {
 	return ids[0]
 }
 
+// ValidMessageID reports whether id, without angle brackets, is a
+// well-formed message id as ParseMessageID defines it: one that may be
+// written into In-Reply-To or References.
+func ValidMessageID(id string) bool { return validMsgID(id) }
+
+// MaxReferences is how many References a ticket keeps, and a reply
+// carries: the last ones, the nearest parents.
+const MaxReferences = maxReferences
+
 // parseMsgIDs returns the well-formed message ids in a Message-ID,
 // In-Reply-To or References value, in order, and how many malformed ones
 // were dropped. It stops after max ids when max > 0. Comments are skipped;
