@@ -64,6 +64,7 @@ type headerBounder struct {
 	cutCount     int
 	skipped      int   // fields skipped past the budget
 	skippedBytes int64 // their length
+	scratch      []byte
 }
 
 // run reads fields up to the blank line (or the end of the input).
@@ -89,6 +90,7 @@ func (hb *headerBounder) run() error {
 			return err
 		}
 		hb.keep(f)
+		hb.scratch = f.data[:0] // copied into out or skipped: reuse it
 	}
 	hb.out.WriteString("\r\n")
 	return nil
@@ -111,6 +113,7 @@ func (hb *headerBounder) field() (rawField, error) {
 	var prefix []byte
 	tailMode := false
 	head.limit = limit
+	head.buf = hb.scratch[:0]
 	for first := true; ; first = false {
 		pendingCR := false
 		for start := true; ; start = false {
