@@ -7,7 +7,7 @@ GO       ?= go
 # minimization, so a run takes roughly the same time on any machine load.
 FUZZ_FIND     ?= 300000x
 FUZZ_MESSAGE  ?= 300000x
-FUZZ_HEADERS  ?= 300000x
+FUZZ_HEADERS  ?= 200000x
 FUZZ_STRING   ?= 50000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
