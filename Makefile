@@ -7,6 +7,7 @@ GO       ?= go
 # minimization, so a run takes roughly the same time on any machine load.
 FUZZ_FIND     ?= 300000x
 FUZZ_MESSAGE  ?= 300000x
+FUZZ_HEADERS  ?= 200000x
 FUZZ_STRING   ?= 50000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
@@ -37,6 +38,7 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFind$$' -fuzztime=$(FUZZ_FIND) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./extract/
 	$(GO) test -run='^$$' -fuzz='^FuzzMessage$$' -fuzztime=$(FUZZ_MESSAGE) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
+	$(GO) test -run='^$$' -fuzz='^FuzzHeaders$$' -fuzztime=$(FUZZ_HEADERS) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
 	$(GO) test -run='^$$' -fuzz='^FuzzString$$' -fuzztime=$(FUZZ_STRING) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./redact/
 
 bench:

@@ -1,8 +1,10 @@
 package normalize
 
 import (
+	"bufio"
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -73,5 +75,51 @@ func FuzzSplitQuoted(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		body, quoted := SplitQuoted(text)
 		assert.LessOrEqual(t, len(body)+len(quoted), len(text))
+	})
+}
+
+// headerFuzzLimits are small so that the fuzzer reaches every header
+// bound quickly.
+var headerFuzzLimits = Limits{MaxHeaderFieldBytes: 256, MaxHeaderBytes: 2 << 10, MaxHeaderFields: 16}
+
+// FuzzHeaders checks the header bounds: whatever the header, no field
+// that reaches go-message is longer than the field limit, the block keeps
+// at most the field budget plus the vital fields, and the ticket's ids are
+// well formed.
+func FuzzHeaders(f *testing.F) {
+	for _, c := range adversarialHeaders(2000) {
+		f.Add(c.msg)
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "header-*.eml"))
+	require.NoError(f, err)
+	for _, path := range append(files, filepath.Join("testdata", "rfc2047-subject.eml"), filepath.Join("testdata", "plain.eml")) {
+		b, err := os.ReadFile(path)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte("From: a@example.org\r\nReferences: <a@b>\r\n <c@d>\r\n\r\n"))
+	f.Add([]byte("Subject: x\r\r\n \r\n\t\r\nMessage-ID: <a@b> (\\)\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		lim := headerFuzzLimits.withDefaults()
+		h, _, err := readHeader(bufio.NewReaderSize(bytes.NewReader(raw), 16), lim)
+		if err == nil {
+			n := 0
+			for fs := h.Fields(); fs.Next(); n++ {
+				assert.LessOrEqual(t, len(fs.Key())+len(fs.Value()), lim.MaxHeaderFieldBytes+1)
+			}
+			assert.LessOrEqual(t, n, lim.MaxHeaderFields+len(vitalFields))
+		}
+		tk, err := Message(bytes.NewReader(raw), headerFuzzLimits)
+		if err != nil {
+			return
+		}
+		for _, id := range append([]string{tk.MessageID, tk.InReplyTo}, tk.References...) {
+			assert.True(t, id == "" || validMsgID(id), "id %q", id)
+		}
+		assert.LessOrEqual(t, len(tk.References), maxReferences)
+		// Decoding may grow a field: an invalid byte becomes U+FFFD.
+		for _, s := range append([]string{tk.From, tk.Subject}, tk.To...) {
+			assert.LessOrEqual(t, len(s), 3*lim.MaxHeaderFieldBytes)
+		}
 	})
 }

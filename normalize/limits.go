@@ -14,6 +14,14 @@ const (
 	// DefaultMaxParts is how many MIME parts are visited, and how many ticket
 	// parts are made, at most.
 	DefaultMaxParts = 1000
+	// DefaultMaxHeaderFieldBytes is how long one header field may be after
+	// unfolding, its name included.
+	DefaultMaxHeaderFieldBytes = 8 << 10
+	// DefaultMaxHeaderBytes is how many bytes of header fields one header
+	// block keeps.
+	DefaultMaxHeaderBytes = 256 << 10
+	// DefaultMaxHeaderFields is how many fields one header block keeps.
+	DefaultMaxHeaderFields = 1000
 )
 
 // Limits bound the work and memory spent on one input. A zero or negative
@@ -35,6 +43,16 @@ type Limits struct {
 	// MaxParts is how many MIME parts are visited and how many ticket parts
 	// are made at most.
 	MaxParts int
+	// MaxHeaderFieldBytes is how long one header field may be after
+	// unfolding; a longer one is cut to this length (References keeps its
+	// end, where the nearest parents are; every other field its start).
+	MaxHeaderFieldBytes int
+	// MaxHeaderBytes and MaxHeaderFields bound one header block, the
+	// message's or a forwarded message's. Fields past either bound are
+	// skipped, except the first of each field that reading, threading and
+	// loop safety need (From, Subject, Content-Type, Auto-Submitted …).
+	MaxHeaderBytes  int
+	MaxHeaderFields int
 }
 
 // withDefaults returns l with every unset field at its default.
@@ -53,6 +71,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxParts <= 0 {
 		l.MaxParts = DefaultMaxParts
+	}
+	if l.MaxHeaderFieldBytes <= 0 {
+		l.MaxHeaderFieldBytes = DefaultMaxHeaderFieldBytes
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxHeaderFields <= 0 {
+		l.MaxHeaderFields = DefaultMaxHeaderFields
 	}
 	return l
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"path"
 	"strconv"
@@ -66,7 +65,7 @@ func keptHeaders() []string {
 func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 	lim = lim.withDefaults()
 	in := &capReader{r: r, n: lim.MaxMessageBytes}
-	br, hl := headerReader(in)
+	br := bufio.NewReader(in)
 	if b, _ := br.Peek(len(utf8BOM)); string(b) == utf8BOM {
 		_, _ = br.Discard(len(utf8BOM))
 	}
@@ -82,8 +81,7 @@ func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 		}
 		return nil, fmt.Errorf("normalize: read message: %w", err)
 	}
-	th, err := textproto.ReadHeader(br)
-	hl.lift()
+	th, hprobs, err := readHeader(br, lim)
 	h := message.Header{Header: th}
 	if err != nil {
 		return nil, fmt.Errorf("normalize: the message does not start with a readable header block: %w", err)
@@ -94,6 +92,9 @@ func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 
 	t := &ticket.Ticket{Source: "email"}
 	w := &walker{lim: lim, t: t}
+	for _, p := range hprobs {
+		w.problem(p)
+	}
 	w.headers(mail.Header{Header: h})
 	if t.Subject != "" {
 		w.add(ticket.Part{Kind: ticket.KindSubject, Text: w.clip(t.Subject)})
@@ -110,37 +111,6 @@ func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 
 // utf8BOM is the UTF-8 byte order mark.
 const utf8BOM = "\xef\xbb\xbf"
-
-// maxHeaderBytes caps one header block, as go-message does by default.
-const maxHeaderBytes = 1 << 20
-
-// headerLimit fails reads past n bytes until lifted, so that a header
-// block cannot grow without bound.
-type headerLimit struct {
-	r io.Reader
-	n int64
-}
-
-func (l *headerLimit) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, fmt.Errorf("the header block is longer than %d bytes", maxHeaderBytes)
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
-}
-
-func (l *headerLimit) lift() { l.n = math.MaxInt64 }
-
-// headerReader returns a buffered reader over r whose header block is
-// limited until lift is called.
-func headerReader(r io.Reader) (*bufio.Reader, *headerLimit) {
-	hl := &headerLimit{r: r, n: maxHeaderBytes}
-	return bufio.NewReader(hl), hl
-}
 
 // skipLine discards one line, however long.
 func skipLine(br *bufio.Reader) error {
@@ -286,15 +256,13 @@ func (w *walker) headers(h mail.Header) {
 	if d, err := h.Date(); err == nil {
 		t.Date = d
 	}
-	if id, err := h.MessageID(); err == nil && id != "" {
-		t.MessageID = id
-	} else {
-		t.MessageID = stripAngles(h.Get("Message-Id"))
+	if ids := w.msgIDs(h, "Message-ID", 1); len(ids) > 0 {
+		t.MessageID = ids[0]
 	}
-	if ids := msgIDs(h, "In-Reply-To"); len(ids) > 0 {
+	if ids := w.msgIDs(h, "In-Reply-To", 1); len(ids) > 0 {
 		t.InReplyTo = ids[0]
 	}
-	t.References = msgIDs(h, "References")
+	t.References = w.msgIDs(h, "References", 0)
 	for _, k := range keptHeaders() {
 		if v := strings.TrimSpace(h.Get(k)); v != "" {
 			if t.Headers == nil {
@@ -311,30 +279,27 @@ func cleanHeader(s string) string {
 	return strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
 }
 
-// msgIDs parses a list of message IDs, falling back to whitespace-separated
-// tokens when the field is malformed.
-func msgIDs(h mail.Header, key string) []string {
-	ids, err := h.MsgIDList(key)
-	if err == nil {
-		return ids
+// msgIDs returns the well-formed message ids of a field (the first max
+// when max > 0; the last maxReferences otherwise) and notes what was
+// dropped: only sane ids are stored and echoed into replies.
+func (w *walker) msgIDs(h mail.Header, key string, max int) []string {
+	v := h.Get(key)
+	if strings.TrimSpace(v) == "" {
+		return nil
 	}
-	ids = nil
-	for _, f := range strings.Fields(h.Get(key)) {
-		if f = stripAngles(f); f != "" {
-			ids = append(ids, f)
-		}
+	ids, bad := parseMsgIDs(v, max)
+	name := key
+	switch {
+	case len(ids) == 0:
+		w.problem(fmt.Sprintf("%s: not a well-formed message id (<local@domain>, at most %d printable characters); it was not kept", name, maxMsgIDLen))
+	case bad > 0:
+		w.problem(fmt.Sprintf("%s: %d malformed message ids were dropped", name, bad))
+	}
+	if max <= 0 && len(ids) > maxReferences {
+		w.problem(fmt.Sprintf("%s: %d message ids; only the last %d were kept", name, len(ids), maxReferences))
+		ids = ids[len(ids)-maxReferences:]
 	}
 	return ids
-}
-
-func stripAngles(s string) string {
-	s = cleanHeader(s)
-	if i := strings.IndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			return strings.TrimSpace(s[i+1 : i+j])
-		}
-	}
-	return strings.Trim(s, "<> ")
 }
 
 // rawAddress extracts an address from a header value that does not parse.
@@ -618,9 +583,8 @@ func (w *walker) forward(e entity, sc scope) {
 		w.problem(fmt.Sprintf("%s: nested deeper than %d levels; skipped", label, w.lim.MaxDepth))
 		return
 	}
-	br, hl := headerReader(w.decoded(e, label))
-	th, err := textproto.ReadHeader(br)
-	hl.lift()
+	br := bufio.NewReader(w.decoded(e, label))
+	th, hprobs, err := readHeader(br, w.lim)
 	if err != nil {
 		if isEOF(err) {
 			w.endedEarly(label)
@@ -628,6 +592,9 @@ func (w *walker) forward(e entity, sc scope) {
 		}
 		w.problem(fmt.Sprintf("%s: its header cannot be read (%v); skipped", label, err))
 		return
+	}
+	for _, p := range hprobs {
+		w.problem(label + ": " + p)
 	}
 	inner := entity{h: message.Header{Header: th}, body: br}
 	h := mail.Header{Header: inner.h}

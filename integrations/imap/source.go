@@ -478,7 +478,7 @@ func (s *Source) skip(ctx context.Context, cur *cursor, flags []goimap.Flag, arr
 }
 
 // messageID reads the Message-ID (without angle brackets) from a raw
-// message's header.
+// message's header; "" when it is not a well-formed id.
 func messageID(raw []byte) string {
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if end < 0 {
@@ -491,7 +491,8 @@ func messageID(raw []byte) string {
 	if err != nil {
 		return ""
 	}
-	return strings.Trim(strings.TrimSpace(m.Header.Get("Message-Id")), "<>")
+	// The same reading as normalize's, so that the id matches the stored one.
+	return normalize.ParseMessageID(m.Header.Get("Message-Id"))
 }
 
 // oversized normalizes the first part of a message too big to fetch whole

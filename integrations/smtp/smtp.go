@@ -36,6 +36,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/redact"
 	"github.com/triage-bot/triage/store"
@@ -198,9 +199,11 @@ func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
 	if reason := s.robot(t, to); reason != "" {
 		return s.suppress(a, to, reason)
 	}
-	if addr, err := mail.ParseAddress(to); err == nil {
-		to = addr.Address
+	addr, err := recipient(to)
+	if err != nil {
+		return s.suppress(a, to, err.Error())
 	}
+	to = addr
 	// One reply per sender per window. The budget is taken before sending:
 	// a retry of this same action (same key) may still send.
 	s.mu.Lock()
@@ -228,12 +231,17 @@ func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
 	}
 	h := s.headers(a, to, redact.String(subject))
 	h = append(h, [2]string{"Auto-Submitted", "auto-replied"})
-	if t.MessageID != "" {
+	if normalize.ValidMessageID(t.MessageID) {
+		// Only well-formed ids are echoed, whatever a ticket stored before
+		// normalize checked them.
 		h = append(h, [2]string{"In-Reply-To", "<" + t.MessageID + ">"})
-		refs := append(append([]string(nil), t.References...), t.MessageID)
-		for i := range refs {
-			refs[i] = "<" + refs[i] + ">"
+		var refs []string
+		for _, r := range append(append([]string(nil), t.References...), t.MessageID) {
+			if normalize.ValidMessageID(r) {
+				refs = append(refs, "<"+r+">")
+			}
 		}
+		refs = refs[max(len(refs)-normalize.MaxReferences, 0):]
 		h = append(h, [2]string{"References", strings.Join(refs, " ")})
 	}
 	msg := build(h, text)
@@ -246,21 +254,21 @@ func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
 		return err
 	}
 	to := strings.TrimSpace(a.Target)
-	addr, err := mail.ParseAddress(to)
+	addr, err := recipient(to)
 	if err != nil {
-		return outbox.Permanent(fmt.Errorf("email.forward: target %q is not an address: %w", to, err))
+		return outbox.Permanent(fmt.Errorf("email.forward: target: %w", err))
 	}
-	if s.bots[strings.ToLower(addr.Address)] {
-		return s.suppress(a, to, fmt.Sprintf("%s is the bot's own address: forwarding there would loop", addr.Address))
+	if s.bots[strings.ToLower(addr)] {
+		return s.suppress(a, to, fmt.Sprintf("%s is the bot's own address: forwarding there would loop", addr))
 	}
 	t := &rec.Ticket
-	h := s.headers(a, addr.Address, redact.String("Fwd: "+t.Subject))
+	h := s.headers(a, addr, redact.String("Fwd: "+t.Subject))
 	// Team autoresponders must not answer the bot.
 	h = append(h, [2]string{"Auto-Submitted", "auto-generated"}, [2]string{"X-Triage-Ticket", a.TicketID})
-	if t.From != "" {
-		if from, err := mail.ParseAddress(t.From); err == nil {
-			h = append(h, [2]string{"Reply-To", from.String()})
-		}
+	if from, err := recipient(t.From); err == nil {
+		// Only an address that reads back as itself: the team's reply must
+		// go to the customer and no one else.
+		h = append(h, [2]string{"Reply-To", "<" + from + ">"})
 	}
 	var b strings.Builder
 	b.WriteString(text)
@@ -284,7 +292,7 @@ func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
 		b.WriteString(text)
 		b.WriteString("\n")
 	}
-	return s.send(ctx, "email.forward", addr.Address, build(h, b.String()))
+	return s.send(ctx, "email.forward", addr, build(h, b.String()))
 }
 
 // headers are those every message of the bot carries.
@@ -292,7 +300,7 @@ func (s *Sink) headers(a ticket.Action, to, subject string) [][2]string {
 	return [][2]string{
 		{"From", s.from.String()},
 		{"To", to},
-		{"Subject", encodeHeader(subject)},
+		{"Subject", subject},
 		{"Date", s.now().Format(time.RFC1123Z)},
 		{"Message-ID", MessageID(a.Key, s.from.Address)},
 		{"X-Auto-Response-Suppress", "All"},
@@ -371,7 +379,11 @@ func build(h [][2]string, text string) []byte {
 	var b bytes.Buffer
 	boundary := "triage-" + hex.EncodeToString(sha(text)[:8])
 	for _, kv := range h {
-		fmt.Fprintf(&b, "%s: %s\r\n", kv[0], kv[1])
+		if kv[0] == "Subject" {
+			writeText(&b, kv[0], kv[1])
+		} else {
+			writeFolded(&b, kv[0], kv[1])
+		}
 	}
 	b.WriteString("MIME-Version: 1.0\r\n")
 	fmt.Fprintf(&b, "Content-Type: multipart/alternative; boundary=%q\r\n\r\n", boundary)
@@ -408,34 +420,6 @@ func toHTML(text string) string {
 		b.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
 	}
 	b.WriteString("</body></html>\n")
-	return b.String()
-}
-
-// encodeHeader encodes a non-ASCII header value (RFC 2047).
-func encodeHeader(s string) string {
-	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
-	for _, r := range s {
-		if r >= 0x80 {
-			return mimeQ(s)
-		}
-	}
-	return s
-}
-
-func mimeQ(s string) string {
-	var b strings.Builder
-	b.WriteString("=?utf-8?q?")
-	for _, c := range []byte(s) {
-		switch {
-		case c == ' ':
-			b.WriteByte('_')
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "=%02X", c)
-		}
-	}
-	b.WriteString("?=")
 	return b.String()
 }
 

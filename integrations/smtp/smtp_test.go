@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -338,4 +339,160 @@ func TestForwardStopsWhenItsContextEnds(t *testing.T) {
 	got, err := redactCtx(context.Background(), big+"authtoken: 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ\n")
 	require.NoError(t, err)
 	assert.Equal(t, redact.String(big+"authtoken: 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJ\n"), got, "the same as redacting it whole")
+}
+
+func TestUnsafeAddressesGetNoMail(t *testing.T) {
+	tests := []struct {
+		name   string
+		from   string // the ticket's sender
+		target string // the action's target, when set
+		reason string
+	}{
+		{"quoted local part, as stored", "victim@third.example, x@evil.example", "", "not one mail address"},
+		{"quoted local part, as written", `"victim@third.example, x"@evil.example`, "", "quoted local parts are not mailed to"},
+		{"quoted space", `"a b"@evil.example`, "", "does not read back"},
+		{"two addresses", "a@one.example, b@two.example", "", "not one mail address"},
+		{"CRLF smuggled", "a@one.example\r\nRCPT TO:<b@two.example>", "", "not one mail address"},
+		{"address literal", "a@[192.0.2.1]", "", "address literals"},
+		{"group", "team: a@one.example, b@two.example;", "", "not one mail address"},
+		{"unsafe reply target", "ana@customer.example", `"x@y.example, z"@evil.example`, "quoted local parts"},
+	}
+	srv, addr := startSMTP(t)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, st := newSink(t, addr)
+			st.tickets["u"] = human("u", tt.from)
+			err := s.ReplySink().Send(context.Background(), action("u", ticket.KindEmailReply, tt.target, fmt.Sprint("u", i)))
+			require.Error(t, err)
+			assert.True(t, outbox.IsPermanent(err), "never retried: %v", err)
+			assert.True(t, strings.HasPrefix(err.Error(), "suppressed: "), err.Error())
+			assert.Contains(t, err.Error(), tt.reason)
+		})
+	}
+	t.Run("forward target", func(t *testing.T) {
+		s, st := newSink(t, addr)
+		st.tickets["u"] = human("u", "ana@customer.example")
+		err := s.ForwardSink().Send(context.Background(), action("u", ticket.KindEmailForward, `"team@example.com, x"@evil.example`, "fw"))
+		require.Error(t, err)
+		assert.True(t, outbox.IsPermanent(err))
+		assert.Contains(t, err.Error(), "quoted local parts are not mailed to")
+	})
+	assert.Empty(t, srv.all(), "nothing was sent to an address that does not read back as itself")
+
+	t.Run("a forward names no unsafe Reply-To", func(t *testing.T) {
+		s, st := newSink(t, addr)
+		st.tickets["u"] = human("u", "victim@third.example, x@evil.example")
+		require.NoError(t, s.ForwardSink().Send(context.Background(), action("u", ticket.KindEmailForward, "team@example.com", "fw2")))
+		got := srv.all()
+		require.Len(t, got, 1)
+		assert.Equal(t, []string{"team@example.com"}, got[0].to)
+		mr, err := mail.CreateReader(bytes.NewReader(got[0].data))
+		require.NoError(t, err)
+		assert.Empty(t, mr.Header.Get("Reply-To"))
+	})
+}
+
+func TestPlainAddressesGetMail(t *testing.T) {
+	srv, addr := startSMTP(t)
+	for i, from := range []string{"Ana Silva <ana@customer.example>", "ana+tag@customer.example", "o'brien@customer.example", `"ana"@customer.example`, "a@sub-1.customer.example"} {
+		s, st := newSink(t, addr)
+		st.tickets["p"] = human("p", from)
+		require.NoError(t, s.ReplySink().Send(context.Background(), action("p", ticket.KindEmailReply, "", fmt.Sprint("p", i))), from)
+	}
+	var to []string
+	for _, m := range srv.all() {
+		to = append(to, m.to...)
+	}
+	assert.Equal(t, []string{"ana@customer.example", "ana+tag@customer.example", "o'brien@customer.example", "ana@customer.example", "a@sub-1.customer.example"}, to)
+}
+
+// headerLines returns the header lines of a raw message.
+func headerLines(t *testing.T, raw []byte) []string {
+	t.Helper()
+	head, _, ok := bytes.Cut(raw, []byte("\r\n\r\n"))
+	require.True(t, ok)
+	return strings.Split(string(head), "\r\n")
+}
+
+func TestLongSubjectIsFolded(t *testing.T) {
+	words := strings.Repeat("agent fails again ", 170) // 3,060 characters
+	tests := []struct {
+		name    string
+		subject string
+	}{
+		{"ascii words", strings.TrimSpace(words)},
+		{"non-ascii words", strings.TrimSpace(strings.Repeat("Tunnel geht nicht – Fehler übermäßig ", 80))},
+		{"one ascii word", strings.Repeat("x", 3051)},
+		{"one cjk run", strings.Repeat("接続できません", 200)},
+		{"looks encoded", "=?utf-8?q?not_really?= hello"},
+		{"short", "tunnel down"},
+	}
+	srv, addr := startSMTP(t)
+	encoded := regexp.MustCompile(`=\?utf-8\?q\?[^?]*\?=`)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, st := newSink(t, addr)
+			rec := human("s", fmt.Sprintf("ana%d@customer.example", i))
+			rec.Ticket.Subject = tt.subject
+			st.tickets["s"] = rec
+			require.NoError(t, s.ReplySink().Send(context.Background(), action("s", ticket.KindEmailReply, "", fmt.Sprint("s", i))))
+			msgs := srv.all()
+			raw := msgs[len(msgs)-1].data
+			for _, l := range headerLines(t, raw) {
+				assert.LessOrEqual(t, len(l), 78, "header line %.60q…", l)
+				for _, w := range encoded.FindAllString(l, -1) {
+					assert.LessOrEqual(t, len(w), 75, "encoded word")
+				}
+			}
+			for _, l := range strings.Split(string(raw), "\r\n") {
+				assert.LessOrEqual(t, len(l), 998)
+			}
+			mr, err := mail.CreateReader(bytes.NewReader(raw))
+			require.NoError(t, err)
+			got, err := mr.Header.Subject()
+			require.NoError(t, err)
+			assert.Equal(t, "Re: "+tt.subject, got)
+		})
+	}
+}
+
+func TestReplyEchoesOnlyWellFormedIDs(t *testing.T) {
+	var refs []string
+	for i := range 30 {
+		refs = append(refs, fmt.Sprintf("r%02d@thread.example", i))
+	}
+	tests := []struct {
+		name      string
+		messageID string
+		refs      []string
+		inReplyTo string
+		wantRefs  string
+	}{
+		{"junk id stored before the check", "(" + strings.Repeat("a", 5000), nil, "", ""},
+		{"spaces inside", "a b@evil.example", nil, "", ""},
+		{"junk references dropped, the last 20 kept", "m@x.example", append(append([]string{"<bad>", "x y@z"}, refs...), "q\r\nBcc: v@x.example"),
+			"<m@x.example>", "<r11@thread.example> " + strings.Join(func() []string {
+				var w []string
+				for _, r := range refs[12:] {
+					w = append(w, "<"+r+">")
+				}
+				return w
+			}(), " ") + " <m@x.example>"},
+	}
+	srv, addr := startSMTP(t)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, st := newSink(t, addr)
+			rec := human("i", fmt.Sprintf("ids%d@customer.example", i))
+			rec.Ticket.MessageID, rec.Ticket.References = tt.messageID, tt.refs
+			st.tickets["i"] = rec
+			require.NoError(t, s.ReplySink().Send(context.Background(), action("i", ticket.KindEmailReply, "", fmt.Sprint("i", i))))
+			msgs := srv.all()
+			mr, err := mail.CreateReader(bytes.NewReader(msgs[len(msgs)-1].data))
+			require.NoError(t, err)
+			assert.Equal(t, tt.inReplyTo, mr.Header.Get("In-Reply-To"))
+			assert.Equal(t, tt.wantRefs, mr.Header.Get("References"))
+			assert.Empty(t, mr.Header.Get("Bcc"))
+		})
+	}
 }
