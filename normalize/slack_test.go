@@ -82,7 +82,7 @@ func TestSlackBlocks(t *testing.T) {
 
 func TestSlackMessage(t *testing.T) {
 	t.Run("quote becomes quoted part", func(t *testing.T) {
-		tk := SlackMessage("&gt; ERR_NGROK_108 before\nnow ERR_NGROK_3200", nil, nil, Limits{})
+		tk := SlackMessage(SlackInput{Text: "&gt; ERR_NGROK_108 before\nnow ERR_NGROK_3200"}, Limits{})
 		require.Len(t, tk.Parts, 2)
 		assert.Equal(t, ticket.KindBody, tk.Parts[0].Kind)
 		assert.Equal(t, "now ERR_NGROK_3200", tk.Parts[0].Text)
@@ -91,18 +91,18 @@ func TestSlackMessage(t *testing.T) {
 	})
 	t.Run("blocks win over text", func(t *testing.T) {
 		blocks := `[{"type":"rich_text","elements":[{"type":"rich_text_section","elements":[{"type":"text","text":"from blocks ERR_NGROK_1"}]}]}]`
-		tk := SlackMessage("from text", []byte(blocks), nil, Limits{})
+		tk := SlackMessage(SlackInput{Text: "from text", Blocks: []byte(blocks)}, Limits{})
 		require.Len(t, tk.Parts, 1)
 		assert.Equal(t, "from blocks ERR_NGROK_1", tk.Parts[0].Text)
 	})
 	t.Run("bad blocks fall back to text", func(t *testing.T) {
-		tk := SlackMessage("ERR_NGROK_2", []byte(`[{"type":"rich_text","elements":7}]`), nil, Limits{})
+		tk := SlackMessage(SlackInput{Text: "ERR_NGROK_2", Blocks: []byte(`[{"type":"rich_text","elements":7}]`)}, Limits{})
 		require.Len(t, tk.Parts, 1)
 		assert.Equal(t, "ERR_NGROK_2", tk.Parts[0].Text)
 		assert.NotEmpty(t, tk.Problems)
 	})
 	t.Run("files and limits", func(t *testing.T) {
-		tk := SlackMessage("see log", nil, []SlackFile{{Name: "ngrok.log", Text: strings.Repeat("x", 100), Truncated: true}}, Limits{MaxPartBytes: 50})
+		tk := SlackMessage(SlackInput{Text: "see log", Files: []SlackFile{{Name: "ngrok.log", Text: strings.Repeat("x", 100), Truncated: true}}}, Limits{MaxPartBytes: 50})
 		require.Len(t, tk.Parts, 2)
 		assert.Equal(t, ticket.KindAttachment, tk.Parts[1].Kind)
 		assert.Equal(t, "ngrok.log", tk.Parts[1].Name)
@@ -128,6 +128,6 @@ func FuzzSlackBlocks(f *testing.F) {
 	f.Add(`[{"type":"section","text":{"type":"mrkdwn","text":"<x|y>"},"fields":[{"type":"plain_text","text":"z"}]}]`)
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = SlackBlocks([]byte(s))
-		_ = SlackMessage(s, []byte(s), nil, Limits{MaxPartBytes: 64})
+		_ = SlackMessage(SlackInput{Text: s, Blocks: []byte(s), Attachments: []byte(s)}, Limits{MaxPartBytes: 64})
 	})
 }
