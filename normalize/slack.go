@@ -328,11 +328,26 @@ func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" {
-			return fmt.Sprintf("it is a %s, not an object", clip(te.Value))
+			return fmt.Sprintf("it is %s, not an object", jsonKind(te.Value))
 		}
-		return fmt.Sprintf("its %q is a %s", clip(te.Field), clip(te.Value))
+		return fmt.Sprintf("its %q is %s", clip(te.Field), jsonKind(te.Value))
 	}
 	return clip(err.Error())
+}
+
+// jsonKind names the kind of JSON value an UnmarshalTypeError found
+// ("number", or "number -1" for one out of range).
+func jsonKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "true or false"
+	case "number", "string":
+		return "a " + kind
+	}
+	return "a " + clip(kind)
 }
 
 // shortName bounds a file's name or type: valid UTF-8, 255 bytes at most.
