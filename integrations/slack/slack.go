@@ -305,7 +305,8 @@ func decodeLenient(data []byte, v any) (problem string, err error) {
 		if len(field) > 80 {
 			field = strings.ToValidUTF8(field[:80], "") + "…"
 		}
-		return fmt.Sprintf("the event's field %q is a %s, which was not expected; it was not read", field, strings.Fields(te.Value + " ?")[0]), nil
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Sprintf("the event's field %q holds a value of the wrong kind (%s); it was not read", field, kind), nil
 	}
 	return "", err
 }
