@@ -135,7 +135,8 @@ func FuzzSlackBlocks(f *testing.F) {
 	})
 }
 
-// slackList is a rich_text block holding one list of n items.
+// slackList is a rich_text block holding one list of n items; past the
+// tenth, items are empty objects, to keep a long list small.
 func slackList(style, indent, offset string, n int) string {
 	var b strings.Builder
 	b.WriteString(`[{"type":"rich_text","elements":[{"type":"rich_text_section","elements":[{"type":"text","text":"list:"}]},{"type":"rich_text_list","style":"` + style + `"`)
@@ -149,6 +150,10 @@ func slackList(style, indent, offset string, n int) string {
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
+		}
+		if i >= 10 {
+			b.WriteString("{}")
+			continue
 		}
 		fmt.Fprintf(&b, `{"type":"rich_text_section","elements":[{"type":"text","text":"item %d"}]}`, i+1)
 	}
@@ -241,14 +246,14 @@ func TestSlackMessageHostileBlocks(t *testing.T) {
 			name:    "100k list items stop at the node bound",
 			in:      SlackInput{Blocks: []byte(slackList("ordered", "8", "99999", 100_000))},
 			wantIn:  "                100000. item 1\n",
-			wantOut: "item 9999\n",
+			wantOut: "109999. ",
 			problem: "more than 10000 blocks, elements and attachments",
 			maxBody: slackMaxNodes * 64,
 		},
 		{
 			name:    "100k inline elements stop at the node bound",
-			in:      SlackInput{Blocks: []byte(slackMany(`{"type":"user","user_id":"U1"}`, 100_000))},
-			wantIn:  "@U1@U1",
+			in:      SlackInput{Blocks: []byte(slackMany(`{"type":"user"}`, 100_000))},
+			wantIn:  "@@@@",
 			problem: "more than 10000 blocks, elements and attachments",
 			maxBody: slackMaxNodes * 4,
 		},
@@ -260,7 +265,7 @@ func TestSlackMessageHostileBlocks(t *testing.T) {
 		},
 		{
 			name:    "a huge text element is cut at the ticket's text budget",
-			in:      SlackInput{Blocks: []byte(slackMany(`{"type":"text","text":"`+strings.Repeat("x", 1<<20)+`"}`, 1))},
+			in:      SlackInput{Blocks: []byte(slackMany(`{"type":"text","text":"`+strings.Repeat("x", 64<<10)+`"}`, 1))},
 			lim:     Limits{MaxTextBytes: 1000},
 			problem: "more than 1000 bytes of text",
 			maxBody: 1000,
