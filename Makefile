@@ -9,6 +9,7 @@ FUZZ_FIND     ?= 300000x
 FUZZ_MESSAGE  ?= 300000x
 FUZZ_HEADERS  ?= 200000x
 FUZZ_STRING   ?= 50000x
+FUZZ_SLACK    ?= 100000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
 
@@ -39,6 +40,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFind$$' -fuzztime=$(FUZZ_FIND) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./extract/
 	$(GO) test -run='^$$' -fuzz='^FuzzMessage$$' -fuzztime=$(FUZZ_MESSAGE) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaders$$' -fuzztime=$(FUZZ_HEADERS) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
+	$(GO) test -run='^$$' -fuzz='^FuzzSlack$$' -fuzztime=$(FUZZ_SLACK) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
 	$(GO) test -run='^$$' -fuzz='^FuzzString$$' -fuzztime=$(FUZZ_STRING) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./redact/
 
 bench:

@@ -65,7 +65,7 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.tickets, m.codes, m.actions, m.actionState, m.sourceLag, m.sourceOK, m.panics, m.duplicates,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	for _, c := range []string{"pipeline", "outbox", "source", "http", "alerts"} {
+	for _, c := range []string{"pipeline", "outbox", "source", "http", "alerts", "normalize"} {
 		m.panics.WithLabelValues(c)
 	}
 	return m

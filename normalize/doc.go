@@ -8,6 +8,9 @@
 // into subject, body, quoted and attachment parts. Text reads a plain-text
 // file. HTMLToText and SplitQuoted are the building blocks both use, and
 // are exported for other sources (a Slack message, an API request).
+// SlackMessage reads a Slack message's text, Block Kit blocks and
+// attachments one element at a time, within fixed bounds on indents,
+// offsets, nesting and counts besides Limits.
 //
 // Everything here is pure: no file or network I/O, no logging, no global
 // state. Bad input never panics and never fails a ticket that has anything

@@ -1,8 +1,12 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/triage-bot/triage/ticket"
@@ -139,13 +143,38 @@ func normalizeSlackQuotes(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// slackBlock is the part of a Block Kit block (and of its nested
-// elements) that carries text.
-type slackBlock struct {
+// Bounds on one Slack message, besides Limits. Slack itself sends less
+// (its clients indent lists 0 to 8 and nest rich text four deep; a
+// message has at most 50 blocks, and Slack advises at most 20
+// attachments), so reaching one means a payload built by hand: the value
+// is clamped or the rest skipped, and the ticket says so in Problems.
+// With them and Limits, what SlackMessage does and makes is linear in its
+// input and capped, whatever the input.
+const (
+	// slackMaxIndent is the deepest list indent rendered, two spaces a
+	// level.
+	slackMaxIndent = 8
+	// slackMaxOffset is the largest list offset read: an ordered list
+	// numbers its items from offset+1.
+	slackMaxOffset = 99_999
+	// slackMaxDepth is how deep blocks and elements nest at most; the
+	// message's blocks and attachments are depth 0.
+	slackMaxDepth = 8
+	// slackMaxNodes is how many blocks, elements, fields and attachments
+	// of one message are read at most.
+	slackMaxNodes = 10_000
+	// slackMaxAttachments is how many attachments are read at most.
+	slackMaxAttachments = 50
+)
+
+// slackNode is the part of a Block Kit block, rich-text element or text
+// object that carries text. Arrays are kept raw and read one element at
+// a time, so that a budget can stop reading them.
+type slackNode struct {
 	Type     string          `json:"type"`
 	Text     json.RawMessage `json:"text"`
-	Elements []slackBlock    `json:"elements"`
-	Fields   []slackBlock    `json:"fields"`
+	Elements json.RawMessage `json:"elements"`
+	Fields   json.RawMessage `json:"fields"`
 	URL      string          `json:"url"`
 	UserID   string          `json:"user_id"`
 	Channel  string          `json:"channel_id"`
@@ -153,172 +182,432 @@ type slackBlock struct {
 	Range    string          `json:"range"`
 	Name     string          `json:"name"`
 	Style    json.RawMessage `json:"style"`
-	Indent   int             `json:"indent"`
+	Indent   json.RawMessage `json:"indent"`
+	Offset   json.RawMessage `json:"offset"`
 }
 
-// text returns the block's "text" as a string: either a plain string
-// (rich_text elements) or a text object's text (section blocks).
-func (b slackBlock) text() (s string, mrkdwn bool) {
-	if len(b.Text) == 0 {
-		return "", false
-	}
-	if b.Text[0] == '"' {
-		_ = json.Unmarshal(b.Text, &s)
-		return s, false
-	}
-	var obj struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	_ = json.Unmarshal(b.Text, &obj)
-	return obj.Text, obj.Type == "mrkdwn"
+// slackAttachment is the part of a legacy message attachment that carries
+// text.
+type slackAttachment struct {
+	Pretext     string          `json:"pretext"`
+	Title       string          `json:"title"`
+	Text        string          `json:"text"`
+	Fallback    string          `json:"fallback"`
+	Fields      json.RawMessage `json:"fields"`
+	Blocks      json.RawMessage `json:"blocks"`
+	FromURL     string          `json:"from_url"`
+	OriginalURL string          `json:"original_url"`
+	IsAppUnfurl bool            `json:"is_app_unfurl"`
 }
 
 // SlackBlocks turns a message's Block Kit blocks into plain text:
 // rich_text blocks (sections, preformatted code, quotes, lists, links,
 // mentions, emoji) and the text of section, header and context blocks.
 // rich_text_quote lines become "> " lines so SplitQuoted marks them as
-// quoted history. It returns "" for no blocks and an error for blocks
-// that are not a JSON array of objects.
+// quoted history. It returns "" for no blocks. Whatever it could not read
+// (blocks that are not a JSON array of objects, fields of the wrong type,
+// values out of range, more than the bounds allow) is skipped or clamped,
+// and listed in the error, beside the text it could read.
 func SlackBlocks(blocks []byte) (string, error) {
-	if len(strings.TrimSpace(string(blocks))) == 0 || string(blocks) == "null" {
-		return "", nil
+	t := &ticket.Ticket{}
+	s := newSlackWriter(&walker{lim: Limits{}.withDefaults(), t: t})
+	s.blocks(blocks, 0)
+	out := strings.TrimSpace(s.b.String())
+	if len(t.Problems) > 0 {
+		return out, fmt.Errorf("normalize: slack blocks: %s", strings.Join(t.Problems, "; "))
 	}
-	var bs []slackBlock
-	if err := json.Unmarshal(blocks, &bs); err != nil {
-		return "", fmt.Errorf("normalize: slack blocks: %w", err)
-	}
-	var w slackWriter
-	for _, b := range bs {
-		w.block(b)
-	}
-	return strings.TrimSpace(w.b.String()), nil
+	return out, nil
 }
 
+// slackWriter renders blocks and attachments as text within a budget of
+// output bytes and of nodes read; problems go to the walker's ticket.
 type slackWriter struct {
+	w     *walker
 	b     strings.Builder
-	quote bool // inside rich_text_quote: prefix lines with "> "
+	quote bool            // inside rich_text_quote: prefix lines with "> "
+	max   int             // bytes of output at most
+	nodes int             // blocks, elements, fields, attachments read
+	full  bool            // a budget ran out: nothing more is read
+	said  map[string]bool // problems already noted, noted once
+}
+
+func newSlackWriter(w *walker) *slackWriter {
+	return &slackWriter{w: w, max: int(min(w.lim.MaxTextBytes, math.MaxInt32)), said: map[string]bool{}}
+}
+
+// problem notes p on the ticket once.
+func (s *slackWriter) problem(p string) {
+	if s.said[p] {
+		return
+	}
+	if len(s.said) < 2*maxProblems {
+		s.said[p] = true
+	}
+	s.w.problem(p)
+}
+
+// put adds str as it is, cut at the output budget.
+func (s *slackWriter) put(str string) {
+	if s.full {
+		return
+	}
+	if room := s.max - s.b.Len(); len(str) > room {
+		str = cutUTF8(str, max(room, 0))
+		s.full = true
+		s.problem(fmt.Sprintf("the message gives more than %d bytes of text; the rest was not read", s.max))
+	}
+	s.b.WriteString(str)
+}
+
+// atLineStart reports whether the output is empty or ends a line.
+func (s *slackWriter) atLineStart() bool {
+	return s.b.Len() == 0 || strings.HasSuffix(s.b.String(), "\n")
 }
 
 // ensureLine starts a new line unless at the start of one.
-func (w *slackWriter) ensureLine() {
-	if w.b.Len() > 0 && !strings.HasSuffix(w.b.String(), "\n") {
-		w.b.WriteByte('\n')
+func (s *slackWriter) ensureLine() {
+	if !s.atLineStart() {
+		s.put("\n")
 	}
 }
 
 // write adds text, prefixing each new line with "> " inside a quote.
-func (w *slackWriter) write(s string) {
-	for i, l := range strings.Split(s, "\n") {
+func (s *slackWriter) write(str string) {
+	for i := 0; !s.full; i++ {
+		line, rest, more := strings.Cut(str, "\n")
 		if i > 0 {
-			w.b.WriteByte('\n')
+			s.put("\n")
 		}
-		if w.quote && (w.b.Len() == 0 || strings.HasSuffix(w.b.String(), "\n")) && (l != "" || i == 0) {
-			w.b.WriteString("> ")
+		if s.quote && s.atLineStart() && (line != "" || i == 0) {
+			s.put("> ")
 		}
-		w.b.WriteString(l)
+		s.put(line)
+		if !more {
+			return
+		}
+		str = rest
 	}
 }
 
-func (w *slackWriter) block(b slackBlock) {
-	switch b.Type {
+// room cuts str to the output budget left, so that no more of a long text
+// is converted than can be kept.
+func (s *slackWriter) room(str string) string {
+	return cutUTF8(str, max(s.max-s.b.Len(), 0))
+}
+
+// enter counts one node at depth and reports whether it is to be read:
+// not when a budget ran out or it nests too deep.
+func (s *slackWriter) enter(depth int) bool {
+	switch {
+	case s.full:
+		return false
+	case depth > slackMaxDepth:
+		s.problem(fmt.Sprintf("the message's blocks nest more than %d deep; the deeper ones were not read", slackMaxDepth))
+		return false
+	}
+	s.nodes++
+	if s.nodes > slackMaxNodes {
+		s.full = true
+		s.problem(fmt.Sprintf("the message has more than %d blocks, elements and attachments; the rest was not read", slackMaxNodes))
+		return false
+	}
+	return true
+}
+
+// decode reads one node into v. A node that is not a JSON object, or has
+// a field of the wrong type, is a problem; the fields that could be read
+// are used.
+func (s *slackWriter) decode(raw json.RawMessage, what string, v any) {
+	if err := json.Unmarshal(raw, v); err != nil {
+		s.problem(fmt.Sprintf("%s could not be read whole (%s); what could be read is used", what, jsonProblem(err)))
+	}
+}
+
+// jsonProblem words a decoding error for a person.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("it is %s, not an object", jsonKind(te.Value))
+		}
+		return fmt.Sprintf("its %q is %s", clip(te.Field), jsonKind(te.Value))
+	}
+	return clip(err.Error())
+}
+
+// jsonKind names the kind of JSON value an UnmarshalTypeError found
+// ("number", or "number -1" for one out of range).
+func jsonKind(v string) string {
+	kind, _, _ := strings.Cut(v, " ")
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "true or false"
+	case "number", "string":
+		return "a " + kind
+	}
+	return "a " + clip(kind)
+}
+
+// shortName bounds a file's name or type: valid UTF-8, 255 bytes at most.
+func shortName(s string) string {
+	return cutUTF8(strings.ToValidUTF8(s, "\uFFFD"), 255)
+}
+
+// clip shortens a value quoted in a problem.
+func clip(s string) string {
+	if len(s) > 40 {
+		return strings.ToValidUTF8(cutUTF8(s, 40), "") + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// each calls f with the elements of a JSON array in turn, until f returns
+// false or a budget runs out. Absent and null are an empty array; anything
+// else that is not an array is a problem.
+func (s *slackWriter) each(raw json.RawMessage, what string, f func(json.RawMessage) bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		s.problem(fmt.Sprintf("%s is not a list; it was not read", what))
+		return
+	}
+	for !s.full && dec.More() {
+		var e json.RawMessage
+		if err := dec.Decode(&e); err != nil {
+			s.problem(fmt.Sprintf("%s could not be read (%s); the rest of it was skipped", what, jsonProblem(err)))
+			return
+		}
+		if !f(e) {
+			return
+		}
+	}
+}
+
+// count reads a list's indent or offset: a whole number from 0 to hi.
+// A value out of range is clamped (a negative one is 0), one that is not
+// a number is 0, and either is a problem.
+func (s *slackWriter) count(raw json.RawMessage, what string, hi int) int {
+	str := strings.TrimSpace(string(raw))
+	if str == "" || str == "null" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		s.problem(fmt.Sprintf("a list's %s (%s) is not a number; 0 was used", what, clip(str)))
+		return 0
+	}
+	if f >= 0 && f <= float64(hi) {
+		return int(f)
+	}
+	n := 0
+	if f > float64(hi) {
+		n = hi
+	}
+	s.problem(fmt.Sprintf("a list's %s of %s is out of range (0 to %d); %d was used", what, clip(str), hi, n))
+	return n
+}
+
+// text returns a node's "text" as a string: either a plain string
+// (rich_text elements, text objects in fields) or a text object's text
+// (section blocks); mrkdwn reports whether it is mrkdwn.
+func (s *slackWriter) text(n slackNode) (str string, mrkdwn bool) {
+	if len(n.Text) == 0 || string(n.Text) == "null" {
+		return "", false
+	}
+	if n.Text[0] == '"' {
+		s.decode(n.Text, "a text", &str)
+		return str, n.Type == "mrkdwn"
+	}
+	var obj struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	s.decode(n.Text, "a text object", &obj)
+	return obj.Text, obj.Type == "mrkdwn"
+}
+
+// blocks renders a message's (or an attachment's) blocks at depth.
+func (s *slackWriter) blocks(raw []byte, depth int) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	s.each(raw, "the message's blocks", func(e json.RawMessage) bool {
+		s.block(e, depth)
+		return true
+	})
+}
+
+func (s *slackWriter) block(raw json.RawMessage, depth int) {
+	if !s.enter(depth) {
+		return
+	}
+	var n slackNode
+	s.decode(raw, "a block", &n)
+	switch n.Type {
 	case "rich_text":
-		for _, e := range b.Elements {
-			w.block(e)
-		}
-	case "rich_text_section":
-		w.ensureLine()
-		w.inline(b.Elements)
-		w.ensureLine()
-	case "rich_text_preformatted":
-		w.ensureLine()
-		w.inline(b.Elements)
-		w.ensureLine()
+		s.each(n.Elements, "a rich_text block's elements", func(e json.RawMessage) bool {
+			s.block(e, depth+1)
+			return true
+		})
+	case "rich_text_section", "rich_text_preformatted":
+		s.ensureLine()
+		s.inline(n.Elements, depth+1)
+		s.ensureLine()
 	case "rich_text_quote":
-		w.ensureLine()
-		old := w.quote
-		w.quote = true
-		w.inline(b.Elements)
-		w.quote = old
-		w.ensureLine()
+		s.ensureLine()
+		old := s.quote
+		s.quote = true
+		s.inline(n.Elements, depth+1)
+		s.quote = old
+		s.ensureLine()
 	case "rich_text_list":
-		ordered := strings.Contains(string(b.Style), "ordered")
-		for i, item := range b.Elements {
-			w.ensureLine()
-			w.write(strings.Repeat("  ", b.Indent))
-			if ordered {
-				w.write(fmt.Sprintf("%d. ", i+1))
+		ordered := strings.Contains(string(n.Style), "ordered")
+		pad := strings.Repeat("  ", s.count(n.Indent, "indent", slackMaxIndent))
+		num := s.count(n.Offset, "offset", slackMaxOffset)
+		s.each(n.Elements, "a list's items", func(e json.RawMessage) bool {
+			if !s.enter(depth + 1) {
+				return false
+			}
+			var item slackNode
+			s.decode(e, "a list item", &item)
+			s.ensureLine()
+			s.write(pad)
+			if num++; ordered {
+				s.write(strconv.Itoa(num) + ". ")
 			} else {
-				w.write("- ")
+				s.write("- ")
 			}
-			w.inline(item.Elements)
-		}
-		w.ensureLine()
+			s.inline(item.Elements, depth+2)
+			return true
+		})
+		s.ensureLine()
 	case "section", "header", "context":
-		if s, md := b.text(); s != "" {
-			w.ensureLine()
+		if str, md := s.text(n); str != "" {
+			s.ensureLine()
 			if md {
-				s = SlackMrkdwn(s)
+				str = SlackMrkdwn(s.room(str))
 			}
-			w.write(s)
+			s.write(str)
 		}
-		for _, f := range append(b.Fields, b.Elements...) {
-			if s, md := f.text(); s != "" || f.Type == "mrkdwn" || f.Type == "plain_text" {
-				if s == "" {
-					_ = json.Unmarshal(f.Text, &s)
-				}
-				if md || f.Type == "mrkdwn" {
-					s = SlackMrkdwn(s)
-				}
-				w.ensureLine()
-				w.write(s)
+		field := func(e json.RawMessage) bool {
+			if !s.enter(depth + 1) {
+				return false
 			}
+			var f slackNode
+			s.decode(e, "a field", &f)
+			if str, md := s.text(f); str != "" {
+				if md {
+					str = SlackMrkdwn(s.room(str))
+				}
+				s.ensureLine()
+				s.write(str)
+			}
+			return true
 		}
-		w.ensureLine()
+		s.each(n.Fields, "a block's fields", field)
+		s.each(n.Elements, "a block's elements", field)
+		s.ensureLine()
 	}
 }
 
 // inline writes rich-text inline elements.
-func (w *slackWriter) inline(es []slackBlock) {
-	for _, e := range es {
+func (s *slackWriter) inline(raw json.RawMessage, depth int) {
+	s.each(raw, "a rich-text element list", func(r json.RawMessage) bool {
+		if !s.enter(depth) {
+			return false
+		}
+		var e slackNode
+		s.decode(r, "a rich-text element", &e)
 		switch e.Type {
-		case "text":
-			s, _ := e.text()
-			w.write(s)
+		case "text", "date":
+			str, _ := s.text(e)
+			s.write(str)
 		case "link":
-			s, _ := e.text()
-			switch {
-			case s == "" || s == e.URL:
-				w.write(e.URL)
-			default:
-				w.write(s + " (" + e.URL + ")")
+			str, _ := s.text(e)
+			if str == "" || str == e.URL {
+				s.write(e.URL)
+			} else {
+				s.write(str + " (" + e.URL + ")")
 			}
 		case "user":
-			w.write("@" + e.UserID)
+			s.write("@" + e.UserID)
 		case "channel":
-			w.write("#" + e.Channel)
+			s.write("#" + e.Channel)
 		case "usergroup":
-			w.write("@" + e.Group)
+			s.write("@" + e.Group)
 		case "broadcast":
-			w.write("@" + e.Range)
+			s.write("@" + e.Range)
 		case "emoji":
-			w.write(":" + e.Name + ":")
-		case "date":
-			s, _ := e.text()
-			w.write(s)
+			s.write(":" + e.Name + ":")
 		default:
 			// Nested sections (list items, quotes inside lists).
-			if len(e.Elements) > 0 {
-				w.inline(e.Elements)
+			s.inline(e.Elements, depth+1)
+		}
+		return true
+	})
+}
+
+// attachments renders legacy message attachments: pretext, title, text,
+// fields and blocks, or the fallback when there is nothing else. Link
+// unfurls are skipped: Slack added them, the sender did not write them.
+func (s *slackWriter) attachments(raw []byte) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	n := 0
+	s.each(raw, "the message's attachments", func(e json.RawMessage) bool {
+		if n++; n > slackMaxAttachments {
+			s.problem(fmt.Sprintf("the message has more than %d attachments; the rest was not read", slackMaxAttachments))
+			return false
+		}
+		if !s.enter(0) {
+			return false
+		}
+		var a slackAttachment
+		s.decode(e, "an attachment", &a)
+		if a.FromURL != "" || a.OriginalURL != "" || a.IsAppUnfurl {
+			return true
+		}
+		before := s.b.Len()
+		for _, str := range []string{a.Pretext, a.Title, a.Text} {
+			if str != "" {
+				s.ensureLine()
+				s.write(SlackMrkdwn(s.room(str)))
 			}
 		}
-	}
+		s.each(a.Fields, "an attachment's fields", func(e json.RawMessage) bool {
+			if !s.enter(1) {
+				return false
+			}
+			var f struct {
+				Title string `json:"title"`
+				Value string `json:"value"`
+			}
+			s.decode(e, "an attachment field", &f)
+			if f.Title != "" || f.Value != "" {
+				s.ensureLine()
+				s.write(SlackMrkdwn(s.room(strings.TrimPrefix(f.Title+": "+f.Value, ": "))))
+			}
+			return true
+		})
+		s.blocks(a.Blocks, 1)
+		if s.b.Len() == before && a.Fallback != "" {
+			s.ensureLine()
+			s.write(SlackMrkdwn(s.room(a.Fallback)))
+		}
+		s.ensureLine()
+		return true
+	})
 }
 
 // hasRichText reports whether blocks hold a rich_text block, the form the
 // Slack clients write; bots write section blocks and a text fallback.
 func hasRichText(blocks []byte) bool {
-	return strings.Contains(string(blocks), `"rich_text"`)
+	return bytes.Contains(blocks, []byte(`"rich_text"`))
 }
 
 // SlackFile is a text file or snippet shared in a message, already
@@ -334,28 +623,54 @@ type SlackFile struct {
 	Truncated bool
 }
 
+// SlackInput is one Slack message as its event carries it.
+type SlackInput struct {
+	// Text is the message's text, in mrkdwn.
+	Text string
+	// Blocks is the message's "blocks" array as raw JSON; nil when absent.
+	Blocks []byte
+	// Attachments is the message's "attachments" array as raw JSON; nil
+	// when absent.
+	Attachments []byte
+	// Files are the message's text files, fetched and cut by the caller.
+	Files []SlackFile
+}
+
 // SlackMessage turns a Slack message into a ticket with Source "slack":
 // the rich_text blocks when the message has them (what the sender wrote,
-// with structure), else the mrkdwn text; split into new text (KindBody)
-// and quoted history (KindQuoted, from quotes); each file as a
-// KindAttachment part. Limits bound the text as in Text. Unreadable blocks
-// fall back to the text and are noted in Problems.
-func SlackMessage(text string, blocks []byte, files []SlackFile, lim Limits) *ticket.Ticket {
+// with structure), else the mrkdwn text; then the text of its
+// attachments other than link unfurls; split into new text (KindBody) and
+// quoted history (KindQuoted, from quotes); each file as a KindAttachment
+// part. Limits bound the text as in Text, and fixed bounds the structure
+// (list indents and offsets, nesting, the number of blocks, elements and
+// attachments). Any input makes a ticket: what could not be read, or was
+// clamped or cut, is listed in Problems, and unreadable blocks fall back
+// to the text.
+func SlackMessage(in SlackInput, lim Limits) *ticket.Ticket {
 	lim = lim.withDefaults()
 	t := &ticket.Ticket{Source: "slack"}
 	w := &walker{lim: lim, t: t}
-	plain := ""
-	if hasRichText(blocks) {
-		s, err := SlackBlocks(blocks)
-		if err != nil {
-			w.problem(fmt.Sprintf("could not read the message's blocks (%v); its text is used", err))
-		} else {
-			plain = s
+	s := newSlackWriter(w)
+	if hasRichText(in.Blocks) || strings.TrimSpace(in.Text) == "" {
+		s.blocks(in.Blocks, 0)
+		if strings.TrimSpace(s.b.String()) == "" {
+			s.b.Reset()
+			if len(w.t.Problems) > 0 {
+				w.problem("the message's blocks gave no text; its text is used")
+			}
 		}
 	}
-	if plain == "" {
-		plain = SlackMrkdwn(text)
+	if s.b.Len() == 0 && !s.full {
+		text := in.Text
+		if len(text) > s.max {
+			text = cutUTF8(text, s.max)
+			s.problem(fmt.Sprintf("the message gives more than %d bytes of text; the rest was not read", s.max))
+		}
+		s.put(SlackMrkdwn(text))
 	}
+	s.ensureLine()
+	s.attachments(in.Attachments)
+	plain := strings.TrimSpace(s.b.String())
 	plain = strings.ToValidUTF8(strings.ReplaceAll(plain, "\r\n", "\n"), "\uFFFD")
 	body, quoted := SplitQuoted(plain)
 	add := func(p ticket.Part) {
@@ -373,16 +688,22 @@ func SlackMessage(text string, blocks []byte, files []SlackFile, lim Limits) *ti
 	if quoted != "" {
 		add(ticket.Part{Kind: ticket.KindQuoted, ContentType: "text/plain", Text: quoted})
 	}
-	for _, f := range files {
+	for _, f := range in.Files {
+		if w.stopped {
+			break
+		}
 		ct := f.ContentType
 		if ct == "" {
 			ct = "text/plain"
 		}
-		add(ticket.Part{Kind: ticket.KindAttachment, Name: f.Name, ContentType: ct,
+		add(ticket.Part{Kind: ticket.KindAttachment, Name: shortName(f.Name), ContentType: shortName(ct),
 			Text: strings.ToValidUTF8(f.Text, "\uFFFD"), Truncated: f.Truncated})
 		if f.Truncated {
-			w.problem(fmt.Sprintf("%s: cut at the file size limit", f.Name))
+			w.problem(fmt.Sprintf("%s: cut at the file size limit", clip(f.Name)))
 		}
+	}
+	if w.dropped > 0 {
+		t.Problems = append(t.Problems, fmt.Sprintf("%d more problems were not listed", w.dropped))
 	}
 	return t
 }

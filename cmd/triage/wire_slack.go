@@ -23,6 +23,7 @@ func wireSlack(ctx context.Context, d *runDeps) (wiring, error) {
 		BotToken: c.BotToken, AppToken: c.AppToken, SigningSecret: c.SigningSecret,
 		Channels: c.Channels, TriageChannels: c.TriageChannels, Emoji: c.Emoji, AnswerBots: c.AnswerBots,
 		MaxFileBytes: c.MaxFileBytes, Command: c.Command, APIURL: c.APIURL, Limits: d.pipeline.Limits,
+		Panicked: func() { d.metrics.Panic("normalize") },
 	}, d.pipeline, d.store, d.catalog, d.log.With("integration", "slack"))
 	w := wiring{sinks: map[string]outbox.Sink{
 		ticket.KindSlackReply: bot.ReplySink(),

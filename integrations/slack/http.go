@@ -55,7 +55,7 @@ func (b *Bot) EventsHandler() http.Handler {
 			return
 		}
 		var cb callback
-		if err := json.Unmarshal(body, &cb); err != nil {
+		if _, err := decodeLenient(body, &cb); err != nil {
 			http.Error(w, "not JSON", http.StatusBadRequest)
 			return
 		}

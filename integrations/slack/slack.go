@@ -62,6 +62,9 @@ type Config struct {
 	APIURL string
 	// Limits bound normalized text.
 	Limits normalize.Limits
+	// Panicked, when set, counts a panic recovered while reading a
+	// message (metrics).
+	Panicked func()
 }
 
 // Ingester stores a ticket with its planned actions (pipeline.Pipeline).
@@ -90,6 +93,8 @@ type Bot struct {
 	log  *slog.Logger
 	http *http.Client
 	now  func() time.Time
+	// read is normalize.SlackMessage; tests replace it.
+	read func(normalize.SlackInput, normalize.Limits) *ticket.Ticket
 
 	mu    sync.Mutex
 	ident *slackapi.AuthTestResponse
@@ -114,7 +119,8 @@ func New(cfg Config, ing Ingester, st Store, cat *catalog.Catalog, log *slog.Log
 	if cfg.AppToken != "" {
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
 	}
-	return &Bot{cfg: cfg, api: slackapi.New(cfg.BotToken, opts...), ing: ing, st: st, cat: cat, log: log, http: hc, now: time.Now}
+	return &Bot{cfg: cfg, api: slackapi.New(cfg.BotToken, opts...), ing: ing, st: st, cat: cat, log: log, http: hc, now: time.Now,
+		read: normalize.SlackMessage}
 }
 
 // identity returns the bot's user and bot IDs (auth.test, cached).
@@ -154,10 +160,14 @@ type message struct {
 	TS              string          `json:"ts"`
 	ThreadTS        string          `json:"thread_ts"`
 	Blocks          json.RawMessage `json:"blocks"`
+	Attachments     json.RawMessage `json:"attachments"`
 	Files           []file          `json:"files"`
 	Message         *message        `json:"message"`
 	PreviousMessage *message        `json:"previous_message"`
 	DeletedTS       string          `json:"deleted_ts"`
+
+	// problems are what could not be read of the event, for the ticket.
+	problems []string
 }
 
 type file struct {
@@ -199,9 +209,13 @@ var errIgnored = errors.New("ignored")
 // when it may be acknowledged: stored, a duplicate, or nothing to store.
 // An error means it was not stored; do not acknowledge, so Slack
 // delivers it again.
+//
+// An event that is JSON but has a field of the wrong type is read as far
+// as it can be: the message becomes a ticket that names the field in its
+// Problems. Only a body that is not JSON at all is dropped (logged).
 func (b *Bot) HandleEvent(ctx context.Context, body []byte) error {
 	var cb callback
-	if err := json.Unmarshal(body, &cb); err != nil {
+	if _, err := decodeLenient(body, &cb); err != nil {
 		b.log.Warn("slack: unreadable event; acknowledged and dropped", "err", err)
 		return nil
 	}
@@ -209,11 +223,16 @@ func (b *Bot) HandleEvent(ctx context.Context, body []byte) error {
 		return nil
 	}
 	var m message
-	if err := json.Unmarshal(cb.Event, &m); err != nil {
+	problem, err := decodeLenient(cb.Event, &m)
+	if err != nil {
 		b.log.Warn("slack: unreadable event; acknowledged and dropped", "event_id", cb.EventID, "err", err)
 		return nil
 	}
-	err := b.handle(ctx, cb, &m)
+	if problem != "" {
+		b.log.Warn("slack: event partly unreadable; stored with what could be read", "event_id", cb.EventID, "problem", problem)
+		m.problems = append(m.problems, problem)
+	}
+	err = b.handle(ctx, cb, &m)
 	switch {
 	case errors.Is(err, errIgnored), errors.Is(err, pipeline.ErrDuplicate):
 		return nil
@@ -275,10 +294,61 @@ func (b *Bot) mentionsBot(ctx context.Context, text string) bool {
 	return err == nil && strings.Contains(text, "<@"+id.UserID+">")
 }
 
+// decodeLenient decodes JSON into v as far as it can. A value of the
+// wrong type leaves its field unset and is returned as a problem for a
+// person; err is only for data that is not JSON.
+func decodeLenient(data []byte, v any) (problem string, err error) {
+	err = json.Unmarshal(data, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if len(field) > 80 {
+			field = strings.ToValidUTF8(field[:80], "") + "…"
+		}
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Sprintf("the event's field %q holds a value of the wrong kind (%s); it was not read", field, kind), nil
+	}
+	return "", err
+}
+
+// normalize reads a message into a ticket (normalize.SlackMessage). The
+// normalizer is written not to panic on any input; should it panic all
+// the same, the panic is counted and logged, and the ticket keeps the
+// message's text unconverted with the panic in its Problems, so that the
+// message is still stored and acknowledged.
+func (b *Bot) normalize(m *message, files []normalize.SlackFile, lim normalize.Limits) (t *ticket.Ticket) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if b.cfg.Panicked != nil {
+			b.cfg.Panicked()
+		}
+		b.log.Error("slack: reading a message panicked; it is stored with its text unconverted", "ts", m.TS, "panic", p)
+		limit := lim.MaxPartBytes
+		if limit <= 0 {
+			limit = normalize.DefaultMaxPartBytes
+		}
+		text, cut := m.Text, false
+		if int64(len(text)) > limit {
+			text, cut = text[:limit], true
+		}
+		t = &ticket.Ticket{Source: "slack", Problems: append(slices.Clone(m.problems),
+			"the message could not be read (an internal error, counted and logged); its text is kept as it came")}
+		if text = strings.ToValidUTF8(text, ""); text != "" {
+			t.Parts = []ticket.Part{{Kind: ticket.KindBody, ContentType: "text/plain", Text: text, Truncated: cut}}
+		}
+	}()
+	t = b.read(normalize.SlackInput{Text: m.Text, Blocks: m.Blocks, Attachments: m.Attachments, Files: files}, lim)
+	t.Problems = append(t.Problems, m.problems...)
+	return t
+}
+
 // ticketFor normalizes a message.
 func (b *Bot) ticketFor(ctx context.Context, m *message) *ticket.Ticket {
 	files := b.fetchFiles(ctx, m.Files)
-	t := normalize.SlackMessage(m.Text, m.Blocks, files, b.cfg.Limits)
+	t := b.normalize(m, files, b.cfg.Limits)
 	t.From = m.User
 	if t.From == "" {
 		t.From = m.BotID
@@ -329,16 +399,17 @@ func (b *Bot) ingest(ctx context.Context, cb callback, channel, id string, t *ti
 // text, none for unfurls and metadata revisions.
 func (b *Bot) edited(ctx context.Context, cb callback, m *message) error {
 	nm := *m.Message
+	nm.problems = m.problems
 	if nm.Channel == "" {
 		nm.Channel = m.Channel
 	}
-	newText := plainText(&nm)
+	newText := b.plainText(&nm)
 	if p := m.PreviousMessage; p != nil {
-		if plainText(p) == newText {
+		if b.plainText(p) == newText {
 			return errIgnored // unfurl, thread metadata: same words
 		}
 	} else if rec, err := b.st.Ticket(ctx, TicketID(cb.TeamID, m.Channel, nm.TS)); err == nil {
-		if bodyOf(&rec.Ticket) == bodyOf(normalize.SlackMessage(nm.Text, nm.Blocks, nil, b.cfg.Limits)) {
+		if bodyOf(&rec.Ticket) == bodyOf(b.normalize(&nm, nil, b.cfg.Limits)) {
 			return errIgnored
 		}
 	}
@@ -346,8 +417,8 @@ func (b *Bot) edited(ctx context.Context, cb callback, m *message) error {
 	return b.newMessage(ctx, cb, &nm, m.Channel, "#edit-"+hex.EncodeToString(h[:6]))
 }
 
-func plainText(m *message) string {
-	return bodyOf(normalize.SlackMessage(m.Text, m.Blocks, nil, normalize.Limits{}))
+func (b *Bot) plainText(m *message) string {
+	return bodyOf(b.normalize(m, nil, normalize.Limits{}))
 }
 
 func bodyOf(t *ticket.Ticket) string {

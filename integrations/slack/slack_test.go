@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/integrations/slack"
 	"github.com/triage-bot/triage/integrations/slack/slackfake"
+	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/route"
@@ -153,6 +155,8 @@ func TestFixtures(t *testing.T) {
 		absent  []string // text that must not be stored
 		attach  string
 		nothing bool
+		body    string // text the body part contains
+		problem string // text one of the ticket's problems contains
 	}{
 		{name: "plain mrkdwn", file: "message_plain.json", id: "slack:T0FAKE/C0SUPPORT/1700000001.000100", codes: []int{108, 3200, 727}, quoted: "> last week it was ERR_NGROK_727"},
 		{name: "rich text", file: "message_rich_text.json", id: "slack:T0FAKE/C0SUPPORT/1700000002.000200", codes: []int{8012, 3200, 108}, quoted: "> earlier: ERR_NGROK_108"},
@@ -166,6 +170,19 @@ func TestFixtures(t *testing.T) {
 		{name: "channel not configured", file: "other_channel.json", nothing: true},
 		{name: "file share", file: "file_share.json", id: "slack:T0FAKE/C0SUPPORT/1700000009.000900", codes: []int{4018}, attach: "ngrok.log"},
 		{name: "app mention", file: "app_mention.json", id: "slack:T0FAKE/C0SUPPORT/1700000011.001100#mention", codes: nil},
+		{name: "thread broadcast", file: "thread_broadcast.json", id: "slack:T0FAKE/C0SUPPORT/1700000012.001200", codes: []int{8012}},
+		{name: "rich text lists", file: "message_rich_list.json", id: "slack:T0FAKE/C0SUPPORT/1700000015.001500", codes: []int{107, 4018, 108},
+			quoted: "> before: ERR_NGROK_108", body: "3. restart the agent\n4. new authtoken, still ERR_NGROK_107\n  - @U0BOB said :shrug:"},
+		{name: "bot attachments, not the unfurl", file: "bot_attachments.json", answer: true, id: "slack:T0FAKE/C0SUPPORT/1700000013.001300",
+			codes: []int{3200, 8012, 727}, body: "Last error: ERR_NGROK_8012"},
+		{name: "bot section blocks", file: "bot_sections.json", answer: true, id: "slack:T0FAKE/C0SUPPORT/1700000014.001400",
+			codes: []int{3200, 121}, body: "Deploy failed\n*edge* ERR_NGROK_3200 (https://ngrok.com/docs/errors/err_ngrok_3200/)"},
+		{name: "list indent 1e11", file: "hostile_indent_huge.json", id: "slack:T0FAKE/C0SUPPORT/1700000101.000100", codes: []int{3200},
+			body: "steps:\n                - agent start\n                - ERR_NGROK_3200", problem: "indent of 100000000000 is out of range (0 to 8); 8 was used"},
+		{name: "list indent -1", file: "hostile_indent_negative.json", id: "slack:T0FAKE/C0SUPPORT/1700000102.000200", codes: []int{108},
+			body: "1. ERR_NGROK_108", problem: "indent of -1 is out of range (0 to 8); 0 was used"},
+		{name: "fields of the wrong kind", file: "hostile_wrong_types.json", id: "slack:T0FAKE/C0SUPPORT/1700000103.000300", codes: []int{727},
+			body: "still read: ERR_NGROK_727", problem: `the event's field "files.name" holds a value of the wrong kind (array)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +215,16 @@ func TestFixtures(t *testing.T) {
 			}
 			assert.Equal(t, tt.quoted, quoted)
 			assert.Equal(t, tt.attach, attach)
+			if tt.body != "" {
+				require.NotEmpty(t, rec.Ticket.Parts)
+				assert.Contains(t, rec.Ticket.Parts[0].Text, tt.body)
+			}
+			if tt.problem != "" {
+				assert.True(t, slices.ContainsFunc(rec.Ticket.Problems, func(p string) bool { return strings.Contains(p, tt.problem) }),
+					"no problem says %q: %q", tt.problem, rec.Ticket.Problems)
+			} else {
+				assert.Empty(t, rec.Ticket.Problems)
+			}
 			// Redelivery of the same event changes nothing.
 			require.NoError(t, h.bot.HandleEvent(context.Background(), body))
 			again, err := h.st.Tickets(context.Background(), store.TicketQuery{})
@@ -597,4 +624,70 @@ func TestPostAndReactAreIdempotent(t *testing.T) {
 	assert.Equal(t, []string{"key"}, h.fake.Messages("C0SUPPORT")[0].Reactions, "agent-auth's emoji, once")
 	assert.Equal(t, 2, h.fake.Calls("reactions.add"))
 	_ = ts
+}
+
+// hostileFixtures are payloads that crashed the process (indent 1e11:
+// out of memory), panicked (indent -1: 500, never stored) or were
+// dropped (fields of the wrong kind), each with what its ticket must say.
+var hostileFixtures = []struct {
+	file, id, problem string
+}{
+	{"hostile_indent_huge.json", "slack:T0FAKE/C0SUPPORT/1700000101.000100", "indent of 100000000000 is out of range"},
+	{"hostile_indent_negative.json", "slack:T0FAKE/C0SUPPORT/1700000102.000200", "indent of -1 is out of range"},
+	{"hostile_wrong_types.json", "slack:T0FAKE/C0SUPPORT/1700000103.000300", "holds a value of the wrong kind"},
+}
+
+// storedWithProblem checks that the ticket id is stored with a problem
+// containing problem.
+func storedWithProblem(t *testing.T, st *sqlite.Store, id, problem string) {
+	t.Helper()
+	rec, err := st.Ticket(context.Background(), id)
+	require.NoError(t, err, "the message is stored")
+	assert.True(t, slices.ContainsFunc(rec.Ticket.Problems, func(p string) bool { return strings.Contains(p, problem) }),
+		"no problem says %q: %q", problem, rec.Ticket.Problems)
+	var text int
+	for _, p := range rec.Ticket.Parts {
+		text += len(p.Text)
+	}
+	assert.Positive(t, text)
+	assert.Less(t, text, 1<<10, "the text stays the size of the message")
+}
+
+func TestHostilePayloadsAreStoredAndAcknowledged(t *testing.T) {
+	for _, tt := range hostileFixtures {
+		t.Run(tt.file+" over the Events API", func(t *testing.T) {
+			h := newHarness(t, nil)
+			srv := httptest.NewServer(h.bot.EventsHandler())
+			t.Cleanup(srv.Close)
+			resp, err := http.DefaultClient.Do(slackfake.SignedRequest(srv.URL, slackfake.SigningSecret, time.Now(), "application/json", fixture(t, tt.file)))
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			storedWithProblem(t, h.st, tt.id, tt.problem)
+		})
+		t.Run(tt.file+" over Socket Mode", func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.run(t, true)
+			waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
+			env := h.fake.SendEvent(fixture(t, tt.file))
+			waitFor(t, "ack", func() bool { _, ok := h.fake.Acked(env); return ok })
+			storedWithProblem(t, h.st, tt.id, tt.problem)
+		})
+	}
+}
+
+func TestNormalizerPanicStillStores(t *testing.T) {
+	var panics int
+	h := newHarness(t, func(c *slack.Config) { c.Panicked = func() { panics++ } })
+	slack.SetReader(h.bot, func(normalize.SlackInput, normalize.Limits) *ticket.Ticket { panic("a bug") })
+	body, ts := h.say("EvBug", "tunnel: ERR_NGROK_3200", "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body), "acknowledged")
+	rec, err := h.st.Ticket(context.Background(), "slack:T0FAKE/C0SUPPORT/"+ts)
+	require.NoError(t, err, "stored")
+	require.Len(t, rec.Ticket.Parts, 1)
+	assert.Equal(t, "tunnel: ERR_NGROK_3200", rec.Ticket.Parts[0].Text, "the text as it came")
+	assert.Equal(t, []int{3200}, rec.Codes)
+	require.Len(t, rec.Ticket.Problems, 1)
+	assert.Contains(t, rec.Ticket.Problems[0], "could not be read")
+	assert.Equal(t, 1, panics, "counted")
 }

@@ -1,0 +1,12 @@
+package slack
+
+import (
+	"github.com/triage-bot/triage/normalize"
+	"github.com/triage-bot/triage/ticket"
+)
+
+// SetReader replaces the message normalizer, to test what happens when it
+// panics.
+func SetReader(b *Bot, read func(normalize.SlackInput, normalize.Limits) *ticket.Ticket) {
+	b.read = read
+}
