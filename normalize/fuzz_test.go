@@ -126,6 +126,7 @@ func FuzzHeaders(f *testing.F) {
 		}
 	})
 }
+
 // fuzzSlackEvent is what FuzzSlack reads of an Events API envelope, as
 // the Slack integration does: the message, or the new message of a
 // message_changed, and a thread_broadcast's root.
