@@ -38,13 +38,13 @@ type ruleSpec struct {
 
 // matchSpec is a rule's `match:`. Every key given must hold.
 type matchSpec struct {
-	Category      list           `yaml:"category"`
-	Code          list           `yaml:"code"`
-	Source        list           `yaml:"source"`
-	Sender        list           `yaml:"sender"`
-	SenderDomain  list           `yaml:"sender_domain"`
-	Channel       list           `yaml:"channel"`
-	Keyword       list           `yaml:"keyword"`
+	Category      list              `yaml:"category"`
+	Code          list              `yaml:"code"`
+	Source        list              `yaml:"source"`
+	Sender        list              `yaml:"sender"`
+	SenderDomain  list              `yaml:"sender_domain"`
+	Channel       list              `yaml:"channel"`
+	Keyword       list              `yaml:"keyword"`
 	HasCode       optional[bool]    `yaml:"has_code"`
 	QuotedOnly    optional[bool]    `yaml:"quoted_only"`
 	Inferred      optional[bool]    `yaml:"inferred"`

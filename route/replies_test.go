@@ -50,10 +50,10 @@ func TestReplyTexts(t *testing.T) {
 		team       []string // in the forward and the webhook's plain list
 	}{
 		{
-			name:  "written",
-			tk:    emailTicket("ana@example.com", "agent quits", writtenBody, ""),
-			slack: []string{"ngrok error code in this message (agent-auth):\n• <https://ngrok.com/docs/errors/err_ngrok_108/|ERR_NGROK_108> — "},
-			mail:  []string{"Your message mentions this ngrok error:\n\nERR_NGROK_108: ", "Docs: https://ngrok.com/docs/errors/err_ngrok_108/"},
+			name:       "written",
+			tk:         emailTicket("ana@example.com", "agent quits", writtenBody, ""),
+			slack:      []string{"ngrok error code in this message (agent-auth):\n• <https://ngrok.com/docs/errors/err_ngrok_108/|ERR_NGROK_108> — "},
+			mail:       []string{"Your message mentions this ngrok error:\n\nERR_NGROK_108: ", "Docs: https://ngrok.com/docs/errors/err_ngrok_108/"},
 			notInReply: []string{"looks like", "please send", "quoted"},
 			team:       []string{"ERR_NGROK_108"},
 		},
