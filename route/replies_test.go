@@ -78,6 +78,16 @@ func TestReplyTexts(t *testing.T) {
 			team:       []string{"agent-api:103 (agent API, not an ngrok code)", "Agent API error 103 (not an ngrok code)"},
 		},
 		{
+			name: "agent API number with the cause written in details.err",
+			tk: emailTicket("ana@example.com", "pyngrok fails", `{"error_code":103,"status_code":502,"msg":"failed to start tunnel",`+
+				`"details":{"err":"authentication failed: too many agents\r\n\r\nERR_NGROK_108\r\n"}}`, ""),
+			slack: []string{"ngrok error code in this message (agent-auth):\n• <https://ngrok.com/docs/errors/err_ngrok_108/|ERR_NGROK_108> — ",
+				"The ngrok agent's local API answered with error 103, a number of its own"},
+			mail:       []string{"Your message mentions this ngrok error:\n\nERR_NGROK_108: ", "The ngrok agent's local API answered with error 103."},
+			notInReply: []string{"ERR_NGROK_103", "looks like"},
+			team:       []string{"- ERR_NGROK_108: ", "agent-api:103 (agent API, not an ngrok code)"},
+		},
+		{
 			name:       "quoted only",
 			tk:         emailTicket("ana@example.com", "Re: tunnel", quotedBody, quotedOld),
 			slack:      []string{"Only in the quoted history, so not taken as the error reported now: <https://ngrok.com/docs/errors/err_ngrok_3200/|ERR_NGROK_3200>."},
