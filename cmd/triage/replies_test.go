@@ -286,3 +286,27 @@ func plainPart(t *testing.T, data []byte) string {
 	t.Fatal("no text/plain part")
 	return ""
 }
+
+func TestRulesTestCodeLabels(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	e108, e3200 := cat.Lookup(108), cat.Lookup(3200)
+	ann := fmt.Sprintf(`{"codes":[{"code":108,"name":%q,"inferred":true,"phrase":"limited to 1 simultaneous ngrok agent session"},`+
+		`{"code":3200,"name":%q,"quoted_only":true}],"agent_api":[{"number":103,"name":"agent-api:103"}]}`, e108.Name(), e3200.Name())
+	tests := []struct {
+		name  string
+		codes []int
+		ann   string
+		want  []string
+	}{
+		{"inferred, quoted and agent API", []int{108, 3200}, ann, []string{`ERR_NGROK_108 (inferred from "limited to 1 simultaneous ngrok agent session")`,
+			"ERR_NGROK_3200 (quoted only)", "agent-api:103 (agent API, not an ngrok code)"}},
+		{"annotation unreadable", []int{108}, "{", []string{"ERR_NGROK_108"}},
+		{"nothing", nil, `{"codes":[]}`, []string{"none"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, codeLabels(tt.codes, []byte(tt.ann)))
+		})
+	}
+}
