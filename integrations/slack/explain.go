@@ -78,16 +78,13 @@ func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIVie
 	section := func(text string, accessory *slackapi.Accessory) {
 		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes(text, 2900), false, false), nil, accessory))
 	}
-	for _, c := range codes {
-		if c.Inferred && c.QuotedOnly {
-			continue // a guess about old history helps nobody
-		}
+	codeSection := func(c route.CodeView) {
 		if !c.Known {
 			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", c.DocsURL, c.Name))
-			continue
+			return
 		}
 		if len(blocks) >= maxCodeSections {
-			continue
+			return
 		}
 		var text string
 		switch {
@@ -106,11 +103,24 @@ func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIVie
 		btn.URL = c.DocsURL
 		section(text, slackapi.NewAccessory(btn))
 	}
+	// As the default reply text has it: codes in the new text (written,
+	// then inferred), the agent API's numbers, then codes written only in
+	// quoted history.
+	for _, c := range codes {
+		if !c.QuotedOnly {
+			codeSection(c)
+		}
+	}
 	for _, n := range agent {
 		if len(blocks) >= maxCodeSections {
 			break
 		}
 		section(fmt.Sprintf("*Agent API error %d* — %s\n_A number of the ngrok agent's local API, not an ngrok error code._", n.Number, escape(n.Summary)), nil)
+	}
+	for _, c := range codes {
+		if c.QuotedOnly && !c.Inferred { // a guess about old history helps nobody
+			codeSection(c)
+		}
 	}
 	for _, n := range unknown {
 		name := extract.CodeString(n)
