@@ -40,7 +40,8 @@ type Code struct {
 	// Phrase is, for an inferred code, the customer's words that named it.
 	Phrase string `json:"phrase,omitempty"`
 	// Forms lists the forms it was found in (extract.Form names), each
-	// once, in order of first appearance.
+	// once, in extract.Form order: strongest first (route shows Forms[0]
+	// as the code's form).
 	Forms []string `json:"forms,omitempty"`
 }
 

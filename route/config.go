@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -37,17 +38,22 @@ type ruleSpec struct {
 
 // matchSpec is a rule's `match:`. Every key given must hold.
 type matchSpec struct {
-	Category      list           `yaml:"category"`
-	Code          list           `yaml:"code"`
-	Source        list           `yaml:"source"`
-	Sender        list           `yaml:"sender"`
-	SenderDomain  list           `yaml:"sender_domain"`
-	Channel       list           `yaml:"channel"`
-	Keyword       list           `yaml:"keyword"`
-	HasCode       optional[bool] `yaml:"has_code"`
-	QuotedOnly    optional[bool] `yaml:"quoted_only"`
-	AutoSubmitted optional[bool] `yaml:"auto_submitted"`
-	Line          int            `yaml:"-"`
+	Category      list              `yaml:"category"`
+	Code          list              `yaml:"code"`
+	Source        list              `yaml:"source"`
+	Sender        list              `yaml:"sender"`
+	SenderDomain  list              `yaml:"sender_domain"`
+	Channel       list              `yaml:"channel"`
+	Keyword       list              `yaml:"keyword"`
+	HasCode       optional[bool]    `yaml:"has_code"`
+	QuotedOnly    optional[bool]    `yaml:"quoted_only"`
+	Inferred      optional[bool]    `yaml:"inferred"`
+	AgentAPI      optional[bool]    `yaml:"agent_api"`
+	MinConfidence optional[float64] `yaml:"min_confidence"`
+	Forms         list              `yaml:"forms"`
+	ExcludeForms  list              `yaml:"exclude_forms"`
+	AutoSubmitted optional[bool]    `yaml:"auto_submitted"`
+	Line          int               `yaml:"-"`
 }
 
 // actionSpec is one entry of `actions:`.
@@ -236,6 +242,16 @@ func (c *compiler) decode(n *yaml.Node, v reflect.Value, where, path string) {
 			return
 		}
 		p.Value = b
+		return
+	case *optional[float64]:
+		p.Line, p.Set = n.Line, true
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") || err != nil {
+			c.errorf(n.Line, where, "%swant a number, got %s", pfx(path), describe(n))
+			p.Set = false
+			return
+		}
+		p.Value = f
 		return
 	case *list:
 		p.Line, p.Set = n.Line, true
@@ -484,10 +500,78 @@ func (c *compiler) matcher(ms *matchSpec, where string) matcher {
 	if ms.QuotedOnly.Set {
 		m.quotedOnly = &ms.QuotedOnly.Value
 	}
+	if ms.Inferred.Set {
+		m.inferred = &ms.Inferred.Value
+	}
+	if ms.AgentAPI.Set {
+		m.agentAPI = &ms.AgentAPI.Value
+	}
 	if ms.AutoSubmitted.Set {
 		m.autoSubmitted = &ms.AutoSubmitted.Value
 	}
+	if mc := ms.MinConfidence; mc.Set {
+		if mc.Value <= 0 || mc.Value > 1 {
+			c.errorf(mc.Line, where, "match.min_confidence: %v is out of range (write a number above 0 and at most 1, e.g. 0.9 for written codes only; see the confidence of each form in route/REFERENCE.md)", mc.Value)
+		} else {
+			m.filter.minConfidence = mc.Value
+		}
+	}
+	formBits := func(l list, key string) uint32 {
+		var bits uint32
+		if !nonEmpty(l, key) {
+			return 0
+		}
+		for _, it := range l.Items {
+			name := strings.ToLower(strings.TrimSpace(it.Value))
+			f, ok := codeForm(name)
+			switch {
+			case name == extract.FormAgentAPI.String():
+				c.errorf(it.Line, where, "match.%s: %q numbers are the agent's local API's, not ngrok codes, and have no form to filter (use agent_api: true to match them)", key, it.Value)
+			case !ok:
+				c.errorf(it.Line, where, "match.%s: unknown form %q (valid: %s)", key, it.Value, strings.Join(CodeForms(), ", "))
+			default:
+				bits |= 1 << f
+			}
+		}
+		return bits
+	}
+	m.filter.forms = formBits(ms.Forms, "forms")
+	m.filter.exclude = formBits(ms.ExcludeForms, "exclude_forms")
+	if both := m.filter.forms & m.filter.exclude; both != 0 {
+		c.errorf(ms.ExcludeForms.Line, where, "match.exclude_forms: %s also listed in forms (a form is either wanted or excluded)", strings.Join(formList(both), ", "))
+	}
 	return m
+}
+
+// CodeForms returns the names of the forms a code can be found in, for
+// `forms:` and `exclude_forms:`, strongest first.
+func CodeForms() []string {
+	var out []string
+	for f := extract.Form(0); f <= extract.FormInferred; f++ {
+		if f != extract.FormAgentAPI {
+			out = append(out, f.String())
+		}
+	}
+	return out
+}
+
+// codeForm returns the form named name, if it is one a code can have.
+func codeForm(name string) (extract.Form, bool) {
+	if !slices.Contains(CodeForms(), name) {
+		return 0, false
+	}
+	return extract.ParseForm(name), true
+}
+
+// formList returns the names of the forms in a bit set.
+func formList(bits uint32) []string {
+	var out []string
+	for f := extract.Form(0); f <= extract.FormInferred; f++ {
+		if bits&(1<<f) != 0 {
+			out = append(out, f.String())
+		}
+	}
+	return out
 }
 
 func joinCategories(cs []catalog.Category) string {

@@ -25,7 +25,10 @@ func renderPlain(d *TemplateData) string {
 	var b strings.Builder
 	n := 64 + len(d.Primary) + len(d.Ticket.Subject) + len(d.Ticket.From)
 	for i := range d.Codes {
-		n += 8 + len(d.Codes[i].Name) + len(d.Codes[i].Summary) + len(d.Codes[i].DocsURL)
+		n += 24 + len(d.Codes[i].Name) + len(d.Codes[i].Summary) + len(d.Codes[i].DocsURL)
+	}
+	for i := range d.AgentAPI {
+		n += 40 + len(d.AgentAPI[i].Name) + len(d.AgentAPI[i].Summary)
 	}
 	b.Grow(n)
 	b.WriteByte('[')
@@ -46,6 +49,12 @@ func renderPlain(d *TemplateData) string {
 		c := &d.Codes[i]
 		b.WriteString("- ")
 		b.WriteString(c.Name)
+		if c.Inferred {
+			b.WriteString(" (inferred)")
+		}
+		if c.QuotedOnly {
+			b.WriteString(" (quoted only)")
+		}
 		b.WriteString(": ")
 		b.WriteString(c.Summary)
 		b.WriteByte(' ')
@@ -54,6 +63,13 @@ func renderPlain(d *TemplateData) string {
 	}
 	if len(d.Codes) == 0 {
 		b.WriteString("No ngrok error code found.\n")
+	}
+	for i := range d.AgentAPI {
+		b.WriteString("- ")
+		b.WriteString(d.AgentAPI[i].Name)
+		b.WriteString(" (agent API, not an ngrok code): ")
+		b.WriteString(d.AgentAPI[i].Summary)
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

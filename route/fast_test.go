@@ -28,6 +28,16 @@ func TestRenderersMatchTemplates(t *testing.T) {
 			d.Ticket.Subject = "Re: {{.Primary}} <b>&amp; ümlaut\n\tnext line \\ \"q\""
 			d.Ticket.From = "Ana <ana@example.com>"
 		},
+		"inferred, quoted and agent API": func(d *TemplateData) {
+			d.Codes = []CodeView{{Code: 3200, Name: "ERR_NGROK_3200", Summary: "offline", Inferred: true, Phrase: "tunnel x not found", Form: "inferred", Confidence: 0.5},
+				{Code: 108, Name: "ERR_NGROK_108", Summary: "sessions", QuotedOnly: true, Inferred: true, Form: "inferred", Confidence: 0.5},
+				{Code: 8012, Name: "ERR_NGROK_8012", Summary: "upstream", QuotedOnly: true, Form: "canonical", Confidence: 1}}
+			d.AgentAPI = []AgentAPIView{{Number: 103, Name: "agent-api:103", Summary: "could not start"}, {Number: 7, Name: "agent-api:7"}}
+		},
+		"agent API only": func(d *TemplateData) {
+			d.Codes, d.Primary = nil, ""
+			d.AgentAPI = []AgentAPIView{{Number: 102, Name: "agent-api:102", Summary: "bad tunnel definition"}}
+		},
 		"three codes": func(d *TemplateData) {
 			d.Codes = []CodeView{d.Codes[0], {Code: 3200, Name: "ERR_NGROK_3200", Summary: "offline", DocsURL: "https://x/3200"},
 				{Code: 99999, Name: "ERR_NGROK_99999", Summary: "unknown to the catalog", Known: false}}
@@ -40,10 +50,20 @@ func TestRenderersMatchTemplates(t *testing.T) {
 	require.NotEmpty(t, entries)
 	for i := range 200 {
 		tests[fmt.Sprintf("random %d", i)] = func(d *TemplateData) {
-			d.Codes = nil
+			d.Codes, d.AgentAPI = nil, nil
 			for range rng.IntN(4) {
 				e := entries[rng.IntN(len(entries))]
-				d.Codes = append(d.Codes, CodeView{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true})
+				c := CodeView{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true,
+					Form: "canonical", Confidence: 1, QuotedOnly: rng.IntN(3) == 0}
+				if rng.IntN(3) == 0 {
+					c.Inferred, c.Form, c.Confidence, c.Phrase = true, "inferred", 0.5, "words of the customer"
+				}
+				d.Codes = append(d.Codes, c)
+			}
+			for range rng.IntN(3) {
+				n := []int{102, 103, 104, 999}[rng.IntN(4)]
+				e := catalog.AgentAPI(n)
+				d.AgentAPI = append(d.AgentAPI, AgentAPIView{Number: n, Name: e.Name, Summary: e.Summary, Hint: e.Hint, Known: e.Known})
 			}
 			d.Primary = ""
 			if len(d.Codes) > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -25,26 +26,123 @@ type matcher struct {
 	keywords      []string // lower-case, white space folded
 	hasCode       *bool
 	quotedOnly    *bool
+	inferred      *bool
+	agentAPI      *bool
 	autoSubmitted *bool
+	// filter says which codes the code conditions (category, code,
+	// has_code, quoted_only, inferred) look at; its zero value lets every
+	// code count.
+	filter codeFilter
+}
+
+// codeFilter is a rule's min_confidence, forms and exclude_forms: the
+// codes that count for its code conditions.
+type codeFilter struct {
+	minConfidence float64 // 0: any
+	forms         uint32  // bit per extract.Form; 0: any form
+	exclude       uint32  // bit per extract.Form
+}
+
+// active reports whether the filter leaves any code out.
+func (f codeFilter) active() bool { return f.minConfidence > 0 || f.forms != 0 || f.exclude != 0 }
+
+// counts reports whether code c counts: its confidence (the highest among
+// its matches) is at least the minimum, and at least one of the forms it
+// was found in is listed in forms (when given) and not in exclude.
+func (f codeFilter) counts(c *annotate.Code) bool {
+	if c.Confidence < f.minConfidence {
+		return false
+	}
+	if f.forms == 0 && f.exclude == 0 {
+		return true
+	}
+	if len(c.Forms) == 0 {
+		// An annotation without forms (stored before forms were
+		// recorded, or built by hand): written unless inferred.
+		form := extract.FormCanonical
+		if c.Inferred {
+			form = extract.FormInferred
+		}
+		return f.allows(form)
+	}
+	for _, name := range c.Forms {
+		if f.allows(extract.ParseForm(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// allows reports whether one form passes forms and exclude_forms.
+func (f codeFilter) allows(form extract.Form) bool {
+	bit := uint32(1) << form
+	return (f.forms == 0 || f.forms&bit != 0) && f.exclude&bit == 0
+}
+
+// codeFacts is what the code conditions ask of a ticket, over the codes
+// that count.
+type codeFacts struct {
+	any        bool             // some code counts
+	quotedOnly bool             // some counts, and every one is only in quoted history
+	inferred   bool             // some counts, and every one was only inferred
+	primary    catalog.Category // the category of the first that counts
+}
+
+// facts computes the code facts of a under the matcher's filter.
+func (m *matcher) facts(a *annotate.Annotation) codeFacts {
+	f := codeFacts{quotedOnly: true, inferred: true}
+	for i := range a.Codes {
+		c := &a.Codes[i]
+		if !m.filter.counts(c) {
+			continue
+		}
+		if !f.any {
+			f.any, f.primary = true, c.Category
+		}
+		f.quotedOnly = f.quotedOnly && c.QuotedOnly
+		f.inferred = f.inferred && c.Inferred
+	}
+	if !f.any {
+		f.quotedOnly, f.inferred = false, false
+	} else if !m.filter.active() {
+		f.primary = a.Primary
+	}
+	return f
+}
+
+// needsFacts reports whether any code condition is set.
+func (m *matcher) needsFacts() bool {
+	return m.hasCode != nil || m.quotedOnly != nil || m.inferred != nil || m.categories != nil || m.filter.active()
 }
 
 // matches reports whether every condition holds for the ticket in v.
 func (m *matcher) matches(v *view) bool {
-	a := v.a
-	if m.hasCode != nil && a.HasCodes() != *m.hasCode {
-		return false
+	a := &v.a
+	if m.needsFacts() {
+		f := m.facts(a)
+		switch {
+		case m.hasCode != nil && f.any != *m.hasCode:
+			return false
+		case m.hasCode == nil && m.filter.active() && !f.any:
+			// min_confidence, forms and exclude_forms ask for a code
+			// that passes them, unless has_code: false says otherwise.
+			return false
+		case m.quotedOnly != nil && f.quotedOnly != *m.quotedOnly:
+			return false
+		case m.inferred != nil && f.inferred != *m.inferred:
+			return false
+		case m.categories != nil && (!f.any || !slices.Contains(m.categories, f.primary)):
+			return false
+		}
 	}
-	if m.quotedOnly != nil && quotedOnly(a) != *m.quotedOnly {
+	if m.agentAPI != nil && (len(a.AgentAPI) > 0) != *m.agentAPI {
 		return false
 	}
 	if m.autoSubmitted != nil && autoSubmitted(v.t) != *m.autoSubmitted {
 		return false
 	}
-	if m.categories != nil && !slices.Contains(m.categories, a.Primary) {
-		return false
-	}
 	if m.codes != nil && !slices.ContainsFunc(a.Codes, func(c annotate.Code) bool {
-		return slices.ContainsFunc(m.codes, func(r codeRange) bool { return r.contains(c.Code) })
+		return m.filter.counts(&c) && slices.ContainsFunc(m.codes, func(r codeRange) bool { return r.contains(c.Code) })
 	}) {
 		return false
 	}
@@ -63,20 +161,6 @@ func (m *matcher) matches(v *view) bool {
 	if m.keywords != nil {
 		text := v.newText()
 		if !slices.ContainsFunc(m.keywords, func(k string) bool { return strings.Contains(text, k) }) {
-			return false
-		}
-	}
-	return true
-}
-
-// quotedOnly reports whether the ticket has codes and all of them are only
-// in quoted history.
-func quotedOnly(a annotate.Annotation) bool {
-	if !a.HasCodes() {
-		return false
-	}
-	for _, c := range a.Codes {
-		if !c.QuotedOnly {
 			return false
 		}
 	}
@@ -224,6 +308,7 @@ type view struct {
 	addrDone     bool
 	text         *string
 	tv           *TicketView
+	groups       codeGroups // tv.Codes split for templates
 	bare         []CodeView // tv.Codes without the catalog's words
 }
 

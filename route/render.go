@@ -56,6 +56,9 @@ type TicketView struct {
 	Codes []CodeView `json:"codes"`
 	// Unknown lists codes the catalog does not know.
 	Unknown []int `json:"unknown,omitempty"`
+	// AgentAPI lists the numbers of the ngrok agent's local API found in
+	// the ticket: a namespace of their own, never ngrok error codes.
+	AgentAPI []AgentAPIView `json:"agent_api,omitempty"`
 	// Excerpt is the first ExcerptRunes characters of the new body text
 	// (not quoted history, not attachments), redacted; "…" marks a cut.
 	Excerpt string `json:"excerpt"`
@@ -84,6 +87,42 @@ type CodeView struct {
 	// Known is false for a code the catalog has no entry for yet; its
 	// Summary is then a note for the team, not for customers.
 	Known bool `json:"known"`
+	// Form is the strongest form the code was found in (an
+	// extract.Form name: "canonical", "docs-url", …, "inferred").
+	Form string `json:"form,omitempty"`
+	// Forms lists every form it was found in, strongest first.
+	Forms []string `json:"forms,omitempty"`
+	// Confidence is the highest confidence among its matches: 1 for a
+	// code written in full, 0.5 for one only inferred.
+	Confidence float64 `json:"confidence"`
+	// Inferred is true when the code was never written in the ticket,
+	// only named by its wording: "this looks like", never what the
+	// customer reported.
+	Inferred bool `json:"inferred,omitempty"`
+	// Phrase is, for an inferred code, the customer's words that named
+	// it, redacted.
+	Phrase string `json:"phrase,omitempty"`
+}
+
+// written reports whether the code is one the customer reports: written
+// (not only inferred) in new text (not only in quoted history).
+func (c *CodeView) written() bool { return !c.Inferred && !c.QuotedOnly }
+
+// AgentAPIView is one number of the ngrok agent's local API found in a
+// ticket ({"error_code":103,"status_code":502,…}), with what it means.
+type AgentAPIView struct {
+	// Number is the agent API's error_code.
+	Number int `json:"number"`
+	// Name is "agent-api:<n>", never spelled like an ngrok code.
+	Name string `json:"name"`
+	// Summary says what the number means.
+	Summary string `json:"summary"`
+	// Hint is a first step, written for the support engineer.
+	Hint string `json:"hint,omitempty"`
+	// QuotedOnly is true when it appears only in quoted history.
+	QuotedOnly bool `json:"quoted_only"`
+	// Known is false for a number the table does not describe.
+	Known bool `json:"known"`
 }
 
 // TemplateData is what `target` and `template` templates are executed
@@ -97,6 +136,17 @@ type TemplateData struct {
 	Primary string
 	// Unknown is Ticket.Unknown.
 	Unknown []int
+	// Written are the codes the customer reports: written in the new
+	// text, not only in quoted history and not only inferred.
+	Written []CodeView
+	// LooksLike are the codes named only by the wording of the new text
+	// ("this looks like …"), never written there.
+	LooksLike []CodeView
+	// Quoted are the codes written only in quoted history: not what the
+	// customer reports now.
+	Quoted []CodeView
+	// AgentAPI is Ticket.AgentAPI.
+	AgentAPI []AgentAPIView
 	// Rule is the rule's name ("default" for the default).
 	Rule string
 	// Kind is the action kind.
@@ -124,7 +174,8 @@ func Key(ticketID, rule, kind, target string, index int) string {
 // plan renders one action for the ticket in v.
 func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionState) (ticket.Action, error) {
 	tv := v.ticketView()
-	data := TemplateData{Ticket: *tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Unknown: tv.Unknown, Rule: ruleName, Kind: a.kind}
+	data := newTemplateData(tv, v.groups)
+	data.Rule, data.Kind = ruleName, a.kind
 	target := a.targetText
 	switch {
 	case a.targetFn != nil:
@@ -157,6 +208,7 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		// words in every row.
 		p.Ticket.Excerpt = ""
 		p.Ticket.Codes = v.bareCodes()
+		p.Ticket.AgentAPI = nil
 	}
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
@@ -175,6 +227,33 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 	}, nil
 }
 
+// codeGroups are a ticket's codes split as TemplateData shows them.
+type codeGroups struct{ written, looksLike, quoted []CodeView }
+
+// groupCodes splits codes into those the customer reports, those only
+// inferred from the new text, and those written only in quoted history
+// (codes only inferred from quoted history are in none of them).
+func groupCodes(codes []CodeView) codeGroups {
+	var g codeGroups
+	for _, c := range codes {
+		switch {
+		case c.written():
+			g.written = append(g.written, c)
+		case !c.QuotedOnly:
+			g.looksLike = append(g.looksLike, c)
+		case !c.Inferred:
+			g.quoted = append(g.quoted, c)
+		}
+	}
+	return g
+}
+
+// newTemplateData returns the data templates see for tv, split as g.
+func newTemplateData(tv *TicketView, g codeGroups) TemplateData {
+	return TemplateData{Ticket: *tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Unknown: tv.Unknown,
+		Written: g.written, LooksLike: g.looksLike, Quoted: g.quoted, AgentAPI: tv.AgentAPI}
+}
+
 // bareCodes returns (once) the ticket's codes without the catalog's words,
 // for in-place actions' payloads.
 func (v *view) bareCodes() []CodeView {
@@ -182,7 +261,8 @@ func (v *view) bareCodes() []CodeView {
 		tv := v.ticketView()
 		v.bare = make([]CodeView, len(tv.Codes))
 		for i, c := range tv.Codes {
-			v.bare[i] = CodeView{Code: c.Code, Name: c.Name, Category: c.Category, QuotedOnly: c.QuotedOnly, Known: c.Known}
+			v.bare[i] = CodeView{Code: c.Code, Name: c.Name, Category: c.Category, QuotedOnly: c.QuotedOnly, Known: c.Known,
+				Form: c.Form, Confidence: c.Confidence, Inferred: c.Inferred}
 		}
 	}
 	return v.bare
@@ -206,11 +286,21 @@ func (v *view) ticketView() *TicketView {
 		Unknown:         a.Unknown,
 	}
 	for _, c := range a.Codes {
-		tv.Codes = append(tv.Codes, CodeView{
+		cv := CodeView{
 			Code: c.Code, Name: c.Name, Summary: c.Summary, Category: string(c.Category),
 			DocsURL: c.DocsURL, Hint: c.Hint, QuotedOnly: c.QuotedOnly, Official: c.Official, Known: c.Known,
-		})
+			Forms: c.Forms, Confidence: c.Confidence, Inferred: c.Inferred, Phrase: redactPhrase(c.Phrase),
+		}
+		if len(c.Forms) > 0 {
+			cv.Form = c.Forms[0]
+		}
+		tv.Codes = append(tv.Codes, cv)
 	}
+	for _, n := range a.AgentAPI {
+		tv.AgentAPI = append(tv.AgentAPI, AgentAPIView{Number: n.Number, Name: n.Name, Summary: n.Summary, Hint: n.Hint,
+			QuotedOnly: n.QuotedOnly, Known: n.Known})
+	}
+	v.groups = groupCodes(tv.Codes)
 	var body []string
 	for _, p := range t.Parts {
 		if p.Kind == ticket.KindBody {
@@ -269,7 +359,22 @@ func funcs() template.FuncMap {
 		"upper":    strings.ToUpper,
 		"truncate": truncate,
 		"mrkdwn":   mrkdwn,
+		"clause":   clause,
 	}
+}
+
+// redactPhrase redacts an inferred code's phrase (the customer's words).
+func redactPhrase(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redact.String(s)
+}
+
+// clause drops the final full stop of a sentence, so a summary reads
+// inside another sentence: "this looks like X (too many sessions)".
+func clause(s string) string {
+	return strings.TrimSuffix(strings.TrimSpace(s), ".")
 }
 
 // join joins the elements of a list (strings, numbers, codes) with sep:
@@ -302,12 +407,26 @@ func newTemplate() *template.Template {
 	return template.New("t").Funcs(funcs()).Option("missingkey=error")
 }
 
-// Default texts, by kind. Each lists every code with its summary and docs
-// link; route/REFERENCE.md shows them.
+// Default texts, by kind; route/REFERENCE.md shows them. The texts a
+// customer may read (slack.reply, slack.post, email.reply) name as the
+// customer's error only the codes written in the new text (.Written); a
+// code named only by the wording is offered as "this looks like", with a
+// request for the real code; codes only in quoted history and the agent
+// API's numbers are explained, never presented as the error reported.
+// The texts for the team (webhook, jsonl, alert, email.forward) list
+// every code, marking inferred and quoted-only ones.
 const (
-	slackCodes = `{{define "codes"}}{{if .Codes}}ngrok error {{if gt (len .Codes) 1}}codes{{else}}code{{end}} in this message ({{.Primary}}):
-{{range .Codes}}• <{{.DocsURL}}|{{.Name}}> — {{mrkdwn .Summary}}{{if .QuotedOnly}} _(only in quoted history)_{{end}}
-{{end}}{{else}}No ngrok error code found in this message.
+	slackCodes = `{{define "codes"}}
+{{- if .Written}}ngrok error {{if gt (len .Written) 1}}codes{{else}}code{{end}} in this message ({{.Primary}}):
+{{range .Written}}• <{{.DocsURL}}|{{.Name}}> — {{mrkdwn .Summary}}
+{{end}}{{end}}
+{{- range .LooksLike}}{{if $.Written}}It also looks like{{else}}No error code is written in this message, but it looks like{{end}} <{{.DocsURL}}|{{.Name}}> ({{mrkdwn (clause .Summary)}}), going by the words “{{mrkdwn .Phrase}}”. If you saw an error code, please send it.
+{{end}}
+{{- range .AgentAPI}}The ngrok agent's local API answered with error {{.Number}}, a number of its own and not an ngrok error code: {{mrkdwn .Summary}}
+{{end}}
+{{- if .Quoted}}Only in the quoted history, so not taken as the error reported now: {{range $i, $c := .Quoted}}{{if $i}}, {{end}}<{{.DocsURL}}|{{.Name}}>{{end}}.
+{{end}}
+{{- if not (or .Written .LooksLike .AgentAPI .Quoted)}}No ngrok error code found in this message.
 {{end}}{{end}}`
 
 	slackReplyText = slackCodes + `{{template "codes" .}}`
@@ -318,13 +437,27 @@ const (
 
 	emailReplyText = `Hello,
 
-thank you for writing to us.{{if .Codes}} Your message mentions {{if gt (len .Codes) 1}}these ngrok errors{{else}}this ngrok error{{end}}:
-{{range .Codes}}
+thank you for writing to us.
+{{- if .Written}} Your message mentions {{if gt (len .Written) 1}}these ngrok errors{{else}}this ngrok error{{end}}:
+{{range .Written}}
 {{.Name}}: {{if .Known}}{{.Summary}}{{else}}please see its page in ngrok's documentation.{{end}}
 {{- if .Hint}}
   What to try: {{.Hint}}{{end}}
   Docs: {{.DocsURL}}
 {{end}}{{else}}
+{{end}}
+{{- range .LooksLike}}
+{{if $.Written}}Part of your message also{{else}}Your message does not include an error code, but it{{end}} reads like {{.Name}} ({{clause .Summary}}), going by the words "{{.Phrase}}". If you saw an error code, please send it to us so we can be sure.
+{{- if .Hint}}
+  What to try: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}
+{{- range .AgentAPI}}
+The ngrok agent's local API answered with error {{.Number}}. That number is the agent API's own, not one of ngrok's ERR_NGROK_ error codes: {{.Summary}}
+{{end}}
+{{- if .Quoted}}
+The earlier messages you quoted mention {{join ", " .Quoted}}; we have not taken {{if gt (len .Quoted) 1}}them{{else}}it{{end}} as the problem you are reporting now.
+{{- if not (or .Written .LooksLike .AgentAPI)}} If you are seeing an error now, please send us its code or the full message.{{end}}
 {{end}}
 A member of our support team will follow up.
 `
@@ -336,17 +469,19 @@ Subject: {{.Ticket.Subject}}
 Category: {{if .Primary}}{{.Primary}}{{else}}none{{end}}
 
 {{if .Codes}}Codes:
-{{range .Codes}}- {{.Name}} ({{.Category}}): {{.Summary}}
+{{range .Codes}}- {{.Name}} ({{.Category}}){{if .Inferred}} [inferred from the words "{{.Phrase}}"]{{end}}{{if .QuotedOnly}} [only in quoted history]{{end}}: {{.Summary}}
   {{.DocsURL}}
 {{end}}{{else}}No ngrok error code found.
+{{end}}{{range .AgentAPI}}Agent API error {{.Number}} (not an ngrok code): {{.Summary}}
 {{end}}
 Message:
 {{.Ticket.Excerpt}}
 `
 
 	plainText = `[{{if .Primary}}{{.Primary}}{{else}}no code{{end}}] {{.Ticket.Subject}}{{if .Ticket.From}} (from {{.Ticket.From}}){{end}}
-{{range .Codes}}- {{.Name}}: {{.Summary}} {{.DocsURL}}
+{{range .Codes}}- {{.Name}}{{if .Inferred}} (inferred){{end}}{{if .QuotedOnly}} (quoted only){{end}}: {{.Summary}} {{.DocsURL}}
 {{else}}No ngrok error code found.
+{{end}}{{range .AgentAPI}}- {{.Name}} (agent API, not an ngrok code): {{.Summary}}
 {{end}}`
 
 	shortText = `{{if .Codes}}{{join ", " .Codes}}{{else}}no ngrok error code{{end}}`
@@ -386,9 +521,13 @@ func sampleData() TemplateData {
 	tv := TicketView{
 		ID: "file:sample#1", Source: "email", Channel: "INBOX", From: "ana@example.com", Subject: "tunnel down",
 		PrimaryCategory: string(e.Category), Excerpt: "ERR_NGROK_108",
-		Codes: []CodeView{{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true}},
+		Codes: []CodeView{{Code: e.Code, Name: e.Name(), Summary: e.Summary, Category: string(e.Category), DocsURL: e.DocsURL(), Known: true,
+			Form: "canonical", Forms: []string{"canonical"}, Confidence: 1}},
+		AgentAPI: []AgentAPIView{{Number: 103, Name: "agent-api:103", Summary: "The agent could not start the tunnel.", Known: true}},
 	}
-	return TemplateData{Ticket: tv, Codes: tv.Codes, Primary: tv.PrimaryCategory, Rule: "sample", Kind: ticket.KindWebhook, Target: "sample"}
+	d := newTemplateData(&tv, groupCodes(tv.Codes))
+	d.Rule, d.Kind, d.Target = "sample", ticket.KindWebhook, "sample"
+	return d
 }
 
 // inPlace reports whether actions of kind act on the message where it

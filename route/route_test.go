@@ -626,7 +626,7 @@ func TestPayload(t *testing.T) {
 	assert.Equal(t, []int{99999}, p.Ticket.Unknown)
 	require.Len(t, p.Ticket.Codes, 3)
 	assert.Equal(t, CodeView{Code: 3200, Name: "ERR_NGROK_3200", Summary: p.Ticket.Codes[0].Summary, Category: "upstream-gateway",
-		DocsURL: "https://ngrok.com/docs/errors/err_ngrok_3200/", Hint: p.Ticket.Codes[0].Hint, Known: true}, p.Ticket.Codes[0])
+		DocsURL: "https://ngrok.com/docs/errors/err_ngrok_3200/", Hint: p.Ticket.Codes[0].Hint, Known: true, Confidence: 1}, p.Ticket.Codes[0])
 	assert.NotEmpty(t, p.Ticket.Codes[0].Summary)
 	assert.True(t, p.Ticket.Codes[1].QuotedOnly)
 	assert.Equal(t, ExcerptRunes, len([]rune(p.Ticket.Excerpt)))
@@ -835,7 +835,7 @@ func TestReferenceMentionsEveryMatcher(t *testing.T) {
 	for name := range funcs() {
 		assert.Contains(t, ref, "`"+name+"`", "REFERENCE.md does not document template function %q", name)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[TemplateData](), reflect.TypeFor[TicketView](), reflect.TypeFor[CodeView]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[TemplateData](), reflect.TypeFor[TicketView](), reflect.TypeFor[CodeView](), reflect.TypeFor[AgentAPIView]()} {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			assert.Contains(t, ref, "."+f.Name, "REFERENCE.md does not document template field %s.%s", typ.Name(), f.Name)

@@ -669,7 +669,7 @@ func (d *Dashboard) ticketPage(w http.ResponseWriter, r *http.Request) {
 		acts = append(acts, ActionView{Action: a, Text: p.Text})
 	}
 	d.render(w, r, "ticket", map[string]any{
-		"Rec": rec, "T": rec.Ticket, "Parts": highlight(&rec.Ticket), "Codes": ann.Codes, "Actions": acts,
+		"Rec": rec, "T": rec.Ticket, "Parts": highlight(&rec.Ticket), "Codes": ann.Codes, "AgentAPI": ann.AgentAPI, "Actions": acts,
 		"Back": "/tickets/" + url.PathEscape(rec.Ticket.ID),
 	})
 }

@@ -400,3 +400,33 @@ func TestDashboardOverviewIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardTicketPageMarksInferredAndAgentAPI checks that a code named
+// only by its wording is shown as inferred, with the words, and the agent
+// API's numbers apart from the codes.
+func TestDashboardTicketPageMarksInferredAndAgentAPI(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "dash.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	body := "The second build agent says we are limited to 1 simultaneous ngrok agent session, and pyngrok prints " +
+		`{"error_code":104,"status_code":503,"msg":"not ready"}`
+	tk := &ticket.Ticket{ID: "api:inferred-1", Source: "api", Channel: "api", From: "ana@example.com", Subject: "two agents",
+		Parts: []ticket.Part{{Kind: ticket.KindSubject, Text: "two agents"}, {Kind: ticket.KindBody, Text: body}}}
+	_, ann := annotate.Ticket(tk, cat)
+	require.Len(t, ann.Codes, 1)
+	require.True(t, ann.Codes[0].Inferred)
+	require.Len(t, ann.AgentAPI, 1)
+	annJSON, err := json.Marshal(ann)
+	require.NoError(t, err)
+	require.NoError(t, st.Ingest(ctx, &store.Record{Ticket: *tk, Annotation: annJSON, Category: string(ann.Primary), Received: dashNow,
+		Rules: []string{"default"}, Codes: []int{108}}))
+	srv := newDashboardServer(t, st, DashboardConfig{})
+	code, page := get(t, srv.Client(), srv.URL+"/tickets/"+url.PathEscape(tk.ID))
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, page, `<tr class="inferred"><td><a href="https://ngrok.com/docs/errors/err_ngrok_108/" rel="noreferrer">ERR_NGROK_108</a>`)
+	assert.Contains(t, page, "(inferred: not written, named by the words “limited to 1 simultaneous ngrok agent session”)")
+	assert.Contains(t, page, `<table id="agent-api"><tr><th>number</th><th>meaning</th></tr>`+"\n<tr><td>104</td><td>"+html.EscapeString(catalog.AgentAPI(104).Summary))
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/triage-bot/triage/annotate"
+	"github.com/triage-bot/triage/extract"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/ticket"
@@ -88,13 +90,7 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 			if rec.Ticket.Subject != "" || rec.Ticket.From != "" {
 				fmt.Fprintf(e.stdout, "  from %s, subject %q\n", rec.Ticket.From, oneLine(rec.Ticket.Subject, 70))
 			}
-			var codes []string
-			for _, c := range rec.Codes {
-				codes = append(codes, fmt.Sprintf("ERR_NGROK_%d", c))
-			}
-			if len(codes) == 0 {
-				codes = []string{"none"}
-			}
+			codes := codeLabels(rec.Codes, rec.Annotation)
 			fmt.Fprintf(e.stdout, "  codes:    %s (primary category: %s)\n", strings.Join(codes, ", "), orNone(rec.Category))
 			fmt.Fprintf(e.stdout, "  rules:    %s\n", strings.Join(rec.Rules, " → "))
 			if len(rec.Actions) == 0 {
@@ -197,4 +193,37 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	}
 	errs = append(errs, checkEmail(ctx, cfg, e.stdout)...)
 	return errors.Join(errs...)
+}
+
+// codeLabels names a ticket's codes for `rules test`, marking those only
+// inferred from the wording or only in quoted history, then the agent
+// API's numbers; "none" when there is nothing.
+func codeLabels(codes []int, annJSON []byte) []string {
+	var ann annotate.Annotation
+	var out []string
+	if json.Unmarshal(annJSON, &ann) != nil || len(ann.Codes) != len(codes) {
+		for _, c := range codes {
+			out = append(out, extract.CodeString(c))
+		}
+	} else {
+		for _, c := range ann.Codes {
+			label := c.Name
+			switch {
+			case c.Inferred && c.QuotedOnly:
+				label += " (inferred, quoted only)"
+			case c.Inferred:
+				label += fmt.Sprintf(" (inferred from %q)", c.Phrase)
+			case c.QuotedOnly:
+				label += " (quoted only)"
+			}
+			out = append(out, label)
+		}
+	}
+	for _, n := range ann.AgentAPI {
+		out = append(out, n.Name+" (agent API, not an ngrok code)")
+	}
+	if len(out) == 0 {
+		out = []string{"none"}
+	}
+	return out
 }

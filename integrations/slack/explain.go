@@ -64,29 +64,63 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// codeBlocks renders one section per known code (summary, category, hint,
-// a Docs button) and a context line naming unknown codes.
-func codeBlocks(codes []route.CodeView, unknown []int) []slackapi.Block {
+// codeBlocks renders one section per known code and per agent API
+// number, and a context line naming unknown codes. Only a code written in
+// the new text is shown as the message's error (summary, category, hint,
+// a Docs button); a code named only by the wording is offered as "looks
+// like", with a request for the real code; a code written only in quoted
+// history is marked as not reported now (one only inferred there is left
+// out); an agent API number is explained as the agent API's own, never
+// as an ngrok code.
+func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIView) []slackapi.Block {
 	var blocks []slackapi.Block
 	var unknownNames []string
-	for _, c := range codes {
+	section := func(text string, accessory *slackapi.Accessory) {
+		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes(text, 2900), false, false), nil, accessory))
+	}
+	codeSection := func(c route.CodeView) {
 		if !c.Known {
 			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", c.DocsURL, c.Name))
-			continue
+			return
 		}
 		if len(blocks) >= maxCodeSections {
-			continue
+			return
 		}
-		text := fmt.Sprintf("*%s* — %s\n_Category:_ `%s`", c.Name, escape(c.Summary), c.Category)
-		if c.QuotedOnly {
-			text += " _(only in quoted history)_"
+		var text string
+		switch {
+		case c.Inferred:
+			text = fmt.Sprintf("*Looks like %s* — %s\n_Category:_ `%s`\n_No code is written in the message; the words “%s” name this error. If you saw an error code, please send it._",
+				c.Name, escape(c.Summary), c.Category, escape(c.Phrase))
+		case c.QuotedOnly:
+			text = fmt.Sprintf("*%s* — %s\n_Category:_ `%s` _(only in quoted history: not taken as the error reported now)_", c.Name, escape(c.Summary), c.Category)
+		default:
+			text = fmt.Sprintf("*%s* — %s\n_Category:_ `%s`", c.Name, escape(c.Summary), c.Category)
 		}
-		if c.Hint != "" {
+		if c.Hint != "" && !c.QuotedOnly {
 			text += "\n_What to try:_ " + escape(c.Hint)
 		}
 		btn := slackapi.NewButtonBlockElement("docs-"+c.Name, c.Name, slackapi.NewTextBlockObject(slackapi.PlainTextType, "Docs", false, false))
 		btn.URL = c.DocsURL
-		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes(text, 2900), false, false), nil, slackapi.NewAccessory(btn)))
+		section(text, slackapi.NewAccessory(btn))
+	}
+	// As the default reply text has it: codes in the new text (written,
+	// then inferred), the agent API's numbers, then codes written only in
+	// quoted history.
+	for _, c := range codes {
+		if !c.QuotedOnly {
+			codeSection(c)
+		}
+	}
+	for _, n := range agent {
+		if len(blocks) >= maxCodeSections {
+			break
+		}
+		section(fmt.Sprintf("*Agent API error %d* — %s\n_A number of the ngrok agent's local API, not an ngrok error code._", n.Number, escape(n.Summary)), nil)
+	}
+	for _, c := range codes {
+		if c.QuotedOnly && !c.Inferred { // a guess about old history helps nobody
+			codeSection(c)
+		}
 	}
 	for _, n := range unknown {
 		name := extract.CodeString(n)
@@ -99,8 +133,7 @@ func codeBlocks(codes []route.CodeView, unknown []int) []slackapi.Block {
 			truncateRunes("Not in our catalog yet: "+strings.Join(unknownNames, ", "), 2900), false, false)))
 	}
 	if len(blocks) == 0 {
-		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
-			"No ngrok error code found in this message.", false, false), nil, nil))
+		section("No ngrok error code found in this message.", nil)
 	}
 	return blocks
 }
@@ -113,16 +146,26 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// fallbackText is the notification text of a reply.
+// fallbackText is the notification text of a reply: the codes written
+// in the message, else the one its wording names, as a question.
 func fallbackText(codes []route.CodeView) string {
-	if len(codes) == 0 {
-		return "No ngrok error code found in this message."
-	}
 	var names []string
+	looks := ""
 	for _, c := range codes {
-		names = append(names, c.Name)
+		switch {
+		case !c.Inferred && !c.QuotedOnly:
+			names = append(names, c.Name)
+		case c.Inferred && !c.QuotedOnly && looks == "":
+			looks = c.Name
+		}
 	}
-	return "ngrok error codes: " + strings.Join(names, ", ")
+	switch {
+	case len(names) > 0:
+		return "ngrok error codes: " + strings.Join(names, ", ")
+	case looks != "":
+		return "This looks like " + looks + "; if you saw an error code, please send it."
+	}
+	return "No ngrok error code found in this message."
 }
 
 // CommandResponse is the ephemeral answer to the slash command.
@@ -140,7 +183,7 @@ func (b *Bot) Command(text string) CommandResponse {
 			Text: fmt.Sprintf("Give me an ngrok error code, e.g. `%s ERR_NGROK_108` or `%s 3200`.", b.cfg.Command, b.cfg.Command)}
 	}
 	views, unknown := b.codeViews(codes)
-	return CommandResponse{ResponseType: "ephemeral", Text: fallbackText(views), Blocks: codeBlocks(views, unknown)}
+	return CommandResponse{ResponseType: "ephemeral", Text: fallbackText(views), Blocks: codeBlocks(views, unknown, nil)}
 }
 
 // mention stores an app mention ("@triage 3200") as a ticket with one

@@ -107,7 +107,7 @@ func (s *ReplySink) Send(ctx context.Context, a ticket.Action) error {
 	if rec, err := b.st.Ticket(ctx, a.TicketID); err == nil && rec.Ticket.InReplyTo != "" {
 		thread = rec.Ticket.InReplyTo
 	}
-	blocks := codeBlocks(p.Ticket.Codes, p.Ticket.Unknown)
+	blocks := codeBlocks(p.Ticket.Codes, p.Ticket.Unknown, p.Ticket.AgentAPI)
 	text := strings.TrimSpace(redact.String(p.Text))
 	if text == "" {
 		text = fallbackText(p.Ticket.Codes)
@@ -279,7 +279,16 @@ func (s *PostSink) Send(ctx context.Context, a ticket.Action) error {
 	if len(p.Ticket.Codes) > 0 {
 		var cc []string
 		for _, c := range p.Ticket.Codes {
-			cc = append(cc, fmt.Sprintf("%s `%s`", c.Name, c.Category))
+			mark := ""
+			switch {
+			case c.Inferred && c.QuotedOnly:
+				mark = " (inferred, quoted)"
+			case c.Inferred:
+				mark = " (inferred)"
+			case c.QuotedOnly:
+				mark = " (quoted)"
+			}
+			cc = append(cc, fmt.Sprintf("%s `%s`%s", c.Name, c.Category, mark))
 		}
 		blocks = append(blocks, slackapi.NewContextBlock("codes", slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes("Codes: "+strings.Join(cc, ", "), 1900), false, false)))
 	}

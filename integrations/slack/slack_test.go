@@ -691,3 +691,37 @@ func TestNormalizerPanicStillStores(t *testing.T) {
 	assert.Contains(t, rec.Ticket.Problems[0], "could not be read")
 	assert.Equal(t, 1, panics, "counted")
 }
+
+// TestReplyBlocksSayHowSure checks the blocks of a reply and of a triage
+// post for a message with an inferred code, an agent API number and a
+// code only in quoted history (the message is invented).
+func TestReplyBlocksSayHowSure(t *testing.T) {
+	h := newHarness(t, nil)
+	h.run(t, false)
+	text := "&gt; last week it was ERR_NGROK_8012\nNow the agent tells us Tunnel shop-demo.ngrok.io not found, and pyngrok shows " +
+		`{"error_code":104,"status_code":503,"msg":"not ready"}`
+	body, ts := h.say("EvS", text, "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	h.settled(t)
+	replies := h.fake.BotReplies("C0SUPPORT", ts)
+	require.Len(t, replies, 1)
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	require.NoError(t, json.Unmarshal(replies[0].Blocks, &blocks))
+	require.Len(t, blocks, 3, "the inferred code, the agent API number, the quoted code")
+	assert.Contains(t, blocks[0].Text.Text, "*Looks like ERR_NGROK_3200* — ")
+	assert.Contains(t, blocks[0].Text.Text, "the words “Tunnel shop-demo.ngrok.io not found” name this error. If you saw an error code, please send it.")
+	assert.Equal(t, "*Agent API error 104* — "+catalog.AgentAPI(104).Summary+"\n_A number of the ngrok agent's local API, not an ngrok error code._", blocks[1].Text.Text)
+	assert.Contains(t, blocks[2].Text.Text, "*ERR_NGROK_8012* — ")
+	assert.Contains(t, blocks[2].Text.Text, "_(only in quoted history: not taken as the error reported now)_")
+	assert.NotContains(t, blocks[2].Text.Text, "What to try", "no advice for an error not reported now")
+	assert.NotContains(t, string(replies[0].Blocks)+replies[0].Text, "ERR_NGROK_104")
+
+	var posted []slackfake.Message
+	waitFor(t, "the triage post", func() bool { posted = h.fake.Messages("C0TRIAGE"); return len(posted) == 1 })
+	assert.Contains(t, string(posted[0].Blocks), "Codes: ERR_NGROK_3200 `upstream-gateway` (inferred), ERR_NGROK_8012 `upstream-gateway` (quoted)")
+}
