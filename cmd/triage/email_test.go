@@ -126,6 +126,12 @@ func mimeShapes(t *testing.T) map[string][]byte {
 		files, err := filepath.Glob(pat)
 		require.NoError(t, err)
 		for _, f := range files {
+			if strings.HasPrefix(filepath.Base(f), "header-") {
+				// normalize's adversarial header shapes (megabyte fields,
+				// thousands of fields) are tested where they are bounded;
+				// here they only slow the run.
+				continue
+			}
 			b, err := os.ReadFile(f)
 			require.NoError(t, err)
 			out[filepath.Base(f)] = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
