@@ -103,3 +103,39 @@ func BenchmarkPhrases(b *testing.B) {
 		p.Find([]byte(text), func(PhraseMatch) {})
 	}
 }
+
+func TestFindBare(t *testing.T) {
+	known := func(n int) bool { return n == 3200 || n == 3208 || n == 802 || n == 1020 || n == 5000 || n == 8000 || n == 2222 || n == 108 }
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"clicking the link gives error 3200", []int{3200}},
+		{"Error: 3208 on our demo link", []int{3208}},
+		{"error code 3200 again", []int{3200}},
+		{"we see 3200 errors since 22:00", []int{3200}},
+		{"Ngronk Error 802 again today", []int{802}},
+		{"ngrok error 802", nil}, // the phrase form's, not bare
+		{"error 108", nil},       // three digits: an HTTP status or a port as often as not
+		{"error 9999", nil},      // not a known code
+		{"Cloudflare error 1020 access denied", nil},
+		{"HTTP error 5000", nil},
+		{"port 8000 error", nil},
+		{"error 2222 on line 5", []int{2222}},
+		{"line 2222 error", nil},
+		{"error 1020ms", nil},
+		{"error 3200.5", nil},
+		{"error 03200", nil},
+		{"terror 3200", nil},
+		{"errors: 3200", []int{3200}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		var got []int
+		for _, m := range FindBare([]byte(tt.in), known) {
+			assert.Equal(t, FormBare, m.Form)
+			got = append(got, m.Code)
+		}
+		assert.Equal(t, tt.want, got, "%q", tt.in)
+	}
+}
