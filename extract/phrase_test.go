@@ -105,7 +105,9 @@ func BenchmarkPhrases(b *testing.B) {
 }
 
 func TestFindBare(t *testing.T) {
-	known := func(n int) bool { return n == 3200 || n == 3208 || n == 802 || n == 1020 || n == 5000 || n == 8000 || n == 2222 || n == 108 }
+	known := func(n int) bool {
+		return n == 3200 || n == 3208 || n == 802 || n == 1020 || n == 5000 || n == 8000 || n == 2222 || n == 108
+	}
 	tests := []struct {
 		in   string
 		want []int
