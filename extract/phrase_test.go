@@ -78,21 +78,6 @@ func TestPhrasesLinear(t *testing.T) {
 	assert.Zero(t, n)
 }
 
-func FuzzPhrases(f *testing.F) {
-	for _, s := range []string{"Tunnel foo.ngrok.io not found", "limited to 1 simultaneous ngrok agent session", "you're", "\xe2\x80\x99x", "x'", "'"} {
-		f.Add([]byte(s))
-	}
-	p, err := CompilePhrases([]string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "certif* verif* fail*"})
-	require.NoError(f, err)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p.Find(b, func(m PhraseMatch) {
-			if m.Start < 0 || m.End > len(b) || m.Start >= m.End {
-				t.Fatalf("bad span %+v in %d bytes", m, len(b))
-			}
-		})
-	})
-}
-
 func BenchmarkPhrases(b *testing.B) {
 	list := []string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error", "authtoken * does not look like * proper"}
 	p, err := CompilePhrases(list)
@@ -140,4 +125,37 @@ func TestFindBare(t *testing.T) {
 		}
 		assert.Equal(t, tt.want, got, "%q", tt.in)
 	}
+}
+
+// FuzzInfer runs the ticket-level finders that Find does not: phrases,
+// bare numbers and the agent API's prose form. Each must stay inside the
+// text, never panic, and report bare and agent API numbers only where
+// their digits are.
+func FuzzInfer(f *testing.F) {
+	for _, s := range []string{"Tunnel foo.ngrok.io not found", "gives error 3200", "3200 errors", "Ngronk Error 802",
+		"not yet ready to start tunnels (error code: 104)", "error code 102: invalid tunnel configuration", "you’re", "error", "error code"} {
+		f.Add([]byte(s))
+	}
+	p, err := CompilePhrases([]string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "certif* verif* fail*"})
+	require.NoError(f, err)
+	known := func(n int) bool { return n%7 != 0 }
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p.Find(b, func(m PhraseMatch) {
+			if m.Start < 0 || m.End > len(b) || m.Start >= m.End {
+				t.Fatalf("bad span %+v in %d bytes", m, len(b))
+			}
+		})
+		for _, ms := range [][]Match{FindBare(b, known), FindAgentAPIProse(b)} {
+			for _, m := range ms {
+				if m.Offset < 0 || m.Offset+int64(m.Len) > int64(len(b)) || m.Len <= 0 {
+					t.Fatalf("match out of range: %+v in %d bytes", m, len(b))
+				}
+				for _, c := range b[m.Offset : m.Offset+int64(m.Len)] {
+					if !isDigit(c) {
+						t.Fatalf("non-digit in %+v: %q", m, b[m.Offset:m.Offset+int64(m.Len)])
+					}
+				}
+			}
+		}
+	})
 }
