@@ -236,7 +236,15 @@ func (b *Bot) mention(ctx context.Context, cb callback, m *message) error {
 	if len(views) > 0 {
 		tv.PrimaryCategory = views[0].Category
 	}
-	p := route.Payload{Ticket: tv, Rule: "app_mention", Kind: ticket.KindSlackReply, Text: redact.String(fallbackText(views))}
+	// As routing does for every payload: a mention naming thousands of
+	// codes describes the first ones and counts the rest.
+	if n := route.DefaultPayloadCodes; len(tv.Codes) > n {
+		tv.Codes, tv.MoreCodes = tv.Codes[:n], len(tv.Codes)-n
+	}
+	if n := route.DefaultPayloadCodes; len(tv.Unknown) > n {
+		tv.Unknown, tv.MoreUnknown = tv.Unknown[:n], len(tv.Unknown)-n
+	}
+	p := route.Payload{Ticket: tv, Rule: "app_mention", Kind: ticket.KindSlackReply, Text: truncateRunes(redact.String(fallbackText(views)), maxText)}
 	payload, _ := json.Marshal(p)
 	rec := &store.Record{Ticket: *t, EventID: cb.EventID, Annotation: annJSON, Category: tv.PrimaryCategory,
 		Rules: []string{"app_mention"}, Received: b.now().UTC(), Codes: codesIn(m.Text),

@@ -775,3 +775,27 @@ func TestReplyToManyCodesStaysWithinSlackLimits(t *testing.T) {
 	assert.LessOrEqual(t, len([]rune(posts[0].Text)), 3000)
 	assert.LessOrEqual(t, len(posts[0].Blocks), 16000)
 }
+
+// TestMentionOfManyCodesIsBounded: an @mention naming thousands of codes
+// stores a payload of bounded size and gets a reply within Slack's limits.
+func TestMentionOfManyCodesIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<@UBOT> what are")
+	for n := 100; n < 3100; n++ {
+		fmt.Fprintf(&b, " %d", n)
+	}
+	h := newHarness(t, nil)
+	h.run(t, false)
+	m := h.fake.AddMessage(slackfake.Message{Channel: "C0SUPPORT", User: "U0ANA", Text: b.String()})
+	mention := slackfake.EventCallback("EvBig", map[string]any{"type": "app_mention", "channel": "C0SUPPORT", "user": "U0ANA", "text": m.Text, "ts": m.TS})
+	require.NoError(t, h.bot.HandleEvent(context.Background(), mention))
+	h.settled(t)
+	acts, err := h.st.Actions(context.Background(), store.ActionQuery{})
+	require.NoError(t, err)
+	require.Len(t, acts, 1)
+	assert.Less(t, len(acts[0].Payload), 64<<10, "payload: %d bytes", len(acts[0].Payload))
+	replies := h.fake.BotReplies("C0SUPPORT", m.TS)
+	require.Len(t, replies, 1)
+	assert.LessOrEqual(t, len([]rune(replies[0].Text)), 4000)
+	assert.Contains(t, string(replies[0].Blocks), "more (the ticket lists them all)")
+}
