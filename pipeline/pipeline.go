@@ -190,9 +190,19 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 	_, ann := annotate.Ticket(t, p.Catalog)
 	dec, err := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
 	if err != nil {
-		return nil, annotate.Annotation{}, fmt.Errorf("pipeline: route ticket %s: %w", in.ID, err)
+		// Some actions did not render for this ticket (a template that
+		// fails on it, a folder its text would make special-use, a
+		// keyword budget spent): store what was planned with the reason
+		// on the ticket, rather than refuse the ticket and have its
+		// source offer it again forever.
+		t.Problems = append(t.Problems, "some actions were not planned: "+err.Error())
+		if p.Log != nil {
+			p.Log.Warn("pipeline: some actions were not planned", "ticket_id", in.ID, "err", err)
+		}
 	}
-	annJSON, err := json.Marshal(ann)
+	// The ticket keeps every code (rec.Codes); its stored annotation
+	// describes the first annotate.StoredCodes of them.
+	annJSON, err := json.Marshal(ann.Bounded(annotate.StoredCodes))
 	if err != nil {
 		return nil, annotate.Annotation{}, fmt.Errorf("pipeline: encode annotation of %s: %w", in.ID, err)
 	}
