@@ -41,7 +41,7 @@ func New() *Metrics {
 		}, []string{"category"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "triage", Name: "action_attempts_total",
-			Help: "Action attempts by kind and result (done, retry, failed, released).",
+			Help: "Action attempts by kind and result (done, retry, failed, suppressed, released).",
 		}, []string{"kind", "result"}),
 		actionState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "triage", Name: "actions",

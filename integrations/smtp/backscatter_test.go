@@ -138,7 +138,7 @@ func TestReplyNeedsAnAuthenticatedSender(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.True(t, outbox.IsPermanent(err), "held back for good, not retried")
+			assert.True(t, outbox.IsSuppressed(err), "held back for good, not retried, not an error")
 			assert.True(t, strings.HasPrefix(err.Error(), "suppressed: the sender is not authenticated: "), err.Error())
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.Contains(t, err.Error(), "smtp.require_sender_auth", "names the setting")
@@ -308,6 +308,39 @@ func TestReplyToOnlyWhenAligned(t *testing.T) {
 			require.NoError(t, s.ReplySink().Send(context.Background(), action(id, ticket.KindEmailReply, "", id)))
 			got := srv.all()
 			assert.Equal(t, []string{tt.want}, got[len(got)-1].to)
+		})
+	}
+}
+
+// TestForgedFloodIsBounded replays the attack: a thousand mails
+// with forged From addresses of many domains. With sender authentication
+// nobody is mailed; without it, the hourly budget is all that goes.
+func TestForgedFloodIsBounded(t *testing.T) {
+	srv, addr := startSMTP(t)
+	for _, tt := range []struct {
+		name  string
+		allow bool
+		want  int
+	}{{"require_sender_auth", false, 0}, {"require_sender_auth false: the budget", true, 200}} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(srv.all())
+			st := newMemStore()
+			s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "secret", Auth: "password",
+				From: "support@example.com", AuthServID: testAuthServID, AllowUnauthenticated: tt.allow}, st, nil)
+			require.NoError(t, err)
+			held := 0
+			for i := range 1000 {
+				id := fmt.Sprint("f", i)
+				// A forger may add results of their own; they are below ours.
+				st.tickets[id] = ticketWith(id, fmt.Sprintf("victim%d@third%d.example", i, i%100),
+					[]string{"forger.example; dmarc=pass header.from=third.example"}, nil)
+				if err := s.ReplySink().Send(context.Background(), action(id, ticket.KindEmailReply, "", id)); err != nil {
+					require.True(t, outbox.IsSuppressed(err), err.Error())
+					held++
+				}
+			}
+			assert.Equal(t, tt.want, len(srv.all())-before)
+			assert.Equal(t, 1000-tt.want, held, "every other reply was held back with its reason")
 		})
 	}
 }

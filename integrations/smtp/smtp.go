@@ -16,10 +16,10 @@
 // per recipient domain and RepliesPerHour in all, in any hour (see
 // takeReply).
 //
-// A refused reply is returned as a permanent error whose text starts
-// with "suppressed:" and names the reason, so the action is parked as
-// failed where an operator can review it; it is logged at INFO and
-// counted (triage_email_replies_held_total by reason class).
+// A refused reply is returned as an outbox.Suppressed error whose text
+// starts with "suppressed:" and names the reason, so the action is parked
+// as failed where an operator can review it, never retried; it is logged
+// at INFO and counted (triage_email_replies_held_total by reason class).
 //
 // Each message carries a Message-ID derived from the action's idempotency
 // key, so a repeat after a crash is recognisable as the same message.
@@ -236,7 +236,7 @@ func redactCtx(ctx context.Context, s string) (string, error) {
 func (s *Sink) suppress(a ticket.Action, to, class, reason string) error {
 	s.log.Info("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "kind", a.Kind, "to", to, "class", class, "reason", reason)
 	s.cfg.Metrics.ReplyHeld(class)
-	return outbox.Permanent(fmt.Errorf("suppressed: %s", reason))
+	return outbox.Suppressed(fmt.Errorf("suppressed: %s", reason))
 }
 
 func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
