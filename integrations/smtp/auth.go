@@ -49,14 +49,14 @@ func authenticate(stored, authServID, fromDomain string) authVerdict {
 		return authVerdict{why: "the sender has no domain to authenticate"}
 	}
 	var results []authResult
-	trusted, top := 0, ""
+	trusted, top, found := 0, "", false
 	for _, h := range strings.Split(stored, "\n") {
 		if strings.TrimSpace(h) == "" {
 			continue
 		}
 		id, rs := parseAuthResults(h)
-		if top == "" {
-			top = id
+		if !found {
+			top, found = id, true
 		}
 		if !strings.EqualFold(id, authServID) {
 			break // below here anyone may have written it
@@ -65,9 +65,11 @@ func authenticate(stored, authServID, fromDomain string) authVerdict {
 		results = append(results, rs...)
 	}
 	if trusted == 0 {
-		switch top {
-		case "":
+		switch {
+		case !found:
 			return authVerdict{why: fmt.Sprintf("the mail has no Authentication-Results header from %s (smtp.auth_serv_id), so its From address may be forged", authServID)}
+		case top == "":
+			return authVerdict{why: fmt.Sprintf("the topmost Authentication-Results header names no server, so it is not from %s (smtp.auth_serv_id) and its From address may be forged", authServID)}
 		default:
 			return authVerdict{why: fmt.Sprintf("the topmost Authentication-Results header is from %q, not from %s (smtp.auth_serv_id), so its From address may be forged", clip(top, 80), authServID)}
 		}

@@ -122,6 +122,8 @@ func TestReplyNeedsAnAuthenticatedSender(t *testing.T) {
 			[]string{`mx.example.net; (dmarc=pass header.from=third.example) spf=none`}, false, "spf=none"},
 		{"no result at all", "victim@third.example", []string{"mx.example.net; none"}, false,
 			"reported no DMARC, DKIM or SPF result"},
+		{"a nameless header on top", "victim@third.example", []string{"; dmarc=pass header.from=third.example", "mx.example.net; dmarc=pass header.from=third.example"}, false,
+			"the topmost Authentication-Results header names no server"},
 	}
 	srv, addr := startSMTP(t)
 	for i, tt := range tests {
@@ -293,6 +295,7 @@ func TestReplyToOnlyWhenAligned(t *testing.T) {
 		{"a lookalike domain is ignored", "x@evilcustomer.example", "ana@customer.example"},
 		{"a list is ignored", "a@customer.example, victim@third.example", "ana@customer.example"},
 		{"a quoted local part is ignored", `"victim@third.example, x"@customer.example`, "ana@customer.example"},
+		{"a no-reply address is ignored", "noreply@customer.example", "ana@customer.example"},
 		{"the same domain is followed", "Help Desk <help@customer.example>", "help@customer.example"},
 		{"a subdomain is followed", "tickets@support.customer.example", "tickets@support.customer.example"},
 	}

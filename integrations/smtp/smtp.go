@@ -371,6 +371,8 @@ func (s *Sink) replyTo(a ticket.Action, t *ticket.Ticket, fromDomain, from strin
 	switch d := domainOf(addr); {
 	case err != nil:
 		why = err.Error()
+	case noreplyRE.MatchString(addr) || s.bots[strings.ToLower(addr)]:
+		why = "it is a no-reply, mailer-daemon or bot address"
 	case fromDomain == "" || !(aligned(d, fromDomain) || aligned(fromDomain, d)):
 		why = fmt.Sprintf("its domain %s is not the sender's domain %s", d, fromDomain)
 	default:
