@@ -40,12 +40,16 @@
 // Redaction works line by line: a secret never spans a line break. String
 // is idempotent (String(String(s)) == String(s)), safe for concurrent use,
 // and returns s itself when there is nothing to redact.
+//
+// String costs time linear in its input, whatever the input: each rule is
+// a scanner that finds its keywords in one pass left to right, looks a
+// bounded distance around each, and never goes back over text it has
+// passed, so a megabyte of "key" repeated on one line costs about what a
+// megabyte of prose does. Keys, flags and schemes are matched in ASCII
+// letters of either case only.
 package redact
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // Mask replaces every secret.
 const Mask = "[REDACTED]"
@@ -101,11 +105,17 @@ func String(s string) string {
 // holds one of its anchors.
 type rule struct {
 	anchors []string
-	apply   func(string) string
-	// may, when set, is a quicker test (on the lower-cased line) of what
-	// apply's expression needs; apply runs only when it says yes.
-	may func(lower string) bool
+	// find appends to spans, left to right and not overlapping, the parts
+	// of l to replace: the value a key, flag or scheme introduces.
+	find func(l *line, spans []span) []span
+	// always replaces every span found; otherwise a span is left as it
+	// is when its value (quotes taken off) is empty, already Mask, holds
+	// an ngrok error code, or ok rejects it.
+	always bool
+	ok     func(string) bool
 }
+
+type span struct{ start, end int }
 
 var (
 	vendorAnchors = []string{"xox", "xapp-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"}
@@ -116,21 +126,14 @@ var (
 // prefix is kept; the free-standing authtoken shape goes last so that
 // key-value rules keep their key.
 var rules = []rule{
-	{anchors: vendorAnchors, apply: func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
-	{anchors: []string{"://"}, apply: func(s string) string {
-		if !urlMayHavePassword(s) {
-			return s
-		}
-		return replaceGroup(urlPassRe, s, 2, nil)
-	}},
-	{anchors: []string{"authorization"}, apply: func(s string) string { return replaceGroup(authHeaderRe, s, 2, nil) }},
-	{anchors: []string{"bearer"}, apply: func(s string) string { return replaceGroup(bearerRe, s, 2, looksLikeBearer) }},
-	{anchors: []string{"basic"}, apply: func(s string) string { return replaceGroup(basicRe, s, 2, looksLikeBasic) }},
-	{anchors: kvAnchors, may: flagMayMatch, apply: func(s string) string {
-		return replaceGroup(flagRe, s, 2, func(v string) bool { return !strings.HasPrefix(v, "-") })
-	}},
-	{anchors: kvAnchors, may: kvMayMatch, apply: func(s string) string { return replaceGroup(kvRe, s, 3, nil) }},
-	{apply: replaceAuthtokens},
+	{anchors: vendorAnchors, find: findVendor, always: true},
+	{anchors: []string{"://"}, find: findURLPassword},
+	{anchors: []string{"authorization"}, find: findAuthHeader},
+	{anchors: []string{"bearer"}, find: findBearer, ok: looksLikeBearer},
+	{anchors: []string{"basic"}, find: findBasic, ok: looksLikeBasic},
+	{anchors: kvAnchors, find: findFlag, ok: func(v string) bool { return !strings.HasPrefix(v, "-") }},
+	{anchors: kvAnchors, find: findKeyValue},
+	{find: findAuthtokens, always: true},
 }
 
 // look is what a text may hold: a bit per rule whose anchors it has,
@@ -147,7 +150,8 @@ func lookAt(s, lower string) look {
 			l.anchored |= 1 << i
 		}
 	}
-	_, _, l.token = findAuthtoken(s, 0)
+	t := line{s: s}
+	_, _, l.token = t.findAuthtoken(0)
 	return l
 }
 
@@ -155,7 +159,7 @@ func (l look) none() bool { return l.anchored == 0 && !l.token }
 
 // mayHaveSecret reports whether one line of the looked-at text may hold a
 // secret, testing only what the whole text holds.
-func (l look) mayHaveSecret(line, lower string) bool {
+func (l look) mayHaveSecret(s, lower string) bool {
 	for i, r := range rules {
 		if l.anchored&(1<<i) != 0 && hasAnchor(lower, r.anchors) {
 			return true
@@ -164,7 +168,8 @@ func (l look) mayHaveSecret(line, lower string) bool {
 	if !l.token {
 		return false
 	}
-	_, _, ok := findAuthtoken(line, 0)
+	t := line{s: s}
+	_, _, ok := t.findAuthtoken(0)
 	return ok
 }
 
@@ -182,88 +187,608 @@ func hasAnchor(lower string, anchors []string) bool {
 const maxPasses = 6
 
 // redactLine applies every rule to one line until nothing changes.
-func redactLine(line, lower string) string {
-	for range maxPasses {
-		next := line
-		for _, r := range rules {
-			if (r.anchors == nil || hasAnchor(lower, r.anchors)) && (r.may == nil || r.may(lower)) {
-				next = r.apply(next)
-			}
-		}
-		if next == line {
-			break
-		}
-		line = next
-		lower = asciiLower(line)
-	}
-	return line
+func redactLine(s, lower string) string {
+	l := line{s: s, lower: lower}
+	l.redact()
+	return l.s
 }
 
-// Value shapes shared by the key-value rules. The literal Mask comes first
-// so that a redacted value is matched whole and left as it is.
-const (
-	valueQuoted   = `"(?:[^"\\]|\\.)*"|'[^']*'`
-	valueUnquoted = `[^\s"'&,;<>()\[\]{}][^\s"'&,;)\]}]*`
-	value         = `\[REDACTED\]|` + valueQuoted + `|` + valueUnquoted
-)
+// line is one line under redaction. Every scanner on it moves left to
+// right and looks at each byte a bounded number of times, so a rule costs
+// time linear in the line whatever the line holds.
+type line struct {
+	s     string
+	lower string // s with ASCII letters lower-cased: same byte offsets
+	spans []span // scratch for rule.find
+	// The last double- and single-quoted value scanned.
+	dq, sq quoted
+	// work counts the bytes the scanners step over; tests hold it to a
+	// constant times the length of the line.
+	work int
+}
 
-var (
-	// vendorRe: Slack and other vendors' tokens with a fixed prefix.
-	vendorRe = regexp.MustCompile(`\b(xox[abposr]-|xapp-|(?:sk|rk)_(?:live|test)_|gh[pousr]_|github_pat_|glpat-)[A-Za-z0-9][A-Za-z0-9_-]{9,}`)
+// quoted remembers one quote scan: the quote at open closes at close, or
+// nowhere on the line if close is -1. With it no quote scan goes over text
+// another one has passed.
+type quoted struct{ open, close int }
 
-	// urlPassRe: scheme://user:password@ — group 2 is the password.
-	urlPassRe = regexp.MustCompile(`(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\[\]]*:)([^\s@/]+)@`)
-
-	// authHeaderRe: Authorization: <scheme> <credentials> in headers,
-	// JSON and curl -H arguments.
-	authHeaderRe = regexp.MustCompile(`(?i)(\bauthorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|key)[ \t]+)?)(` + value + `)`)
-
-	bearerRe = regexp.MustCompile(`(?i)(\bbearer[ \t]+)(\[REDACTED\]|[A-Za-z0-9\-._~+/]{8,}=*)`)
-	basicRe  = regexp.MustCompile(`(?i)(\bbasic[ \t]+)(\[REDACTED\]|[A-Za-z0-9+/]{8,}={0,2})`)
-
-	// flagRe: a secret flag or ngrok command with its value after white
-	// space (the --flag=value form is a key-value pair, see kvRe).
-	flagRe = regexp.MustCompile(`(?i)((?:^|[\s"'])(?:--?(?:[a-z0-9]+-)*(?:authtoken|auth-token|api-key|apikey|password|passwd|secret|token)|add-authtoken|add-api-key)[ \t]+)(` + value + `)`)
-
-	// kvRe: key = value, key: value, "key": "value". Group 2 is the key
-	// with its separator, group 3 the value.
-	kvRe = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_-])([A-Za-z0-9_.-]*(?:authtoken|token|api[_-]?key|apikey|password|passwd|secret|(?:secret|access|signing|private)[_-]?key)["']?[ \t]*(?::=|==|[:=])[ \t]*)(` + value + `)`)
-
-	codeRe = regexp.MustCompile(`(?i)err\\?_ngrok\\?_[0-9]`)
-)
-
-// replaceGroup replaces submatch group g of every match of re in s with
-// Mask, keeping quotes around a quoted value, unless the value is already
-// Mask, is empty, contains an ngrok error code, or ok rejects it.
-func replaceGroup(re *regexp.Regexp, s string, g int, ok func(string) bool) string {
-	ms := re.FindAllStringSubmatchIndex(s, -1)
-	if ms == nil {
-		return s
+// redact applies every rule to the line until nothing changes, at most
+// maxPasses times.
+func (l *line) redact() {
+	for range maxPasses {
+		changed := false
+		for _, r := range rules {
+			if r.anchors != nil && !hasAnchor(l.lower, r.anchors) {
+				continue
+			}
+			l.work += len(l.s) * len(r.anchors)
+			l.spans = r.find(l, l.spans[:0])
+			if l.replace(r) {
+				changed = true
+			}
+		}
+		if !changed {
+			return
+		}
 	}
-	var b strings.Builder
+}
+
+// replace puts Mask in place of the spans rule r found that it keeps, and
+// reports whether it replaced any.
+func (l *line) replace(r rule) bool {
+	var b, lb strings.Builder
 	last := 0
-	for _, m := range ms {
-		start, end := m[2*g], m[2*g+1]
+	for _, sp := range l.spans {
+		start, end := sp.start, sp.end
+		if !r.always {
+			v := l.s[start:end]
+			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+				start, end = start+1, end-1
+				v = l.s[start:end]
+			}
+			if v == "" || v == Mask || containsCode(l.lower[start:end]) || (r.ok != nil && !r.ok(v)) {
+				continue
+			}
+		}
+		if last == 0 {
+			b.Grow(len(l.s))
+			lb.Grow(len(l.s))
+		}
+		b.WriteString(l.s[last:start])
+		b.WriteString(Mask)
+		lb.WriteString(l.lower[last:start])
+		lb.WriteString(maskLower)
+		last = end
+	}
+	l.work += len(l.s)
+	if last == 0 {
+		return false
+	}
+	b.WriteString(l.s[last:])
+	lb.WriteString(l.lower[last:])
+	l.s, l.lower = b.String(), lb.String()
+	l.dq, l.sq = quoted{}, quoted{}
+	return true
+}
+
+const maskLower = "[redacted]"
+
+// Byte classes of the scanners, one bit each. Go's \s is [\t\n\f\r ].
+const (
+	cWord      = 1 << iota // \w: [0-9A-Za-z_]
+	cName                  // a key name: [A-Za-z0-9_.-]
+	cFlag                  // a flag word: [A-Za-z0-9-]
+	cScheme                // after a URL scheme's first letter: [A-Za-z0-9+.-]
+	cUser                  // a URL user name: [^\s:/@\[\]]
+	cPass                  // a URL password: [^\s@/]
+	cValue                 // an unquoted value after its first byte: [^\s"'&,;)\]}]
+	cValueHead             // an unquoted value's first byte: [^\s"'&,;<>()\[\]{}]
+	cBearer                // a bearer token: [A-Za-z0-9\-._~+/]
+	cBasic                 // base64: [A-Za-z0-9+/]
+	cToken                 // a token's body: [A-Za-z0-9_-]
+	cBlank                 // [ \t]
+	cSpace                 // \s
+)
+
+var class = func() (t [256]uint16) {
+	for c := range 256 {
+		b := byte(c)
+		alnum := b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+		space := strings.IndexByte("\t\n\f\r ", b) >= 0
+		set := func(bit uint16, on bool) {
+			if on {
+				t[c] |= bit
+			}
+		}
+		set(cWord, alnum || b == '_')
+		set(cName, alnum || strings.IndexByte("_.-", b) >= 0)
+		set(cFlag, alnum || b == '-')
+		set(cScheme, alnum || strings.IndexByte("+.-", b) >= 0)
+		set(cUser, !space && strings.IndexByte(":/@[]", b) < 0)
+		set(cPass, !space && b != '@' && b != '/')
+		set(cValue, !space && strings.IndexByte(`"'&,;)]}`, b) < 0)
+		set(cValueHead, !space && strings.IndexByte(`"'&,;<>()[]{}`, b) < 0)
+		set(cBearer, alnum || strings.IndexByte("-._~+/", b) >= 0)
+		set(cBasic, alnum || b == '+' || b == '/')
+		set(cToken, alnum || b == '_' || b == '-')
+		set(cBlank, b == ' ' || b == '\t')
+		set(cSpace, space)
+	}
+	return t
+}()
+
+func is(c byte, bits uint16) bool { return class[c]&bits != 0 }
+
+// skip returns the first index at or after i whose byte is not in bits.
+func (l *line) skip(i int, bits uint16) int {
+	j := i
+	for j < len(l.s) && class[l.s[j]]&bits != 0 {
+		j++
+	}
+	l.work += j - i + 1
+	return j
+}
+
+// index returns the first index at or after i where lower holds word, or -1.
+func (l *line) index(i int, word string) int {
+	j := strings.Index(l.lower[i:], word)
+	if j < 0 {
+		l.work += len(l.lower) - i
+		return -1
+	}
+	l.work += j + 1
+	return i + j
+}
+
+// value matches a value at i and returns where it ends: Mask (in any case),
+// a double-quoted string with backslash escapes, a single-quoted string,
+// or an unquoted run that stops at white space or one of " ' & , ; ) ] }
+// (and does not start with < > ( [ {).
+func (l *line) value(i int) (end int, ok bool) {
+	if i >= len(l.s) {
+		return 0, false
+	}
+	if strings.HasPrefix(l.lower[i:], maskLower) {
+		return i + len(Mask), true
+	}
+	switch c := l.s[i]; {
+	case c == '"':
+		return l.closeDouble(i)
+	case c == '\'':
+		return l.closeSingle(i)
+	case !is(c, cValueHead):
+		return 0, false
+	}
+	return l.skip(i+1, cValue), true
+}
+
+// closeDouble returns the end of the double-quoted string that opens at i.
+// A quote that an earlier scan passed as escaped closes where that scan
+// closed, or nowhere if it found no close: the escapes pair up the same way
+// from both.
+func (l *line) closeDouble(i int) (end int, ok bool) {
+	if i > l.dq.open && (l.dq.close < 0 || i < l.dq.close) {
+		return l.dq.close + 1, l.dq.close >= 0
+	}
+	j := i + 1
+	for ; j < len(l.s); j++ {
+		if c := l.s[j]; c == '"' {
+			break
+		} else if c == '\\' {
+			j++
+		}
+	}
+	l.work += j - i
+	if j >= len(l.s) {
+		j = -1
+	}
+	l.dq = quoted{i, j}
+	return j + 1, j >= 0
+}
+
+// closeSingle returns the end of the single-quoted string that opens at i.
+func (l *line) closeSingle(i int) (end int, ok bool) {
+	if i > l.sq.open && l.sq.close < 0 {
+		return 0, false
+	}
+	j := strings.IndexByte(l.s[i+1:], '\'')
+	if j >= 0 {
+		j += i + 1
+		l.work += j - i
+	} else {
+		l.work += len(l.s) - i
+	}
+	l.sq = quoted{i, j}
+	return j + 1, j >= 0
+}
+
+// findVendor finds Slack and other vendors' tokens with a fixed prefix at
+// the start of a word, followed by at least ten characters of
+// [A-Za-z0-9_-] starting with a letter or digit; the span is all but the
+// prefix.
+func findVendor(l *line, spans []span) []span {
+	s := l.s
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case 'x', 's', 'r', 'g':
+		default:
+			continue
+		}
+		if i > 0 && is(s[i-1], cWord) {
+			continue
+		}
+		p := vendorPrefix(s[i:])
+		if p == 0 {
+			continue
+		}
+		j := i + p
+		if j >= len(s) || !isAlnum(s[j]) {
+			continue
+		}
+		k := l.skip(j+1, cToken)
+		if k-j < 10 {
+			continue
+		}
+		spans = append(spans, span{j, k})
+		i = k - 1
+	}
+	l.work += len(s)
+	return spans
+}
+
+// vendorPrefix returns the length of the vendor token prefix s starts
+// with, or 0.
+func vendorPrefix(s string) int {
+	switch {
+	case len(s) >= 5 && s[:3] == "xox" && strings.IndexByte("abposr", s[3]) >= 0 && s[4] == '-':
+		return 5
+	case len(s) >= 4 && s[:2] == "gh" && strings.IndexByte("pousr", s[2]) >= 0 && s[3] == '_':
+		return 4
+	}
+	for _, p := range []string{"xapp-", "sk_live_", "sk_test_", "rk_live_", "rk_test_", "github_pat_", "glpat-"} {
+		if strings.HasPrefix(s, p) {
+			return len(p)
+		}
+	}
+	return 0
+}
+
+// findURLPassword finds the password in scheme://user:password@. Each
+// "://" is looked at once; the scans around it stop at the next one.
+func findURLPassword(l *line, spans []span) []span {
+	s := l.s
+	for i, m := 0, 0; ; {
+		c := l.index(i, "://")
+		if c < 0 {
+			return spans
+		}
+		i = c + 1
+		// The scheme: the leftmost letter starting a word from which
+		// scheme characters run up to "://".
+		lo := c
+		for lo > m && is(s[lo-1], cScheme) {
+			lo--
+		}
+		l.work += c - lo
+		start := -1
+		for j := lo; j < c; j++ {
+			if isLetter(s[j]) && (j == 0 || !is(s[j-1], cWord)) {
+				start = j
+				break
+			}
+		}
 		if start < 0 {
 			continue
 		}
-		v := s[start:end]
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			start, end = start+1, end-1
-			v = s[start:end]
-		}
-		if v == "" || v == Mask || codeRe.MatchString(v) || (ok != nil && !ok(v)) {
+		k := l.skip(c+3, cUser)
+		if k == len(s) || s[k] != ':' {
 			continue
 		}
-		b.WriteString(s[last:start])
-		b.WriteString(Mask)
-		last = end
+		p := l.skip(k+1, cPass)
+		if p == k+1 || p == len(s) || s[p] != '@' {
+			continue
+		}
+		spans = append(spans, span{k + 1, p})
+		i, m = p+1, p+1
 	}
-	if last == 0 {
-		return s
+}
+
+// authSchemes may stand between an Authorization header and its value.
+var authSchemes = []string{"bearer", "basic", "token", "digest", "negotiate", "ntlm", "apikey", "key"}
+
+// findAuthHeader finds the value of Authorization: <scheme> <credentials>
+// in headers, JSON and curl -H arguments: "authorization" at the start of
+// a word, an optional quote, ':' or '=' between blanks, an optional quote,
+// an optional scheme with blanks after it, then a value.
+func findAuthHeader(l *line, spans []span) []span {
+	s := l.s
+	for i := 0; ; {
+		a := l.index(i, "authorization")
+		if a < 0 {
+			return spans
+		}
+		i = a + 1
+		if a > 0 && is(s[a-1], cWord) {
+			continue
+		}
+		p := a + len("authorization")
+		if p < len(s) && (s[p] == '"' || s[p] == '\'') {
+			p++
+		}
+		p = l.skip(p, cBlank)
+		if p == len(s) || s[p] != ':' && s[p] != '=' {
+			continue
+		}
+		p = l.skip(p+1, cBlank)
+		start, end, ok := 0, 0, false
+		if p < len(s) && (s[p] == '"' || s[p] == '\'') {
+			start, end, ok = l.authValue(p + 1)
+		}
+		if !ok {
+			start, end, ok = l.authValue(p)
+		}
+		if !ok {
+			continue
+		}
+		spans = append(spans, span{start, end})
+		i = end
 	}
-	b.WriteString(s[last:])
-	return b.String()
+}
+
+// authValue matches an optional scheme with blanks after it, then a
+// value, at p; without the scheme if the value after it does not match.
+func (l *line) authValue(p int) (start, end int, ok bool) {
+	for _, w := range authSchemes {
+		if !strings.HasPrefix(l.lower[p:], w) {
+			continue
+		}
+		q := p + len(w)
+		if q < len(l.s) && is(l.s[q], cBlank) {
+			q = l.skip(q, cBlank)
+			if end, ok := l.value(q); ok {
+				return q, end, true
+			}
+		}
+		break
+	}
+	end, ok = l.value(p)
+	return p, end, ok
+}
+
+// findBearer finds "bearer" at the start of a word, blanks, then Mask or
+// a run of at least 8 token characters with any '=' padding.
+func findBearer(l *line, spans []span) []span {
+	return l.findSchemeValue(spans, "bearer", cBearer, -1)
+}
+
+// findBasic finds "basic" at the start of a word, blanks, then Mask or a
+// run of at least 8 base64 characters with up to two '=' of padding.
+func findBasic(l *line, spans []span) []span {
+	return l.findSchemeValue(spans, "basic", cBasic, 2)
+}
+
+// findSchemeValue finds word, blanks, then Mask or a run of at least 8
+// bytes of class run followed by at most maxPad '=' (any number if
+// negative).
+func (l *line) findSchemeValue(spans []span, word string, run uint16, maxPad int) []span {
+	s := l.s
+	for i := 0; ; {
+		a := l.index(i, word)
+		if a < 0 {
+			return spans
+		}
+		i = a + 1
+		if a > 0 && is(s[a-1], cWord) {
+			continue
+		}
+		p := a + len(word)
+		if p == len(s) || !is(s[p], cBlank) {
+			continue
+		}
+		p = l.skip(p, cBlank)
+		end := p + len(Mask)
+		if !strings.HasPrefix(l.lower[p:], maskLower) {
+			end = l.skip(p, run)
+			if end-p < 8 {
+				continue
+			}
+			pad := end
+			for pad < len(s) && s[pad] == '=' && (maxPad < 0 || pad-end < maxPad) {
+				pad++
+			}
+			l.work += pad - end
+			end = pad
+		}
+		spans = append(spans, span{p, end})
+		i = end
+	}
+}
+
+// flagWords are the secret flags ending a flag word, after "-" or "--"
+// and any dash-separated words.
+var flagWords = []string{"authtoken", "auth-token", "api-key", "apikey", "password", "passwd", "secret", "token"}
+
+// findFlag finds a secret flag or ngrok command with its value after
+// blanks: a word of letters, digits and dashes that starts the line or
+// follows white space or a quote, such as --authtoken, --db-password or
+// add-api-key (the --flag=value form is a key-value pair).
+func findFlag(l *line, spans []span) []span {
+	s := l.s
+	for i, m := 0, 0; i < len(s); {
+		if !is(s[i], cFlag) {
+			i++
+			continue
+		}
+		w := i
+		i = l.skip(i, cFlag)
+		if w == 0 && m > 0 || w > 0 && (w-1 < m || !is(s[w-1], cSpace) && s[w-1] != '"' && s[w-1] != '\'') {
+			continue
+		}
+		if i == len(s) || !is(s[i], cBlank) || !isFlagWord(l.lower[w:i]) {
+			continue
+		}
+		p := l.skip(i, cBlank)
+		end, ok := l.value(p)
+		if !ok {
+			continue
+		}
+		spans = append(spans, span{p, end})
+		i, m = end, end
+	}
+	l.work += len(s)
+	return spans
+}
+
+// isFlagWord reports whether the lower-cased word w is a secret flag:
+// add-authtoken, add-api-key, or "-" or "--", then words each followed by
+// a dash, then one of flagWords.
+func isFlagWord(w string) bool {
+	if w == "add-authtoken" || w == "add-api-key" {
+		return true
+	}
+	for _, x := range []string{strings.TrimPrefix(w, "--"), strings.TrimPrefix(w, "-")} {
+		if len(x) == len(w) {
+			continue
+		}
+		for _, f := range flagWords {
+			words, ok := strings.CutSuffix(x, f)
+			if ok && (words == "" || words[0] != '-' && words[len(words)-1] == '-' && !strings.Contains(words, "--")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// findKeyValue finds key = value, key: value, "key": "value" and the like:
+// a key name ([A-Za-z0-9_.-]) ending in a secret word, starting the line
+// or after a byte that cannot be in a name (or a dot inside it), then an
+// optional quote, ":=", "==", ':' or '=' between blanks, then a value.
+//
+// A key ends where its run of name bytes ends, since what follows a key
+// cannot be in a name; so each run is looked at once.
+func findKeyValue(l *line, spans []span) []span {
+	s := l.s
+	for i, m := 0, 0; i < len(s); {
+		if !is(s[i], cName) {
+			i++
+			continue
+		}
+		r := i
+		i = l.skip(i, cName)
+		kw := secretKeyLen(l.lower[r:i])
+		if kw == 0 || i == len(s) {
+			continue
+		}
+		// The byte before the key: the one before the run, unless an
+		// earlier match took it; then a dot inside the run.
+		if !(r == 0 && m == 0) && !(r > 0 && r-1 >= m) {
+			from := max(r, m)
+			if from >= i-kw || strings.IndexByte(s[from:i-kw], '.') < 0 {
+				continue
+			}
+		}
+		p := i
+		if s[p] == '"' || s[p] == '\'' {
+			p++
+		}
+		p = l.skip(p, cBlank)
+		if p == len(s) || s[p] != ':' && s[p] != '=' {
+			continue
+		}
+		start, end, ok := 0, 0, false
+		if p+1 < len(s) && (s[p:p+2] == ":=" || s[p:p+2] == "==") {
+			start = l.skip(p+2, cBlank)
+			end, ok = l.value(start)
+		}
+		if !ok {
+			start = l.skip(p+1, cBlank)
+			end, ok = l.value(start)
+		}
+		if !ok {
+			continue
+		}
+		spans = append(spans, span{start, end})
+		i, m = end, end
+	}
+	l.work += len(s)
+	return spans
+}
+
+// secretKeyLen returns the length of the shortest secret word that the
+// lower-cased key name k ends with, or 0: authtoken, token,
+// api[_-]?key, password, passwd, secret, (secret|access|signing|private)[_-]?key.
+func secretKeyLen(k string) int {
+	switch {
+	case strings.HasSuffix(k, "token"):
+		return len("token")
+	case strings.HasSuffix(k, "passwd"), strings.HasSuffix(k, "secret"):
+		return 6
+	case strings.HasSuffix(k, "password"):
+		return len("password")
+	case !strings.HasSuffix(k, "key"):
+		return 0
+	}
+	k = k[:len(k)-len("key")]
+	sep := 0
+	if strings.HasSuffix(k, "_") || strings.HasSuffix(k, "-") {
+		k, sep = k[:len(k)-1], 1
+	}
+	for _, w := range []string{"api", "secret", "access", "signing", "private"} {
+		if strings.HasSuffix(k, w) {
+			return len(w) + sep + len("key")
+		}
+	}
+	return 0
+}
+
+// findAuthtokens finds every ngrok authtoken and API key.
+func findAuthtokens(l *line, spans []span) []span {
+	for from := 0; ; {
+		start, end, ok := l.findAuthtoken(from)
+		if !ok {
+			break
+		}
+		spans = append(spans, span{start, end})
+		from = end
+	}
+	return spans
+}
+
+// containsCode reports whether lower holds an ngrok error code
+// (err_ngrok_ and a digit, the underscores maybe escaped with a backslash
+// as Markdown does). The K may be the Kelvin sign, which Go's
+// case-insensitive expressions take for a k.
+func containsCode(lower string) bool {
+	for i := 0; ; {
+		j := strings.Index(lower[i:], "err")
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		p := i + 2
+		if p < len(lower) && lower[p] == '\\' {
+			p++
+		}
+		if p == len(lower) || lower[p] != '_' || !strings.HasPrefix(lower[p+1:], "ngro") {
+			continue
+		}
+		p += 5
+		switch {
+		case strings.HasPrefix(lower[p:], "k"):
+			p++
+		case strings.HasPrefix(lower[p:], "\u212a"):
+			p += len("\u212a")
+		default:
+			continue
+		}
+		if p < len(lower) && lower[p] == '\\' {
+			p++
+		}
+		if p+1 < len(lower) && lower[p] == '_' && lower[p+1] >= '0' && lower[p+1] <= '9' {
+			return true
+		}
+	}
 }
 
 // looksLikeBearer tells a bearer token from a word of prose ("Bearer
@@ -290,15 +815,19 @@ const (
 	tokenRightMin, tokenRightMax = 15, 45
 )
 
-// findAuthtoken finds the first ngrok authtoken or API key in s at or after
-// from. See the package comment for the shape.
-func findAuthtoken(s string, from int) (start, end int, ok bool) {
+// findAuthtoken finds the first ngrok authtoken or API key in l at or
+// after from. See the package comment for the shape. It looks at most
+// tokenLeftMax+tokenRightMax bytes around each '_'.
+func (t *line) findAuthtoken(from int) (start, end int, ok bool) {
+	s := t.s
 	for i := from; i < len(s); {
 		u := strings.IndexByte(s[i:], '_')
 		if u < 0 {
+			t.work += len(s) - i
 			return 0, 0, false
 		}
 		u += i
+		t.work += u - i + 1
 		i = u + 1
 		l := u
 		for l > 0 && u-l <= tokenLeftMax && isAlnum(s[l-1]) {
@@ -308,6 +837,7 @@ func findAuthtoken(s string, from int) (start, end int, ok bool) {
 		for r < len(s) && r-u-1 <= tokenRightMax && isAlnum(s[r]) {
 			r++
 		}
+		t.work += r - l
 		left, right := s[l:u], s[u+1:r]
 		if len(left) < tokenLeftMin || len(left) > tokenLeftMax || len(right) < tokenRightMin || len(right) > tokenRightMax {
 			continue
@@ -323,28 +853,11 @@ func findAuthtoken(s string, from int) (start, end int, ok bool) {
 	return 0, 0, false
 }
 
-func replaceAuthtokens(s string) string {
-	var b strings.Builder
-	last := 0
-	for from := 0; ; {
-		start, end, ok := findAuthtoken(s, from)
-		if !ok {
-			break
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(Mask)
-		last, from = end, end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func hasLetter(s string) bool {
 	for i := range len(s) {
@@ -367,93 +880,3 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
-
-// urlMayHavePassword is a quick test for what urlPassRe needs: after some
-// "://", a user name up to a ':', then a non-empty password up to an '@',
-// none of it spaces or slashes. Most lines with a link have none, and the
-// regular expression is far slower than this scan.
-func urlMayHavePassword(s string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "://")
-		if j < 0 {
-			return false
-		}
-		i += j + 3
-		k := i
-		for k < len(s) && !isRESpace(s[k]) && !strings.ContainsRune(":/@[]", rune(s[k])) {
-			k++
-		}
-		if k == len(s) || s[k] != ':' {
-			continue
-		}
-		m := k + 1
-		for m < len(s) && !isRESpace(s[m]) && s[m] != '@' && s[m] != '/' {
-			m++
-		}
-		if m > k+1 && m < len(s) && s[m] == '@' {
-			return true
-		}
-	}
-}
-
-// isRESpace is \s in Go's regular expressions.
-func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
-
-// anyKVAnchor reports whether ok holds for some occurrence of a key-value
-// anchor in lower, given the text before and after it.
-func anyKVAnchor(lower string, ok func(before, after string) bool) bool {
-	for _, a := range kvAnchors {
-		for i := 0; ; {
-			j := strings.Index(lower[i:], a)
-			if j < 0 {
-				break
-			}
-			if ok(lower[:i+j], lower[i+j+len(a):]) {
-				return true
-			}
-			i += j + 1
-		}
-	}
-	return false
-}
-
-// kvMayMatch is a quick test for what kvRe needs: an anchor ending a key
-// name (more name characters may follow it), an optional quote, blanks,
-// then ':' or '='.
-func kvMayMatch(lower string) bool {
-	return anyKVAnchor(lower, func(_, after string) bool {
-		i := 0
-		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '_' || after[i] == '.' || after[i] == '-') {
-			i++
-		}
-		if i < len(after) && (after[i] == '"' || after[i] == '\'') {
-			i++
-		}
-		for i < len(after) && (after[i] == ' ' || after[i] == '\t') {
-			i++
-		}
-		return i < len(after) && (after[i] == ':' || after[i] == '=')
-	})
-}
-
-// flagMayMatch is a quick test for what flagRe needs: an anchor in a
-// word with a dash before it (--authtoken, add-api-key), then a blank.
-func flagMayMatch(lower string) bool {
-	return anyKVAnchor(lower, func(before, after string) bool {
-		i := 0
-		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '-') {
-			i++
-		}
-		if i == len(after) || after[i] != ' ' && after[i] != '\t' {
-			return false
-		}
-		for j := len(before) - 1; j >= 0 && (isLowerAlnum(before[j]) || before[j] == '-'); j-- {
-			if before[j] == '-' {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-func isLowerAlnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' }
