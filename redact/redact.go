@@ -81,8 +81,8 @@ func String(s string) string {
 			end += start
 		}
 		line := s[start:end]
-		if look.mayHaveSecret(line, lower[start:end]) {
-			if r := redactLine(line, lower[start:end]); r != line {
+		if anchored, ok := look.mayHaveSecret(line, lower[start:end], end-start == len(s)); ok {
+			if r := redactLine(line, lower[start:end], anchored); r != line {
 				if !changed {
 					b.Grow(len(s) + 64)
 					changed = true
@@ -158,19 +158,24 @@ func lookAt(s, lower string) look {
 func (l look) none() bool { return l.anchored == 0 && !l.token }
 
 // mayHaveSecret reports whether one line of the looked-at text may hold a
-// secret, testing only what the whole text holds.
-func (l look) mayHaveSecret(s, lower string) bool {
+// secret, testing only what the whole text holds, and returns a bit per
+// rule whose anchors the line holds. A line that is the whole text is not
+// looked at again.
+func (l look) mayHaveSecret(s, lower string, whole bool) (anchored uint32, ok bool) {
+	if whole {
+		return l.anchored, true
+	}
 	for i, r := range rules {
 		if l.anchored&(1<<i) != 0 && hasAnchor(lower, r.anchors) {
-			return true
+			anchored |= 1 << i
 		}
 	}
-	if !l.token {
-		return false
+	if anchored != 0 || !l.token {
+		return anchored, anchored != 0
 	}
 	t := line{s: s}
-	_, _, ok := t.findAuthtoken(0)
-	return ok
+	_, _, ok = t.findAuthtoken(0)
+	return 0, ok
 }
 
 func hasAnchor(lower string, anchors []string) bool {
@@ -187,9 +192,12 @@ func hasAnchor(lower string, anchors []string) bool {
 const maxPasses = 6
 
 // redactLine applies every rule to one line until nothing changes.
-func redactLine(s, lower string) string {
+// Anchored has a bit for each rule whose anchors the line holds: a rule
+// without them can find nothing, and replacing a secret with Mask never
+// makes an anchor.
+func redactLine(s, lower string, anchored uint32) string {
 	l := line{s: s, lower: lower}
-	l.redact()
+	l.redact(anchored)
 	return l.s
 }
 
@@ -213,15 +221,14 @@ type line struct {
 type quoted struct{ open, close int }
 
 // redact applies every rule to the line until nothing changes, at most
-// maxPasses times.
-func (l *line) redact() {
+// maxPasses times; a rule with anchors only if its bit is set in anchored.
+func (l *line) redact(anchored uint32) {
 	for range maxPasses {
 		changed := false
-		for _, r := range rules {
-			if r.anchors != nil && !hasAnchor(l.lower, r.anchors) {
+		for i, r := range rules {
+			if r.anchors != nil && anchored&(1<<i) == 0 {
 				continue
 			}
-			l.work += len(l.s) * len(r.anchors)
 			l.spans = r.find(l, l.spans[:0])
 			if l.replace(r) {
 				changed = true
