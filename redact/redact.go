@@ -33,8 +33,6 @@
 //   - Slack tokens (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxo-, xapp-) and a few
 //     well-known vendor token shapes (sk_live_/sk_test_/rk_live_, ghp_/gho_/
 //     ghu_/ghs_/ghr_, github_pat_, glpat-); the prefix is kept.
-//   - Slack incoming-webhook URLs: what follows hooks.slack.com/services/
-//     (T…/B…/secret) is replaced, the host and path prefix are kept.
 //
 // A value that is or contains an ngrok error code (ERR_NGROK_n) is never
 // replaced: codes are what the bot exists to see.
@@ -42,12 +40,16 @@
 // Redaction works line by line: a secret never spans a line break. String
 // is idempotent (String(String(s)) == String(s)), safe for concurrent use,
 // and returns s itself when there is nothing to redact.
+//
+// String costs time linear in its input, whatever the input: each rule is
+// a scanner that finds its keywords in one pass left to right, looks a
+// bounded distance around each, and never goes back over text it has
+// passed, so a megabyte of "key" repeated on one line costs about what a
+// megabyte of prose does. Keys, flags and schemes are matched in ASCII
+// letters of either case only.
 package redact
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // Mask replaces every secret.
 const Mask = "[REDACTED]"
@@ -79,8 +81,8 @@ func String(s string) string {
 			end += start
 		}
 		line := s[start:end]
-		if look.mayHaveSecret(line, lower[start:end]) {
-			if r := redactLine(line, lower[start:end]); r != line {
+		if anchored, ok := look.mayHaveSecret(line, lower[start:end], end-start == len(s)); ok {
+			if r := redactLine(line, lower[start:end], anchored); r != line {
 				if !changed {
 					b.Grow(len(s) + 64)
 					changed = true
@@ -103,11 +105,17 @@ func String(s string) string {
 // holds one of its anchors.
 type rule struct {
 	anchors []string
-	apply   func(string) string
-	// may, when set, is a quicker test (on the lower-cased line) of what
-	// apply's expression needs; apply runs only when it says yes.
-	may func(lower string) bool
+	// find appends to spans, left to right and not overlapping, the parts
+	// of l to replace: the value a key, flag or scheme introduces.
+	find func(l *line, spans []span) []span
+	// always replaces every span found; otherwise a span is left as it
+	// is when its value (quotes taken off) is empty, already Mask, holds
+	// an ngrok error code, or ok rejects it.
+	always bool
+	ok     func(string) bool
 }
+
+type span struct{ start, end int }
 
 var (
 	vendorAnchors = []string{"xox", "xapp-", "sk_", "rk_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"}
@@ -118,22 +126,15 @@ var (
 // prefix is kept; the free-standing authtoken shape goes last so that
 // key-value rules keep their key.
 var rules = []rule{
-	{anchors: vendorAnchors, apply: func(s string) string { return vendorRe.ReplaceAllString(s, "${1}"+Mask) }},
-	{anchors: []string{slackHookPrefix}, apply: replaceSlackHooks},
-	{anchors: []string{"://"}, apply: func(s string) string {
-		if !urlMayHavePassword(s) {
-			return s
-		}
-		return replaceGroup(urlPassRe, s, 2, nil)
-	}},
-	{anchors: []string{"authorization"}, apply: func(s string) string { return replaceGroup(authHeaderRe, s, 2, nil) }},
-	{anchors: []string{"bearer"}, apply: func(s string) string { return replaceGroup(bearerRe, s, 2, looksLikeBearer) }},
-	{anchors: []string{"basic"}, apply: func(s string) string { return replaceGroup(basicRe, s, 2, looksLikeBasic) }},
-	{anchors: kvAnchors, may: flagMayMatch, apply: func(s string) string {
-		return replaceGroup(flagRe, s, 2, func(v string) bool { return !strings.HasPrefix(v, "-") })
-	}},
-	{anchors: kvAnchors, may: kvMayMatch, apply: func(s string) string { return replaceGroup(kvRe, s, 3, nil) }},
-	{apply: replaceAuthtokens},
+	{anchors: vendorAnchors, find: findVendor, always: true},
+	{anchors: []string{slackHookPrefix}, find: findSlackHook, always: true},
+	{anchors: []string{"://"}, find: findURLPassword},
+	{anchors: []string{"authorization"}, find: findAuthHeader},
+	{anchors: []string{"bearer"}, find: findBearer, ok: looksLikeBearer},
+	{anchors: []string{"basic"}, find: findBasic, ok: looksLikeBasic},
+	{anchors: kvAnchors, find: findFlag, ok: func(v string) bool { return !strings.HasPrefix(v, "-") }},
+	{anchors: kvAnchors, find: findKeyValue},
+	{find: findAuthtokens, always: true},
 }
 
 // look is what a text may hold: a bit per rule whose anchors it has,
@@ -150,25 +151,32 @@ func lookAt(s, lower string) look {
 			l.anchored |= 1 << i
 		}
 	}
-	_, _, l.token = findAuthtoken(s, 0)
+	t := line{s: s}
+	_, _, l.token = t.findAuthtoken(0)
 	return l
 }
 
 func (l look) none() bool { return l.anchored == 0 && !l.token }
 
 // mayHaveSecret reports whether one line of the looked-at text may hold a
-// secret, testing only what the whole text holds.
-func (l look) mayHaveSecret(line, lower string) bool {
+// secret, testing only what the whole text holds, and returns a bit per
+// rule whose anchors the line holds. A line that is the whole text is not
+// looked at again.
+func (l look) mayHaveSecret(s, lower string, whole bool) (anchored uint32, ok bool) {
+	if whole {
+		return l.anchored, true
+	}
 	for i, r := range rules {
 		if l.anchored&(1<<i) != 0 && hasAnchor(lower, r.anchors) {
-			return true
+			anchored |= 1 << i
 		}
 	}
-	if !l.token {
-		return false
+	if anchored != 0 || !l.token {
+		return anchored, anchored != 0
 	}
-	_, _, ok := findAuthtoken(line, 0)
-	return ok
+	t := line{s: s}
+	_, _, ok = t.findAuthtoken(0)
+	return 0, ok
 }
 
 func hasAnchor(lower string, anchors []string) bool {
@@ -185,313 +193,90 @@ func hasAnchor(lower string, anchors []string) bool {
 const maxPasses = 6
 
 // redactLine applies every rule to one line until nothing changes.
-func redactLine(line, lower string) string {
+// Anchored has a bit for each rule whose anchors the line holds: a rule
+// without them can find nothing, and replacing a secret with Mask never
+// makes an anchor.
+func redactLine(s, lower string, anchored uint32) string {
+	l := line{s: s, lower: lower}
+	l.redact(anchored)
+	return l.s
+}
+
+// line is one line under redaction. Every scanner on it moves left to
+// right and looks at each byte a bounded number of times, so a rule costs
+// time linear in the line whatever the line holds.
+type line struct {
+	s     string
+	lower string // s with ASCII letters lower-cased: same byte offsets
+	spans []span // scratch for rule.find
+	// The last double- and single-quoted value scanned.
+	dq, sq quoted
+	// work counts the bytes the scanners step over; tests hold it to a
+	// constant times the length of the line.
+	work int
+}
+
+// quoted remembers one quote scan: the quote at open closes at close, or
+// nowhere on the line if close is -1. With it no quote scan goes over text
+// another one has passed.
+type quoted struct{ open, close int }
+
+// redact applies every rule to the line until nothing changes, at most
+// maxPasses times; a rule with anchors only if its bit is set in anchored.
+func (l *line) redact(anchored uint32) {
 	for range maxPasses {
-		next := line
-		for _, r := range rules {
-			if (r.anchors == nil || hasAnchor(lower, r.anchors)) && (r.may == nil || r.may(lower)) {
-				next = r.apply(next)
+		changed := false
+		for i, r := range rules {
+			if r.anchors != nil && anchored&(1<<i) == 0 {
+				continue
+			}
+			l.spans = r.find(l, l.spans[:0])
+			if l.replace(r) {
+				changed = true
 			}
 		}
-		if next == line {
-			break
+		if !changed {
+			return
 		}
-		line = next
-		lower = asciiLower(line)
 	}
-	return line
 }
 
-// Value shapes shared by the key-value rules. The literal Mask comes first
-// so that a redacted value is matched whole and left as it is.
-const (
-	valueQuoted   = `"(?:[^"\\]|\\.)*"|'[^']*'`
-	valueUnquoted = `[^\s"'&,;<>()\[\]{}][^\s"'&,;)\]}]*`
-	value         = `\[REDACTED\]|` + valueQuoted + `|` + valueUnquoted
-)
-
-var (
-	// vendorRe: Slack and other vendors' tokens with a fixed prefix.
-	vendorRe = regexp.MustCompile(`\b(xox[abposr]-|xapp-|(?:sk|rk)_(?:live|test)_|gh[pousr]_|github_pat_|glpat-)[A-Za-z0-9][A-Za-z0-9_-]{9,}`)
-
-	// urlPassRe: scheme://user:password@ — group 2 is the password.
-	urlPassRe = regexp.MustCompile(`(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\[\]]*:)([^\s@/]+)@`)
-
-	// authHeaderRe: Authorization: <scheme> <credentials> in headers,
-	// JSON and curl -H arguments.
-	authHeaderRe = regexp.MustCompile(`(?i)(\bauthorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|key)[ \t]+)?)(` + value + `)`)
-
-	bearerRe = regexp.MustCompile(`(?i)(\bbearer[ \t]+)(\[REDACTED\]|[A-Za-z0-9\-._~+/]{8,}=*)`)
-	basicRe  = regexp.MustCompile(`(?i)(\bbasic[ \t]+)(\[REDACTED\]|[A-Za-z0-9+/]{8,}={0,2})`)
-
-	// flagRe: a secret flag or ngrok command with its value after white
-	// space (the --flag=value form is a key-value pair, see kvRe).
-	flagRe = regexp.MustCompile(`(?i)((?:^|[\s"'])(?:--?(?:[a-z0-9]+-)*(?:authtoken|auth-token|api-key|apikey|password|passwd|secret|token)|add-authtoken|add-api-key)[ \t]+)(` + value + `)`)
-
-	// kvRe: key = value, key: value, "key": "value". Group 2 is the key
-	// with its separator, group 3 the value.
-	kvRe = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_-])([A-Za-z0-9_.-]*(?:authtoken|token|api[_-]?key|apikey|password|passwd|secret|(?:secret|access|signing|private)[_-]?key)["']?[ \t]*(?::=|==|[:=])[ \t]*)(` + value + `)`)
-
-	codeRe = regexp.MustCompile(`(?i)err\\?_ngrok\\?_[0-9]`)
-)
-
-// replaceGroup replaces submatch group g of every match of re in s with
-// Mask, keeping quotes around a quoted value, unless the value is already
-// Mask, is empty, contains an ngrok error code, or ok rejects it.
-func replaceGroup(re *regexp.Regexp, s string, g int, ok func(string) bool) string {
-	ms := re.FindAllStringSubmatchIndex(s, -1)
-	if ms == nil {
-		return s
-	}
-	var b strings.Builder
+// replace puts Mask in place of the spans rule r found that it keeps, and
+// reports whether it replaced any.
+func (l *line) replace(r rule) bool {
+	var b, lb strings.Builder
 	last := 0
-	for _, m := range ms {
-		start, end := m[2*g], m[2*g+1]
-		if start < 0 {
-			continue
+	for _, sp := range l.spans {
+		start, end := sp.start, sp.end
+		if !r.always {
+			v := l.s[start:end]
+			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+				start, end = start+1, end-1
+				v = l.s[start:end]
+			}
+			if v == "" || v == Mask || containsCode(l.lower[start:end]) || (r.ok != nil && !r.ok(v)) {
+				continue
+			}
 		}
-		v := s[start:end]
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			start, end = start+1, end-1
-			v = s[start:end]
+		if last == 0 {
+			b.Grow(len(l.s))
+			lb.Grow(len(l.s))
 		}
-		if v == "" || v == Mask || codeRe.MatchString(v) || (ok != nil && !ok(v)) {
-			continue
-		}
-		b.WriteString(s[last:start])
+		b.WriteString(l.s[last:start])
 		b.WriteString(Mask)
+		lb.WriteString(l.lower[last:start])
+		lb.WriteString(maskLower)
 		last = end
 	}
+	l.work += len(l.s)
 	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// looksLikeBearer tells a bearer token from a word of prose ("Bearer
-// authentication"): it has a digit or is long.
-func looksLikeBearer(v string) bool {
-	return hasDigit(v) || len(v) >= 20
-}
-
-// looksLikeBasic tells base64 credentials from a word of prose ("Basic
-// authentication"): a digit, base64 symbols, or an upper-case letter inside
-// a long enough run.
-func looksLikeBasic(v string) bool {
-	if hasDigit(v) || strings.ContainsAny(v, "+/=") {
-		return true
-	}
-	return len(v) >= 12 && strings.ContainsAny(v[1:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-}
-
-func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
-
-// Bounds of the ngrok authtoken and API key shape.
-const (
-	tokenLeftMin, tokenLeftMax   = 20, 40
-	tokenRightMin, tokenRightMax = 15, 45
-)
-
-// findAuthtoken finds the first ngrok authtoken or API key in s at or after
-// from. See the package comment for the shape.
-func findAuthtoken(s string, from int) (start, end int, ok bool) {
-	for i := from; i < len(s); {
-		u := strings.IndexByte(s[i:], '_')
-		if u < 0 {
-			return 0, 0, false
-		}
-		u += i
-		i = u + 1
-		l := u
-		for l > 0 && u-l <= tokenLeftMax && isAlnum(s[l-1]) {
-			l--
-		}
-		r := u + 1
-		for r < len(s) && r-u-1 <= tokenRightMax && isAlnum(s[r]) {
-			r++
-		}
-		left, right := s[l:u], s[u+1:r]
-		if len(left) < tokenLeftMin || len(left) > tokenLeftMax || len(right) < tokenRightMin || len(right) > tokenRightMax {
-			continue
-		}
-		if l > 0 && (isAlnum(s[l-1]) || s[l-1] == '_') || r < len(s) && (isAlnum(s[r]) || s[r] == '_') {
-			continue
-		}
-		if left[0] < '1' || left[0] > '9' || !hasLetter(left) || !hasLetter(right) {
-			continue
-		}
-		return l, r, true
-	}
-	return 0, 0, false
-}
-
-func replaceAuthtokens(s string) string {
-	var b strings.Builder
-	last := 0
-	for from := 0; ; {
-		start, end, ok := findAuthtoken(s, from)
-		if !ok {
-			break
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(Mask)
-		last, from = end, end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// slackHookPrefix starts the secret part of a Slack incoming-webhook URL.
-const slackHookPrefix = "hooks.slack.com/services/"
-
-// replaceSlackHooks replaces the run of [A-Za-z0-9/] after each
-// hooks.slack.com/services/ (any case) with Mask: a literal search and one
-// scan, linear in the line.
-func replaceSlackHooks(s string) string {
-	lower := asciiLower(s)
-	var b strings.Builder
-	last := 0
-	for i := 0; ; {
-		j := strings.Index(lower[i:], slackHookPrefix)
-		if j < 0 {
-			break
-		}
-		start := i + j + len(slackHookPrefix)
-		end := start
-		for end < len(s) && (isAlnum(s[end]) || s[end] == '/') {
-			end++
-		}
-		i = end
-		if end == start {
-			continue
-		}
-		b.WriteString(s[last:start])
-		b.WriteString(Mask)
-		last = end
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func hasLetter(s string) bool {
-	for i := range len(s) {
-		if c := s[i]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
-// asciiLower lower-cases ASCII letters only, so byte offsets stay the same.
-func asciiLower(s string) string {
-	b := make([]byte, len(s))
-	for i := range len(s) {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
-	}
-	return string(b)
-}
-
-// urlMayHavePassword is a quick test for what urlPassRe needs: after some
-// "://", a user name up to a ':', then a non-empty password up to an '@',
-// none of it spaces or slashes. Most lines with a link have none, and the
-// regular expression is far slower than this scan.
-func urlMayHavePassword(s string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], "://")
-		if j < 0 {
-			return false
-		}
-		i += j + 3
-		k := i
-		for k < len(s) && !isRESpace(s[k]) && !strings.ContainsRune(":/@[]", rune(s[k])) {
-			k++
-		}
-		if k == len(s) || s[k] != ':' {
-			continue
-		}
-		m := k + 1
-		for m < len(s) && !isRESpace(s[m]) && s[m] != '@' && s[m] != '/' {
-			m++
-		}
-		if m > k+1 && m < len(s) && s[m] == '@' {
-			return true
-		}
-	}
-}
-
-// isRESpace is \s in Go's regular expressions.
-func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
-
-// anyKVAnchor reports whether ok holds for some occurrence of a key-value
-// anchor in lower, given the text before and after it.
-func anyKVAnchor(lower string, ok func(before, after string) bool) bool {
-	for _, a := range kvAnchors {
-		for i := 0; ; {
-			j := strings.Index(lower[i:], a)
-			if j < 0 {
-				break
-			}
-			if ok(lower[:i+j], lower[i+j+len(a):]) {
-				return true
-			}
-			i += j + 1
-		}
-	}
-	return false
-}
-
-// kvMayMatch is a quick test for what kvRe needs: an anchor ending a key
-// name (more name characters may follow it), an optional quote, blanks,
-// then ':' or '='.
-func kvMayMatch(lower string) bool {
-	return anyKVAnchor(lower, func(_, after string) bool {
-		i := 0
-		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '_' || after[i] == '.' || after[i] == '-') {
-			i++
-		}
-		if i < len(after) && (after[i] == '"' || after[i] == '\'') {
-			i++
-		}
-		for i < len(after) && (after[i] == ' ' || after[i] == '\t') {
-			i++
-		}
-		return i < len(after) && (after[i] == ':' || after[i] == '=')
-	})
-}
-
-// flagMayMatch is a quick test for what flagRe needs: an anchor in a
-// word with a dash before it (--authtoken, add-api-key), then a blank.
-func flagMayMatch(lower string) bool {
-	return anyKVAnchor(lower, func(before, after string) bool {
-		i := 0
-		for i < len(after) && (isLowerAlnum(after[i]) || after[i] == '-') {
-			i++
-		}
-		if i == len(after) || after[i] != ' ' && after[i] != '\t' {
-			return false
-		}
-		for j := len(before) - 1; j >= 0 && (isLowerAlnum(before[j]) || before[j] == '-'); j-- {
-			if before[j] == '-' {
-				return true
-			}
-		}
 		return false
-	})
+	}
+	b.WriteString(l.s[last:])
+	lb.WriteString(l.lower[last:])
+	l.s, l.lower = b.String(), lb.String()
+	l.dq, l.sq = quoted{}, quoted{}
+	return true
 }
 
-func isLowerAlnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' }
+const maskLower = "[redacted]"

@@ -162,6 +162,11 @@ func FuzzString(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s, s, uint8(0))
 	}
+	// The adversarial shapes, long enough that a scanner going back over
+	// the line would show, short enough to keep the seed run quick.
+	for i, a := range adversarials {
+		f.Add(a.line(4<<10), a.line(1<<10), uint8(i))
+	}
 	f.Fuzz(func(t *testing.T, prefix, suffix string, which uint8) {
 		secrets := []string{authtoken, apiKey, "xoxb-1234567890-ABCDEFGHIJ-zyxwvu", "ghp_0123456789abcdefghijklmnopqrstuvwxyz"}
 		secret := secrets[int(which)%len(secrets)]
@@ -174,9 +179,15 @@ func FuzzString(f *testing.F) {
 		in = prefix + " " + code + " " + suffix
 		assert.Contains(t, String(in), code, "error code redacted")
 
-		// Arbitrary input: no panic, idempotent.
+		// Arbitrary input: no panic, idempotent, and what the regular
+		// expressions gave (on short input: their cost is quadratic),
+		// except where their case folding took the Kelvin sign for k or
+		// the long s for s.
 		out = String(prefix + suffix)
 		assert.Equal(t, out, String(out), "not idempotent")
+		if len(prefix+suffix) <= 512 && !strings.ContainsAny(prefix+suffix, "\u212a\u017f") {
+			assert.Equal(t, refString(prefix+suffix), out, "not what the reference gives")
+		}
 	})
 }
 
@@ -225,51 +236,6 @@ func BenchmarkStringNoSecrets(b *testing.B) {
 	for b.Loop() {
 		String(text)
 	}
-}
-
-// TestURLPrecheckNeverMissesAPassword: the quick scan must say yes
-// wherever the regular expression matches.
-func TestURLPrecheckNeverMissesAPassword(t *testing.T) {
-	pieces := []string{"https://", "ftp://", "://", "user", ":", "pa ss", "p@ss", "@", "/", "host", " ", "\t", "[", "]", "é", "x"}
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 20000 {
-		var b strings.Builder
-		for range rng.IntN(10) {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := b.String()
-		if urlPassRe.MatchString(s) {
-			require.True(t, urlMayHavePassword(s), "%q", s)
-		}
-	}
-	assert.True(t, urlMayHavePassword("see https://bot:hunter2@git.example.com/repo"))
-	assert.False(t, urlMayHavePassword("mail ana@example.com about https://ngrok.com/docs/errors/err_ngrok_3200"))
-}
-
-// TestKeyValuePrechecksNeverMissASecret: the quick scans must say yes
-// wherever their expressions match.
-func TestKeyValuePrechecksNeverMissASecret(t *testing.T) {
-	pieces := []string{"token", "TOKEN", "passw", "ord", "d", "secret", "key", "api", "_", "-", "--", "add-", "auth", ".", `"`, "'",
-		" ", "\t", ":", "=", "==", ":=", "value", "x1", "é", ",", "\n"}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for range 50000 {
-		var b strings.Builder
-		for range rng.IntN(9) {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := b.String()
-		lower := asciiLower(s)
-		if kvRe.MatchString(s) {
-			require.True(t, kvMayMatch(lower), "kv: %q", s)
-		}
-		if flagRe.MatchString(s) {
-			require.True(t, flagMayMatch(lower), "flag: %q", s)
-		}
-	}
-	assert.False(t, kvMayMatch("the token expired yesterday"))
-	assert.True(t, kvMayMatch(`api_key = "abc"`))
-	assert.False(t, flagMayMatch("the token expired yesterday"))
-	assert.True(t, flagMayMatch("ngrok config add-authtoken 2abc"))
 }
 
 // TestWholeTextPrecheckMatchesLineByLine: String looks at the whole text
