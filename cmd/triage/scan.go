@@ -25,8 +25,10 @@ import (
 	"github.com/triage-bot/triage/ticket"
 )
 
-// sniffBytes is how much of an input is read to tell mail from text.
-const sniffBytes = 4096
+// sniffBytes is how much of an input is read to tell mail from text: the
+// whole read buffer, so that long header lines (signatures, anti-spam
+// reports) do not hide a header block.
+const sniffBytes = 64 << 10
 
 // scanner is one run of `triage scan`.
 type scanner struct {
