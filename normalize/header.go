@@ -62,8 +62,8 @@ type headerBounder struct {
 	vitalKept    map[string]bool // vital fields kept so far
 	cuts         []string        // "Subject (1000014 bytes)", the first few
 	cutCount     int
-	skipped      int   // fields skipped past the budget
-	skippedBytes int64 // their length
+	skipped      int    // fields skipped past the budget
+	skippedBytes int64  // their length
 	repaired     int    // lines without a field name read as continuations
 	repairedIn   string // the field the first of them continued
 	scratch      []byte
