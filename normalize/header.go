@@ -21,7 +21,9 @@ import (
 // the first of each vital field. What was cut or skipped is returned as
 // problems for the ticket. The header is streamed: memory is bounded by
 // the limits however long a line, a field or the block is; the rest of an
-// over-long block is read past, not held.
+// over-long block is read past, not held. A line without a field name
+// after the first field is read as a continuation of the field before it
+// (a fold without its leading blank), as mail clients read it, and noted.
 //
 // The error is go-message's when the kept fields are not a header block
 // (a line without a colon, a bad field name), or the reader's.
