@@ -45,7 +45,7 @@ const forwardHeaderSpan = 10
 func SplitQuoted(text string) (body, quoted string) {
 	cut := len(text) // offset where the trailing history starts
 	anyQuoted := false
-	fwdUntil := -1 // line index up to which a forward's header block runs
+	fwdUntil := -1    // line index up to which a forward's header block runs
 	var marked []span // attribution lines above a quoted block
 scan:
 	for i, off := 0, 0; off < len(text); i++ {
