@@ -10,9 +10,9 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
@@ -53,8 +53,16 @@ func keptHeaders() []string {
 // CRLF and lone CR turned into LF and a leading byte order mark removed;
 // invalid bytes become U+FFFD. Zero-width and non-breaking characters are
 // kept. A charset labelled ISO-8859-1 is read as Windows-1252, as browsers
-// do, and an unlabelled part starting with a UTF-16 byte order mark as
-// UTF-16.
+// do, UTF-7 is read, an unlabelled part starting with a UTF-16 byte order
+// mark as UTF-16, and a misspelt label ("iso-gb2312", one with
+// "Content-Transfer-Encoding:" glued on) as the charset meant, noted in
+// Problems as a guess.
+//
+// Header text (the subject, a forwarded subject, a file name) is decoded
+// from RFC 2047 encoded words. Raw 8-bit bytes there are kept when they
+// are valid UTF-8; otherwise they are read in the charset of the first
+// text part, or failing that in the charset detectCharset guesses among
+// Shift_JIS, GBK, EUC-KR and Windows-1252, and the guess is noted.
 //
 // Message never fails on bad content: an unknown charset, a broken
 // boundary, a part nested too deep or a limit reached is noted in
@@ -96,10 +104,23 @@ func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 		w.problem(p)
 	}
 	w.headers(mail.Header{Header: h})
+	rawSubject := h.Get("Subject")
+	eightBit := !utf8.ValidString(rawSubject)
+	if !eightBit {
+		t.Subject = w.headerText(rawSubject, "subject")
+	} else {
+		// Raw 8-bit bytes: the first text part's charset is the best
+		// guess, known only once the body is read. Hold the subject's
+		// room until then.
+		t.Subject = cleanHeader(rawSubject)
+	}
 	if t.Subject != "" {
 		w.add(ticket.Part{Kind: ticket.KindSubject, Text: w.clip(t.Subject)})
 	}
 	w.entity(entity{h: h, body: br}, scope{})
+	if eightBit {
+		w.fixSubject(rawSubject)
+	}
 	if in.truncated {
 		w.problem(fmt.Sprintf("the message is larger than %d bytes; only that much was read", lim.MaxMessageBytes))
 	}
@@ -161,6 +182,8 @@ type walker struct {
 	stopped bool  // a ticket-wide limit was reached
 	eofSeen bool  // the input ended early; reported once
 	dropped int   // problems beyond maxProblems
+
+	firstCharset string // the charset label of the first body text part
 }
 
 // scope is where in the MIME tree an entity sits.
@@ -248,11 +271,6 @@ func (w *walker) headers(h mail.Header) {
 			}
 		}
 	}
-	subject, err := h.Subject()
-	if err != nil {
-		w.problem(fmt.Sprintf("subject: %v; read as written", err))
-	}
-	t.Subject = cleanHeader(subject)
 	if d, err := h.Date(); err == nil {
 		t.Date = d
 	}
@@ -271,6 +289,49 @@ func (w *walker) headers(h mail.Header) {
 			t.Headers[k] = cleanHeader(v)
 		}
 	}
+}
+
+// headerText decodes a header value for text: raw 8-bit bytes first (see
+// rawHeaderText, with the charset of the first text part read so far),
+// then RFC 2047 encoded words; guesses and errors are noted as problems
+// of what (the field's name, for a person).
+func (w *walker) headerText(raw, what string) string {
+	s, how := rawHeaderText(raw, w.firstCharset)
+	if how != "" {
+		w.problem(fmt.Sprintf("%s: raw 8-bit text without a charset; %s", what, how))
+	}
+	var guesses []string
+	dec := mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
+		if clean, guessed := cleanCharset(cs); guessed {
+			guesses = append(guesses, fmt.Sprintf("%q as %s", cs, clean))
+		}
+		return charsetReader(cs, r)
+	}}
+	d, err := dec.DecodeHeader(s)
+	if err != nil {
+		w.problem(fmt.Sprintf("%s: %v; read as written", what, err))
+		d = s
+	}
+	if len(guesses) > 0 {
+		w.problem(fmt.Sprintf("%s: misspelt charset label read as meant (a guess): %s", what, strings.Join(guesses, ", ")))
+	}
+	return cleanHeader(d)
+}
+
+// fixSubject decodes a raw 8-bit subject once the body has been read, and
+// puts it in the subject part added for it.
+func (w *walker) fixSubject(raw string) {
+	t := w.t
+	old := t.Subject
+	t.Subject = w.headerText(raw, "subject")
+	if old == "" || len(t.Parts) == 0 || t.Parts[0].Kind != ticket.KindSubject {
+		return
+	}
+	p := &t.Parts[0]
+	room := min(w.lim.MaxPartBytes, w.lim.MaxTextBytes-w.text+int64(len(p.Text)))
+	text := cutUTF8(t.Subject, int(max(room, 0)))
+	w.text += int64(len(text) - len(p.Text))
+	p.Text = text
 }
 
 // cleanHeader unfolds a header value and makes it valid UTF-8.
@@ -381,11 +442,9 @@ func disposition(h message.Header, mt mediaType) (string, string) {
 		name = mt.params["name"]
 	}
 	if name != "" {
-		dec := mime.WordDecoder{CharsetReader: charset.Reader}
-		if d, err := dec.DecodeHeader(name); err == nil {
+		if d, err := decodeWords(name); err == nil {
 			name = d
 		}
-		name = strings.ToValidUTF8(name, "\uFFFD")
 		if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 			name = name[i+1:]
 		}
@@ -598,11 +657,7 @@ func (w *walker) forward(e entity, sc scope) {
 	}
 	inner := entity{h: message.Header{Header: th}, body: br}
 	h := mail.Header{Header: inner.h}
-	subject, serr := h.Subject()
-	if serr != nil {
-		w.problem(fmt.Sprintf("%s: subject: %v; read as written", label, serr))
-	}
-	subject = cleanHeader(subject)
+	subject := w.headerText(h.Get("Subject"), label+": subject")
 	isc := sc
 	isc.depth++
 	isc.forwarded = true
@@ -646,6 +701,9 @@ func isBodyType(typ string) bool {
 
 func (w *walker) leaf(e entity, mt mediaType, sc scope) {
 	disp, name := disposition(e.h, mt)
+	if !utf8.ValidString(name) {
+		name = w.headerText(name, sc.label("")+": file name")
+	}
 	attached := disp == "attachment" || name != ""
 	kind := ticket.KindBody
 	switch {
@@ -658,17 +716,23 @@ func (w *walker) leaf(e entity, mt mediaType, sc scope) {
 	}
 	label := sc.label(name)
 	body := w.decoded(e, label)
-	cs := strings.ToLower(strings.Trim(mt.params["charset"], " \t\"'"))
+	cs, guessed := cleanCharset(mt.params["charset"])
+	if guessed {
+		w.problem(fmt.Sprintf("%s: misspelt charset label %q read as %s (a guess)", label, mt.params["charset"], cs))
+	}
+	if w.firstCharset == "" && kind == ticket.KindBody && strings.HasPrefix(mt.typ, "text/") {
+		w.firstCharset = cs
+		if cs == "" {
+			w.firstCharset = "us-ascii"
+		}
+	}
 	unknown := false
 	if cs == "" {
 		body = withUTF16(body)
 	}
 	if cs != "" && !isUTF8Label(cs) {
-		if cs == "iso-8859-1" || cs == "latin1" || cs == "iso_8859-1" {
-			// As browsers do: mail labelled Latin-1 is Windows-1252 in practice.
-			cs = "windows-1252"
-		}
-		if r, err := charset.Reader(cs, body); err == nil {
+		// As browsers do, mail labelled Latin-1 reads as Windows-1252.
+		if r, err := charsetReader(cs, body); err == nil {
 			body = r
 		} else {
 			unknown = true
