@@ -255,14 +255,10 @@ func (w *walker) clip(s string) string {
 
 func (w *walker) headers(h mail.Header) {
 	t := w.t
-	if addrs, err := h.AddressList("From"); err == nil && len(addrs) > 0 {
-		t.From = addrs[0].Address
-	} else {
-		t.From = rawAddress(h.Get("From"))
-	}
+	t.From = w.sender(h)
 	if addrs, err := h.AddressList("To"); err == nil {
 		for _, a := range addrs {
-			t.To = append(t.To, a.Address)
+			t.To = append(t.To, quoteLocal(a.Address))
 		}
 	} else {
 		for _, a := range strings.Split(h.Get("To"), ",") {
@@ -363,9 +359,57 @@ func (w *walker) msgIDs(h mail.Header, key string, max int) []string {
 	return ids
 }
 
-// rawAddress extracts an address from a header value that does not parse.
+// sender returns the sender's address: from the first From field that
+// parses (a mail may carry two), or else read leniently from the first
+// one (see rawAddress). Loop safety and the per-sender reply window see
+// this address, so it is cleaned the same way whatever the shape.
+func (w *walker) sender(h mail.Header) string {
+	values := h.Values("From")
+	if len(values) > 1 {
+		w.problem(fmt.Sprintf("the mail has %d From fields; the first that reads as an address is used", len(values)))
+	}
+	for _, v := range values {
+		if addrs, err := mail.ParseAddressList(v); err == nil && len(addrs) > 0 && addrs[0].Address != "" {
+			return quoteLocal(addrs[0].Address)
+		}
+	}
+	for _, v := range values {
+		if a := rawAddress(v); a != "" {
+			return a
+		}
+	}
+	return ""
+}
+
+// quoteLocal quotes an address's local part again when it needs quotes
+// ("Jane Q Doe"@example.com), which the parser took off.
+func quoteLocal(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 {
+		return addr
+	}
+	local := addr[:i]
+	if !strings.ContainsAny(local, " \t\"(),:;<>[]\\") {
+		return addr
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"` + addr[i:]
+}
+
+// rawAddress extracts an address from a header value that does not parse:
+// the text in angle brackets, else a word holding '@' (a quoted local part
+// with spaces kept whole), else the value without its comments, so
+// "MAILER-DAEMON (Mail Delivery System)" is MAILER-DAEMON.
 func rawAddress(s string) string {
-	s = cleanHeader(s)
+	s = stripComments(cleanHeader(s))
+	if i := strings.Index(s, `"@`); i > 0 {
+		if j := strings.LastIndexByte(s[:i], '"'); j >= 0 {
+			end := i + 2
+			for end < len(s) && !strings.ContainsRune(" \t<>,;", rune(s[end])) {
+				end++
+			}
+			return s[j:end]
+		}
+	}
 	if i := strings.LastIndexByte(s, '<'); i >= 0 {
 		if j := strings.IndexByte(s[i:], '>'); j > 0 {
 			return strings.TrimSpace(s[i+1 : i+j])
@@ -376,7 +420,45 @@ func rawAddress(s string) string {
 			return strings.Trim(f, "<>\"'(),;")
 		}
 	}
-	return s
+	return strings.TrimSpace(s)
+}
+
+// stripComments removes RFC 5322 comments ("(…)", nested, with
+// backslash escapes) outside quoted strings.
+func stripComments(s string) string {
+	if !strings.Contains(s, "(") {
+		return s
+	}
+	var b strings.Builder
+	depth, quoted, escaped := 0, false, false
+	for _, c := range s {
+		switch {
+		case escaped:
+			escaped = false
+			if depth > 0 {
+				continue
+			}
+		case c == '\\':
+			escaped = true
+			if depth > 0 {
+				continue
+			}
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			depth++
+			continue
+		case c == ')' && depth > 0:
+			depth--
+			continue
+		case depth > 0:
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // mediaType is a parsed Content-Type.
