@@ -567,6 +567,14 @@ func (w *walker) decoded(e entity, label string) io.Reader {
 	if cte == "" {
 		return e.body
 	}
+	if isUUEncoding(cte) {
+		br := bufio.NewReader(e.body)
+		if !looksUUEncoded(br) {
+			w.problem(fmt.Sprintf("%s: labelled %q but not uuencoded, read as it is", label, cte))
+			return br
+		}
+		return newUUReader(br)
+	}
 	var h message.Header
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Transfer-Encoding", cte)
@@ -832,6 +840,28 @@ func isUTF8Label(cs string) bool {
 	return false
 }
 
+// uuFiles adds the text files that were uuencoded in a body as
+// attachments; binary ones are skipped, as binary attachments are.
+func (w *walker) uuFiles(files []uuFile, sc scope) {
+	for _, f := range files {
+		if w.stopped {
+			return
+		}
+		room := w.room()
+		if room <= 0 {
+			return
+		}
+		text, truncated, _, binary, _ := readText(bytes.NewReader(f.data), room)
+		if binary || text == "" {
+			continue
+		}
+		if truncated {
+			w.problem(fmt.Sprintf("%s: longer than %d bytes of text; the rest was skipped", sc.label(f.name), room))
+		}
+		w.add(ticket.Part{Kind: ticket.KindAttachment, Name: f.name, ContentType: "text/plain", Forwarded: sc.forwarded, Text: text, Truncated: truncated})
+	}
+}
+
 // textPart reads one text part and adds it to the ticket: body text split
 // into new and quoted text, attachments whole. quiet says invalid bytes
 // were already explained by an unknown charset.
@@ -880,6 +910,11 @@ func (w *walker) textPart(r io.Reader, sc scope, name string, kind ticket.PartKi
 	}
 	if p.Name == "" {
 		p.Name = sc.fwdName
+	}
+	var files []uuFile
+	if !isHTML {
+		text, files = cutUUFiles(text)
+		defer w.uuFiles(files, sc)
 	}
 	bodyText, quoted := SplitQuoted(text)
 	if bodyText != "" || quoted == "" {
