@@ -40,7 +40,13 @@ func keptHeaders() []string {
 //   - the subject first (KindSubject), when there is one;
 //   - each body text part as KindBody with its quoted history split off into
 //     a KindQuoted part (see SplitQuoted); text/html is converted with
-//     HTMLToText; in multipart/alternative text/plain wins over text/html;
+//     HTMLToText; in multipart/alternative text/plain is the body unless
+//     it is a stub far shorter than the HTML (then the HTML is), and the
+//     lines with digits that only the other alternative holds are kept as
+//     a KindAttachment (and KindQuoted) part named "other alternative
+//     (type)", so codes count from every alternative, once;
+//   - a uuencoded file (x-uuencode, or a "begin 644 name" block in a
+//     plain body) is decoded into a KindAttachment part;
 //   - each text-like attachment (text/*, JSON, YAML, XML, delivery status,
 //     or a file name ending in .log .txt .json .yml .yaml .xml .csv .md
 //     .conf .cfg .ini .toml .out .err) as KindAttachment named by its file
@@ -601,6 +607,9 @@ func (w *walker) multipart(e entity, mt mediaType, sc scope) {
 	rec := &recorder{r: e.body, max: max(w.room(), 0) + 1, on: true}
 	mr := textproto.NewMultipartReader(rec, boundary)
 	var alt alternatives
+	if mt.typ == "multipart/alternative" {
+		defer w.settle(&alt)
+	}
 	for i := 1; !w.stopped; i++ {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -684,45 +693,132 @@ func (w *walker) endedEarly(label string) {
 	w.problem(label + ": the message ends before this part is complete; what was read is kept")
 }
 
-// alternatives tracks the choice among the parts of a multipart/alternative.
+// alternatives tracks the parts of a multipart/alternative: the first
+// text/plain alternative and the first other one (HTML …) that yield
+// text, as ranges of the ticket's parts and problems.
 type alternatives struct {
-	plain     bool // a text/plain alternative was kept
-	rich      bool // another alternative (HTML …) was kept
-	mark      int  // len(Parts) before the rich alternative
-	markProbs int
+	plain, rich altRange
 }
 
-// alternative keeps the text/plain alternative, or failing that the first
-// other alternative that yields text. An HTML part seen before the plain
-// one is dropped again when the plain one has text.
+type altRange struct {
+	ok                 bool
+	start, end         int // ticket parts
+	probStart, probEnd int // ticket problems
+}
+
+// alternative reads one alternative when it is the first plain or the
+// first other one; later ones are skipped unread. settle chooses among
+// them once all were seen.
 func (w *walker) alternative(st *alternatives, e entity, sc scope) {
-	mt := contentType(e.h, false)
-	if mt.typ == "text/plain" {
-		if st.plain {
-			return
-		}
-		before, beforeProbs := len(w.t.Parts), len(w.t.Problems)
-		w.entity(e, sc)
-		if len(w.t.Parts) == before {
-			return
-		}
-		st.plain = true
-		if st.rich && !w.stopped {
-			for _, p := range w.t.Parts[st.mark:before] {
-				w.text -= int64(len(p.Text))
-			}
-			w.t.Parts = append(w.t.Parts[:st.mark], w.t.Parts[before:]...)
-			w.t.Problems = append(w.t.Problems[:st.markProbs], w.t.Problems[beforeProbs:]...)
-			st.rich = false
-		}
+	r := &st.rich
+	if contentType(e.h, false).typ == "text/plain" {
+		r = &st.plain
+	}
+	if r.ok {
 		return
 	}
-	if st.plain || st.rich {
-		return
-	}
-	st.mark, st.markProbs = len(w.t.Parts), len(w.t.Problems)
+	r.start, r.probStart = len(w.t.Parts), len(w.t.Problems)
 	w.entity(e, sc)
-	st.rich = len(w.t.Parts) > st.mark
+	r.end, r.probEnd = len(w.t.Parts), len(w.t.Problems)
+	r.ok = r.end > r.start
+}
+
+// stubRatio and stubMinGap say when a plain alternative is a stub ("read
+// this in your browser"): its text is less than a quarter of the other's,
+// and at least stubMinGap bytes shorter.
+const (
+	stubRatio  = 4
+	stubMinGap = 200
+)
+
+// settle keeps the text/plain alternative, or the other one when the
+// plain one is a stub or missing, as the body. Of the alternative not
+// kept, the lines that the kept one does not hold are kept too, as an
+// attachment named "other alternative (type)", so that codes are found
+// in every alternative and counted once; the excerpt reads the body only.
+func (w *walker) settle(st *alternatives) {
+	if !st.plain.ok || !st.rich.ok || w.stopped || len(w.t.Parts) != max(st.plain.end, st.rich.end) {
+		return
+	}
+	keep, other := st.plain, st.rich
+	plainText, richText := w.rangeText(st.plain), w.rangeText(st.rich)
+	if len(plainText)*stubRatio < len(richText) && len(richText)-len(plainText) >= stubMinGap {
+		keep, other = st.rich, st.plain
+		w.problem(fmt.Sprintf("the text/plain alternative is a stub (%d bytes against %d); the %s alternative is read as the body",
+			len(plainText), len(richText), w.t.Parts[st.rich.start].ContentType))
+	}
+	keptText, otherText := plainText, richText
+	if keep == st.rich {
+		keptText, otherText = richText, plainText
+	}
+	parts := w.t.Parts
+	lo := min(keep.start, other.start)
+	var rebuilt []ticket.Part
+	rebuilt = append(rebuilt, parts[keep.start:keep.end]...)
+	if extra := linesNotIn(otherText, keptText); extra != "" {
+		p := parts[other.start]
+		name := "other alternative (" + p.ContentType + ")"
+		newText, quoted := SplitQuoted(extra)
+		if newText != "" {
+			rebuilt = append(rebuilt, ticket.Part{Kind: ticket.KindAttachment, Name: name,
+				ContentType: p.ContentType, Forwarded: p.Forwarded, Text: newText})
+		}
+		if quoted != "" {
+			rebuilt = append(rebuilt, ticket.Part{Kind: ticket.KindQuoted, Name: name,
+				ContentType: p.ContentType, Forwarded: p.Forwarded, Text: quoted})
+		}
+	} else {
+		// The other alternative adds nothing: what could not be read
+		// of it does not matter either.
+		w.t.Problems = append(w.t.Problems[:other.probStart:other.probStart], w.t.Problems[other.probEnd:]...)
+	}
+	w.t.Parts = append(parts[:lo:lo], rebuilt...)
+	w.text = 0
+	for _, p := range w.t.Parts {
+		w.text += int64(len(p.Text))
+	}
+}
+
+// rangeText is the text of the body and quoted parts of r, joined.
+func (w *walker) rangeText(r altRange) string {
+	var b strings.Builder
+	for _, p := range w.t.Parts[r.start:r.end] {
+		if p.Kind == ticket.KindBody || p.Kind == ticket.KindQuoted {
+			b.WriteString(p.Text)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// maxDedupBytes bounds the text linesNotIn compares, to keep it linear in
+// practice; past it, the other alternative is taken to add nothing.
+const maxDedupBytes = 1 << 20
+
+// linesNotIn returns the lines of other that could name a code (they
+// hold a digit) and whose words, folded, do not occur in kept: what one
+// alternative says that the other does not, whatever the line wrapping
+// or quote markers. Quote markers are kept on the lines returned.
+func linesNotIn(other, kept string) string {
+	if len(other)+len(kept) > maxDedupBytes {
+		return ""
+	}
+	fold := func(s string) string {
+		return strings.Join(strings.Fields(strings.ReplaceAll(s, ">", " ")), " ")
+	}
+	k := fold(kept)
+	var b strings.Builder
+	for _, l := range strings.Split(other, "\n") {
+		f := fold(l)
+		if f == "" || !strings.ContainsAny(f, "0123456789") || strings.Contains(k, f) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimRight(l, " \t"))
+	}
+	return b.String()
 }
 
 // forward reads an attached message/rfc822 like the outer message.
