@@ -40,16 +40,22 @@ func (k Kind) String() string {
 // taken for mail.
 const minHeaderFields = 2
 
-// Sniff tells from the first bytes of a file (a few KiB are plenty) whether
-// it is a single message, an mbox, or plain text.
+// Sniff tells from the first bytes of a file whether it is a single
+// message, an mbox, or plain text. A few KiB are plenty for most mail;
+// give it more (scan gives 64 KiB) so that long header lines, such as
+// signatures and anti-spam reports, fit.
 //
 // A message starts with a block of header lines ("Name: value", folded
 // continuation lines allowed) that holds at least two fields, one of them a
 // name every mail carries (From, To, Subject, Date, Message-ID, Received,
 // MIME-Version, Return-Path, Delivered-To), and that ends at a blank line or
-// runs past head. So a log starting "ERROR: timeout" or "2026-11-24 ERROR: x"
-// is text. An mbox starts with a "From " line followed by such a block. A
-// UTF-8 byte order mark and CRLF line ends are allowed.
+// runs past head; a line cut by the end of head counts when it starts with
+// a field name. So a log starting "ERROR: timeout" or "2026-11-24 ERROR: x"
+// is text. Once the block holds such fields, a line without a field name is
+// taken for a field folded without its leading blank, as mail clients read
+// it (normalize repairs it the same way), not for the end of mail. An mbox
+// starts with a "From " line followed by such a block. A UTF-8 byte order
+// mark and CRLF line ends are allowed.
 func Sniff(head []byte) Kind {
 	head = bytes.TrimPrefix(head, []byte{0xEF, 0xBB, 0xBF})
 	if bytes.HasPrefix(head, []byte("From ")) {
@@ -68,34 +74,36 @@ func Sniff(head []byte) Kind {
 // isHeaderBlock reports whether b starts with a mail header block.
 func isHeaderBlock(b []byte) bool {
 	fields, known := 0, false
+	isBlock := func() bool { return fields >= minHeaderFields && known }
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			// The head ends inside this line; judge by what came before.
-			break
+		cut := i < 0
+		line := b
+		if !cut {
+			line, b = bytes.TrimSuffix(b[:i], []byte("\r")), b[i+1:]
 		}
-		line := bytes.TrimSuffix(b[:i], []byte("\r"))
-		b = b[i+1:]
 		if len(line) == 0 {
 			// The blank line that ends the header block.
-			return fields >= minHeaderFields && known
+			return isBlock()
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if fields == 0 {
 				return false
 			}
-			continue
-		}
-		name, ok := headerName(line)
-		if !ok {
+		} else if name, ok := headerName(line); ok {
+			fields++
+			if isKnownHeader(name) {
+				known = true
+			}
+		} else if !isBlock() && !cut {
 			return false
 		}
-		fields++
-		if isKnownHeader(name) {
-			known = true
+		if cut {
+			// The head ends inside this line; judge by what came before.
+			break
 		}
 	}
-	return fields >= minHeaderFields && known
+	return isBlock()
 }
 
 // headerName returns the field name of a "Name: value" line; RFC 5322

@@ -1,6 +1,7 @@
 package mailfile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,6 +30,11 @@ func TestSniff(t *testing.T) {
 		{"yaml", "version: \"3\"\nagent:\n  authtoken: x\n", Text},
 		{"from sentence", "From the logs we can see ERR_NGROK_108\nsecond line\n", Text},
 		{"continuation first", " From: x\nTo: y\n\n", Text},
+		{"fold without blank inside the block", "Received: from a\nFrom: a@b\nX-Spam-Report: a=1;\nb=2;c=3\nSubject: x\n\nbody\n", Message},
+		{"fold without blank before the block is one", "ERROR: foo\nmore text\nFrom: x\nTo: y\n\n", Text},
+		{"header line longer than head", "From: a@b\nDKIM-Signature: v=1; b=" + strings.Repeat("A", 5000), Message},
+		{"one field cut by the head is not enough", "Subject: " + strings.Repeat("A", 5000), Text},
+		{"long header line inside the head", "X-Report: " + strings.Repeat("A", 5000) + "\nFrom: a@b\nSubject: x\n\nbody", Message},
 		{"empty", "", Text},
 		{"binary", "\x89PNG\r\n\x1a\n\x00\x00", Text},
 	}

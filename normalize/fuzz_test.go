@@ -93,8 +93,12 @@ func FuzzHeaders(f *testing.F) {
 	for _, c := range adversarialHeaders(2000) {
 		f.Add(c.msg)
 	}
-	files, err := filepath.Glob(filepath.Join("testdata", "header-*.eml"))
-	require.NoError(f, err)
+	var files []string
+	for _, pattern := range []string{"header-*.eml", "address-*.eml", "charset-*.eml"} {
+		fs, err := filepath.Glob(filepath.Join("testdata", pattern))
+		require.NoError(f, err)
+		files = append(files, fs...)
+	}
 	for _, path := range append(files, filepath.Join("testdata", "rfc2047-subject.eml"), filepath.Join("testdata", "plain.eml")) {
 		b, err := os.ReadFile(path)
 		require.NoError(f, err)

@@ -21,7 +21,9 @@ import (
 // the first of each vital field. What was cut or skipped is returned as
 // problems for the ticket. The header is streamed: memory is bounded by
 // the limits however long a line, a field or the block is; the rest of an
-// over-long block is read past, not held.
+// over-long block is read past, not held. A line without a field name
+// after the first field is read as a continuation of the field before it
+// (a fold without its leading blank), as mail clients read it, and noted.
 //
 // The error is go-message's when the kept fields are not a header block
 // (a line without a colon, a bad field name), or the reader's.
@@ -62,9 +64,43 @@ type headerBounder struct {
 	vitalKept    map[string]bool // vital fields kept so far
 	cuts         []string        // "Subject (1000014 bytes)", the first few
 	cutCount     int
-	skipped      int   // fields skipped past the budget
-	skippedBytes int64 // their length
+	skipped      int    // fields skipped past the budget
+	skippedBytes int64  // their length
+	repaired     int    // lines without a field name read as continuations
+	repairedIn   string // the field the first of them continued
 	scratch      []byte
+}
+
+// maxFieldNamePeek is how far a line is looked at for the colon that ends
+// a field name; a name is never longer.
+const maxFieldNamePeek = 76
+
+// strayLine reports whether the next line, which starts with neither a
+// blank nor a line end, is not a field ("Name: value") and so continues
+// the field before it: RFC 5322 allows only fields and folded lines in a
+// header block. A blank line, the end of the input, or a line that may be
+// a field is not stray.
+func (hb *headerBounder) strayLine() bool {
+	b, err := hb.br.Peek(maxFieldNamePeek + 1)
+	for i, c := range b {
+		switch {
+		case c == ':':
+			return i == 0
+		case c == '\n' || c == '\r':
+			return i > 0
+		case c <= ' ' || c > '~':
+			// Not a field name: a blank before the colon is tolerated
+			// ("Subject : x") by go-message, anything else is not.
+			if c == ' ' || c == '\t' {
+				rest := bytes.TrimLeft(b[i:], " \t")
+				return len(rest) > 0 && rest[0] != ':'
+			}
+			return true
+		}
+	}
+	// No colon: stray when the line is longer than any name or ends the
+	// input; when the reader's buffer is too small to tell, a field.
+	return len(b) > maxFieldNamePeek || errors.Is(err, io.EOF)
 }
 
 // run reads fields up to the blank line (or the end of the input).
@@ -163,8 +199,27 @@ func (hb *headerBounder) field() (rawField, error) {
 			}
 		}
 		b, err := hb.br.Peek(1)
-		if err != nil || (b[0] != ' ' && b[0] != '\t') {
+		if err != nil {
 			break
+		}
+		if b[0] != ' ' && b[0] != '\t' {
+			if !hb.strayLine() {
+				break
+			}
+			// A line without a field name inside the block: a sender
+			// folded without the leading blank. Read on, as mail clients
+			// do, with the blank put back.
+			hb.repaired++
+			if hb.repairedIn == "" {
+				hb.repairedIn = displayName(f.key)
+			}
+			head.lineBreak()
+			if tailMode {
+				tail = append(tail, ' ')
+			} else {
+				head.write([]byte{' '})
+			}
+			continue
 		}
 		head.lineBreak()
 	}
@@ -273,6 +328,10 @@ func (hb *headerBounder) problems() []string {
 		}
 		ps = append(ps, fmt.Sprintf("header fields longer than %d bytes were cut to that length: %s%s",
 			hb.lim.MaxHeaderFieldBytes, strings.Join(hb.cuts, ", "), more))
+	}
+	if hb.repaired > 0 {
+		ps = append(ps, fmt.Sprintf("the header has %d lines without a field name, folded without a leading blank; they were read as part of the field before them (%s)",
+			hb.repaired, hb.repairedIn))
 	}
 	if hb.skipped > 0 {
 		ps = append(ps, fmt.Sprintf("the header has more than %d fields or %d bytes; %d later fields (%d bytes) were skipped, keeping those needed to read, thread and answer the message",

@@ -314,9 +314,15 @@ func TestMessageMalformedShapes(t *testing.T) {
 		},
 		{
 			name:     "unknown transfer encoding",
+			msg:      hdr + "Content-Type: text/plain\r\nContent-Transfer-Encoding: x-made-up\r\n\r\nERR_NGROK_334\r\n",
+			want:     []string{"ERR_NGROK_334"},
+			problems: []string{`unknown transfer encoding "x-made-up"`},
+		},
+		{
+			name:     "labelled x-uuencode but not uuencoded",
 			msg:      hdr + "Content-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nERR_NGROK_334\r\n",
 			want:     []string{"ERR_NGROK_334"},
-			problems: []string{`unknown transfer encoding "x-uuencode"`},
+			problems: []string{`labelled "x-uuencode" but not uuencoded`},
 		},
 		{
 			name: "charset on a json attachment",

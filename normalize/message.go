@@ -10,9 +10,9 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
@@ -53,7 +53,13 @@ const MaxAuthResults = 8
 //   - the subject first (KindSubject), when there is one;
 //   - each body text part as KindBody with its quoted history split off into
 //     a KindQuoted part (see SplitQuoted); text/html is converted with
-//     HTMLToText; in multipart/alternative text/plain wins over text/html;
+//     HTMLToText; in multipart/alternative text/plain is the body unless
+//     it is a stub far shorter than the HTML (then the HTML is), and the
+//     lines with digits that only the other alternative holds are kept as
+//     a KindAttachment (and KindQuoted) part named "other alternative
+//     (type)", so codes count from every alternative, once;
+//   - a uuencoded file (x-uuencode, or a "begin 644 name" block in a
+//     plain body) is decoded into a KindAttachment part;
 //   - each text-like attachment (text/*, JSON, YAML, XML, delivery status,
 //     or a file name ending in .log .txt .json .yml .yaml .xml .csv .md
 //     .conf .cfg .ini .toml .out .err) as KindAttachment named by its file
@@ -66,8 +72,16 @@ const MaxAuthResults = 8
 // CRLF and lone CR turned into LF and a leading byte order mark removed;
 // invalid bytes become U+FFFD. Zero-width and non-breaking characters are
 // kept. A charset labelled ISO-8859-1 is read as Windows-1252, as browsers
-// do, and an unlabelled part starting with a UTF-16 byte order mark as
-// UTF-16.
+// do, UTF-7 is read, an unlabelled part starting with a UTF-16 byte order
+// mark as UTF-16, and a misspelt label ("iso-gb2312", one with
+// "Content-Transfer-Encoding:" glued on) as the charset meant, noted in
+// Problems as a guess.
+//
+// Header text (the subject, a forwarded subject, a file name) is decoded
+// from RFC 2047 encoded words. Raw 8-bit bytes there are kept when they
+// are valid UTF-8; otherwise they are read in the charset of the first
+// text part, or failing that in the charset detectCharset guesses among
+// Shift_JIS, GBK, EUC-KR and Windows-1252, and the guess is noted.
 //
 // Message never fails on bad content: an unknown charset, a broken
 // boundary, a part nested too deep or a limit reached is noted in
@@ -109,10 +123,23 @@ func Message(r io.Reader, lim Limits) (*ticket.Ticket, error) {
 		w.problem(p)
 	}
 	w.headers(mail.Header{Header: h})
+	rawSubject := h.Get("Subject")
+	eightBit := !utf8.ValidString(rawSubject)
+	if !eightBit {
+		t.Subject = w.headerText(rawSubject, "subject")
+	} else {
+		// Raw 8-bit bytes: the first text part's charset is the best
+		// guess, known only once the body is read. Hold the subject's
+		// room until then.
+		t.Subject = cleanHeader(rawSubject)
+	}
 	if t.Subject != "" {
 		w.add(ticket.Part{Kind: ticket.KindSubject, Text: w.clip(t.Subject)})
 	}
 	w.entity(entity{h: h, body: br}, scope{})
+	if eightBit {
+		w.fixSubject(rawSubject)
+	}
 	if in.truncated {
 		w.problem(fmt.Sprintf("the message is larger than %d bytes; only that much was read", lim.MaxMessageBytes))
 	}
@@ -174,6 +201,8 @@ type walker struct {
 	stopped bool  // a ticket-wide limit was reached
 	eofSeen bool  // the input ended early; reported once
 	dropped int   // problems beyond maxProblems
+
+	firstCharset string // the charset label of the first body text part
 }
 
 // scope is where in the MIME tree an entity sits.
@@ -245,14 +274,10 @@ func (w *walker) clip(s string) string {
 
 func (w *walker) headers(h mail.Header) {
 	t := w.t
-	if addrs, err := h.AddressList("From"); err == nil && len(addrs) > 0 {
-		t.From = addrs[0].Address
-	} else {
-		t.From = rawAddress(h.Get("From"))
-	}
+	t.From = w.sender(h)
 	if addrs, err := h.AddressList("To"); err == nil {
 		for _, a := range addrs {
-			t.To = append(t.To, a.Address)
+			t.To = append(t.To, quoteLocal(a.Address))
 		}
 	} else {
 		for _, a := range strings.Split(h.Get("To"), ",") {
@@ -261,11 +286,6 @@ func (w *walker) headers(h mail.Header) {
 			}
 		}
 	}
-	subject, err := h.Subject()
-	if err != nil {
-		w.problem(fmt.Sprintf("subject: %v; read as written", err))
-	}
-	t.Subject = cleanHeader(subject)
 	if d, err := h.Date(); err == nil {
 		t.Date = d
 	}
@@ -301,6 +321,49 @@ func authResults(vs []string) string {
 	return strings.Join(kept, "\n")
 }
 
+// headerText decodes a header value for text: raw 8-bit bytes first (see
+// rawHeaderText, with the charset of the first text part read so far),
+// then RFC 2047 encoded words; guesses and errors are noted as problems
+// of what (the field's name, for a person).
+func (w *walker) headerText(raw, what string) string {
+	s, how := rawHeaderText(raw, w.firstCharset)
+	if how != "" {
+		w.problem(fmt.Sprintf("%s: raw 8-bit text without a charset; %s", what, how))
+	}
+	var guesses []string
+	dec := mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
+		if clean, guessed := cleanCharset(cs); guessed {
+			guesses = append(guesses, fmt.Sprintf("%q as %s", cs, clean))
+		}
+		return charsetReader(cs, r)
+	}}
+	d, err := dec.DecodeHeader(s)
+	if err != nil {
+		w.problem(fmt.Sprintf("%s: %v; read as written", what, err))
+		d = s
+	}
+	if len(guesses) > 0 {
+		w.problem(fmt.Sprintf("%s: misspelt charset label read as meant (a guess): %s", what, strings.Join(guesses, ", ")))
+	}
+	return cleanHeader(d)
+}
+
+// fixSubject decodes a raw 8-bit subject once the body has been read, and
+// puts it in the subject part added for it.
+func (w *walker) fixSubject(raw string) {
+	t := w.t
+	old := t.Subject
+	t.Subject = w.headerText(raw, "subject")
+	if old == "" || len(t.Parts) == 0 || t.Parts[0].Kind != ticket.KindSubject {
+		return
+	}
+	p := &t.Parts[0]
+	room := min(w.lim.MaxPartBytes, w.lim.MaxTextBytes-w.text+int64(len(p.Text)))
+	text := cutUTF8(t.Subject, int(max(room, 0)))
+	w.text += int64(len(text) - len(p.Text))
+	p.Text = text
+}
+
 // cleanHeader unfolds a header value and makes it valid UTF-8.
 func cleanHeader(s string) string {
 	s = strings.NewReplacer("\r\n", "", "\r", "", "\n", "").Replace(s)
@@ -330,9 +393,57 @@ func (w *walker) msgIDs(h mail.Header, key string, max int) []string {
 	return ids
 }
 
-// rawAddress extracts an address from a header value that does not parse.
+// sender returns the sender's address: from the first From field that
+// parses (a mail may carry two), or else read leniently from the first
+// one (see rawAddress). Loop safety and the per-sender reply window see
+// this address, so it is cleaned the same way whatever the shape.
+func (w *walker) sender(h mail.Header) string {
+	values := h.Values("From")
+	if len(values) > 1 {
+		w.problem(fmt.Sprintf("the mail has %d From fields; the first that reads as an address is used", len(values)))
+	}
+	for _, v := range values {
+		if addrs, err := mail.ParseAddressList(v); err == nil && len(addrs) > 0 && addrs[0].Address != "" {
+			return quoteLocal(addrs[0].Address)
+		}
+	}
+	for _, v := range values {
+		if a := rawAddress(v); a != "" {
+			return a
+		}
+	}
+	return ""
+}
+
+// quoteLocal quotes an address's local part again when it needs quotes
+// ("Jane Q Doe"@example.com), which the parser took off.
+func quoteLocal(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 {
+		return addr
+	}
+	local := addr[:i]
+	if !strings.ContainsAny(local, " \t\"(),:;<>[]\\") {
+		return addr
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"` + addr[i:]
+}
+
+// rawAddress extracts an address from a header value that does not parse:
+// the text in angle brackets, else a word holding '@' (a quoted local part
+// with spaces kept whole), else the value without its comments, so
+// "MAILER-DAEMON (Mail Delivery System)" is MAILER-DAEMON.
 func rawAddress(s string) string {
-	s = cleanHeader(s)
+	s = stripComments(cleanHeader(s))
+	if i := strings.Index(s, `"@`); i > 0 {
+		if j := strings.LastIndexByte(s[:i], '"'); j >= 0 {
+			end := i + 2
+			for end < len(s) && !strings.ContainsRune(" \t<>,;", rune(s[end])) {
+				end++
+			}
+			return s[j:end]
+		}
+	}
 	if i := strings.LastIndexByte(s, '<'); i >= 0 {
 		if j := strings.IndexByte(s[i:], '>'); j > 0 {
 			return strings.TrimSpace(s[i+1 : i+j])
@@ -343,7 +454,45 @@ func rawAddress(s string) string {
 			return strings.Trim(f, "<>\"'(),;")
 		}
 	}
-	return s
+	return strings.TrimSpace(s)
+}
+
+// stripComments removes RFC 5322 comments ("(…)", nested, with
+// backslash escapes) outside quoted strings.
+func stripComments(s string) string {
+	if !strings.Contains(s, "(") {
+		return s
+	}
+	var b strings.Builder
+	depth, quoted, escaped := 0, false, false
+	for _, c := range s {
+		switch {
+		case escaped:
+			escaped = false
+			if depth > 0 {
+				continue
+			}
+		case c == '\\':
+			escaped = true
+			if depth > 0 {
+				continue
+			}
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			depth++
+			continue
+		case c == ')' && depth > 0:
+			depth--
+			continue
+		case depth > 0:
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // mediaType is a parsed Content-Type.
@@ -409,11 +558,9 @@ func disposition(h message.Header, mt mediaType) (string, string) {
 		name = mt.params["name"]
 	}
 	if name != "" {
-		dec := mime.WordDecoder{CharsetReader: charset.Reader}
-		if d, err := dec.DecodeHeader(name); err == nil {
+		if d, err := decodeWords(name); err == nil {
 			name = d
 		}
-		name = strings.ToValidUTF8(name, "\uFFFD")
 		if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 			name = name[i+1:]
 		}
@@ -454,6 +601,14 @@ func (w *walker) decoded(e entity, label string) io.Reader {
 	if cte == "" {
 		return e.body
 	}
+	if isUUEncoding(cte) {
+		br := bufio.NewReader(e.body)
+		if !looksUUEncoded(br) {
+			w.problem(fmt.Sprintf("%s: labelled %q but not uuencoded, read as it is", label, cte))
+			return br
+		}
+		return newUUReader(br)
+	}
 	var h message.Header
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Transfer-Encoding", cte)
@@ -480,6 +635,9 @@ func (w *walker) multipart(e entity, mt mediaType, sc scope) {
 	rec := &recorder{r: e.body, max: max(w.room(), 0) + 1, on: true}
 	mr := textproto.NewMultipartReader(rec, boundary)
 	var alt alternatives
+	if mt.typ == "multipart/alternative" {
+		defer w.settle(&alt)
+	}
 	for i := 1; !w.stopped; i++ {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -563,45 +721,132 @@ func (w *walker) endedEarly(label string) {
 	w.problem(label + ": the message ends before this part is complete; what was read is kept")
 }
 
-// alternatives tracks the choice among the parts of a multipart/alternative.
+// alternatives tracks the parts of a multipart/alternative: the first
+// text/plain alternative and the first other one (HTML …) that yield
+// text, as ranges of the ticket's parts and problems.
 type alternatives struct {
-	plain     bool // a text/plain alternative was kept
-	rich      bool // another alternative (HTML …) was kept
-	mark      int  // len(Parts) before the rich alternative
-	markProbs int
+	plain, rich altRange
 }
 
-// alternative keeps the text/plain alternative, or failing that the first
-// other alternative that yields text. An HTML part seen before the plain
-// one is dropped again when the plain one has text.
+type altRange struct {
+	ok                 bool
+	start, end         int // ticket parts
+	probStart, probEnd int // ticket problems
+}
+
+// alternative reads one alternative when it is the first plain or the
+// first other one; later ones are skipped unread. settle chooses among
+// them once all were seen.
 func (w *walker) alternative(st *alternatives, e entity, sc scope) {
-	mt := contentType(e.h, false)
-	if mt.typ == "text/plain" {
-		if st.plain {
-			return
-		}
-		before, beforeProbs := len(w.t.Parts), len(w.t.Problems)
-		w.entity(e, sc)
-		if len(w.t.Parts) == before {
-			return
-		}
-		st.plain = true
-		if st.rich && !w.stopped {
-			for _, p := range w.t.Parts[st.mark:before] {
-				w.text -= int64(len(p.Text))
-			}
-			w.t.Parts = append(w.t.Parts[:st.mark], w.t.Parts[before:]...)
-			w.t.Problems = append(w.t.Problems[:st.markProbs], w.t.Problems[beforeProbs:]...)
-			st.rich = false
-		}
+	r := &st.rich
+	if contentType(e.h, false).typ == "text/plain" {
+		r = &st.plain
+	}
+	if r.ok {
 		return
 	}
-	if st.plain || st.rich {
-		return
-	}
-	st.mark, st.markProbs = len(w.t.Parts), len(w.t.Problems)
+	r.start, r.probStart = len(w.t.Parts), len(w.t.Problems)
 	w.entity(e, sc)
-	st.rich = len(w.t.Parts) > st.mark
+	r.end, r.probEnd = len(w.t.Parts), len(w.t.Problems)
+	r.ok = r.end > r.start
+}
+
+// stubRatio and stubMinGap say when a plain alternative is a stub ("read
+// this in your browser"): its text is less than a quarter of the other's,
+// and at least stubMinGap bytes shorter.
+const (
+	stubRatio  = 4
+	stubMinGap = 200
+)
+
+// settle keeps the text/plain alternative, or the other one when the
+// plain one is a stub or missing, as the body. Of the alternative not
+// kept, the lines that the kept one does not hold are kept too, as an
+// attachment named "other alternative (type)", so that codes are found
+// in every alternative and counted once; the excerpt reads the body only.
+func (w *walker) settle(st *alternatives) {
+	if !st.plain.ok || !st.rich.ok || w.stopped || len(w.t.Parts) != max(st.plain.end, st.rich.end) {
+		return
+	}
+	keep, other := st.plain, st.rich
+	plainText, richText := w.rangeText(st.plain), w.rangeText(st.rich)
+	if len(plainText)*stubRatio < len(richText) && len(richText)-len(plainText) >= stubMinGap {
+		keep, other = st.rich, st.plain
+		w.problem(fmt.Sprintf("the text/plain alternative is a stub (%d bytes against %d); the %s alternative is read as the body",
+			len(plainText), len(richText), w.t.Parts[st.rich.start].ContentType))
+	}
+	keptText, otherText := plainText, richText
+	if keep == st.rich {
+		keptText, otherText = richText, plainText
+	}
+	parts := w.t.Parts
+	lo := min(keep.start, other.start)
+	var rebuilt []ticket.Part
+	rebuilt = append(rebuilt, parts[keep.start:keep.end]...)
+	if extra := linesNotIn(otherText, keptText); extra != "" {
+		p := parts[other.start]
+		name := "other alternative (" + p.ContentType + ")"
+		newText, quoted := SplitQuoted(extra)
+		if newText != "" {
+			rebuilt = append(rebuilt, ticket.Part{Kind: ticket.KindAttachment, Name: name,
+				ContentType: p.ContentType, Forwarded: p.Forwarded, Text: newText})
+		}
+		if quoted != "" {
+			rebuilt = append(rebuilt, ticket.Part{Kind: ticket.KindQuoted, Name: name,
+				ContentType: p.ContentType, Forwarded: p.Forwarded, Text: quoted})
+		}
+	} else {
+		// The other alternative adds nothing: what could not be read
+		// of it does not matter either.
+		w.t.Problems = append(w.t.Problems[:other.probStart:other.probStart], w.t.Problems[other.probEnd:]...)
+	}
+	w.t.Parts = append(parts[:lo:lo], rebuilt...)
+	w.text = 0
+	for _, p := range w.t.Parts {
+		w.text += int64(len(p.Text))
+	}
+}
+
+// rangeText is the text of the body and quoted parts of r, joined.
+func (w *walker) rangeText(r altRange) string {
+	var b strings.Builder
+	for _, p := range w.t.Parts[r.start:r.end] {
+		if p.Kind == ticket.KindBody || p.Kind == ticket.KindQuoted {
+			b.WriteString(p.Text)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// maxDedupBytes bounds the text linesNotIn compares, to keep it linear in
+// practice; past it, the other alternative is taken to add nothing.
+const maxDedupBytes = 1 << 20
+
+// linesNotIn returns the lines of other that could name a code (they
+// hold a digit) and whose words, folded, do not occur in kept: what one
+// alternative says that the other does not, whatever the line wrapping
+// or quote markers. Quote markers are kept on the lines returned.
+func linesNotIn(other, kept string) string {
+	if len(other)+len(kept) > maxDedupBytes {
+		return ""
+	}
+	fold := func(s string) string {
+		return strings.Join(strings.Fields(strings.ReplaceAll(s, ">", " ")), " ")
+	}
+	k := fold(kept)
+	var b strings.Builder
+	for _, l := range strings.Split(other, "\n") {
+		f := fold(l)
+		if f == "" || !strings.ContainsAny(f, "0123456789") || strings.Contains(k, f) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimRight(l, " \t"))
+	}
+	return b.String()
 }
 
 // forward reads an attached message/rfc822 like the outer message.
@@ -626,11 +871,7 @@ func (w *walker) forward(e entity, sc scope) {
 	}
 	inner := entity{h: message.Header{Header: th}, body: br}
 	h := mail.Header{Header: inner.h}
-	subject, serr := h.Subject()
-	if serr != nil {
-		w.problem(fmt.Sprintf("%s: subject: %v; read as written", label, serr))
-	}
-	subject = cleanHeader(subject)
+	subject := w.headerText(h.Get("Subject"), label+": subject")
 	isc := sc
 	isc.depth++
 	isc.forwarded = true
@@ -674,6 +915,9 @@ func isBodyType(typ string) bool {
 
 func (w *walker) leaf(e entity, mt mediaType, sc scope) {
 	disp, name := disposition(e.h, mt)
+	if !utf8.ValidString(name) {
+		name = w.headerText(name, sc.label("")+": file name")
+	}
 	attached := disp == "attachment" || name != ""
 	kind := ticket.KindBody
 	switch {
@@ -686,17 +930,23 @@ func (w *walker) leaf(e entity, mt mediaType, sc scope) {
 	}
 	label := sc.label(name)
 	body := w.decoded(e, label)
-	cs := strings.ToLower(strings.Trim(mt.params["charset"], " \t\"'"))
+	cs, guessed := cleanCharset(mt.params["charset"])
+	if guessed {
+		w.problem(fmt.Sprintf("%s: misspelt charset label %q read as %s (a guess)", label, mt.params["charset"], cs))
+	}
+	if w.firstCharset == "" && kind == ticket.KindBody && strings.HasPrefix(mt.typ, "text/") {
+		w.firstCharset = cs
+		if cs == "" {
+			w.firstCharset = "us-ascii"
+		}
+	}
 	unknown := false
 	if cs == "" {
 		body = withUTF16(body)
 	}
 	if cs != "" && !isUTF8Label(cs) {
-		if cs == "iso-8859-1" || cs == "latin1" || cs == "iso_8859-1" {
-			// As browsers do: mail labelled Latin-1 is Windows-1252 in practice.
-			cs = "windows-1252"
-		}
-		if r, err := charset.Reader(cs, body); err == nil {
+		// As browsers do, mail labelled Latin-1 reads as Windows-1252.
+		if r, err := charsetReader(cs, body); err == nil {
 			body = r
 		} else {
 			unknown = true
@@ -712,6 +962,28 @@ func isUTF8Label(cs string) bool {
 		return true
 	}
 	return false
+}
+
+// uuFiles adds the text files that were uuencoded in a body as
+// attachments; binary ones are skipped, as binary attachments are.
+func (w *walker) uuFiles(files []uuFile, sc scope) {
+	for _, f := range files {
+		if w.stopped {
+			return
+		}
+		room := w.room()
+		if room <= 0 {
+			return
+		}
+		text, truncated, _, binary, _ := readText(bytes.NewReader(f.data), room)
+		if binary || text == "" {
+			continue
+		}
+		if truncated {
+			w.problem(fmt.Sprintf("%s: longer than %d bytes of text; the rest was skipped", sc.label(f.name), room))
+		}
+		w.add(ticket.Part{Kind: ticket.KindAttachment, Name: f.name, ContentType: "text/plain", Forwarded: sc.forwarded, Text: text, Truncated: truncated})
+	}
 }
 
 // textPart reads one text part and adds it to the ticket: body text split
@@ -762,6 +1034,11 @@ func (w *walker) textPart(r io.Reader, sc scope, name string, kind ticket.PartKi
 	}
 	if p.Name == "" {
 		p.Name = sc.fwdName
+	}
+	var files []uuFile
+	if !isHTML {
+		text, files = cutUUFiles(text)
+		defer w.uuFiles(files, sc)
 	}
 	bodyText, quoted := SplitQuoted(text)
 	if bodyText != "" || quoted == "" {

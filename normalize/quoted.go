@@ -17,19 +17,26 @@ const forwardHeaderSpan = 10
 // SplitQuoted splits a plain-text mail body into the new text the sender
 // wrote and the quoted history below or between it.
 //
-// A line is quoted when it starts with optional blanks and '>'. Everything
-// from an attribution line ("On … wrote:", which may wrap onto a second
-// line, and its German, French, Spanish and Portuguese forms "Am … schrieb
-// …:", "Le … a écrit :", "El … escribió:", "Em … escreveu:") to the end is
-// quoted, and so is everything from an Outlook reply header: a "From:" line
+// Quoted history is what carries quote markers; the sender's unmarked
+// lines are new text wherever they are, above, between or below the
+// quotes (bottom-posted and interleaved replies). A line is quoted when it
+// starts with optional blanks and '>'. An attribution line ("On … wrote:",
+// which may wrap onto a second line, and its German, French, Spanish and
+// Portuguese forms "Am … schrieb …:", "Le … a écrit :", "El … escribió:",
+// "Em … escreveu:") is quoted with the '>' block right below it. Only when
+// no '>' line follows it, so that nothing marks where the history ends, is
+// everything from the attribution to the end quoted; and so is everything
+// from an Outlook reply header: a "From:" line
 // followed within six lines by "Sent:" or "Date:" and by "To:" or
 // "Subject:" (German, French and Spanish names too), together with a
 // "-----Original Message-----" or "________________________________" line
 // right above it. "-----Original Message-----" alone starts quoted text too.
 //
-// Inline-forwarded mail ("---------- Forwarded message ---------", "Begin
-// forwarded message:", or an Outlook header block whose Subject starts with
-// FW:/Fwd:) is new text: its header block is not taken for a reply.
+// Inline-forwarded mail ("---------- Forwarded message ---------",
+// "-------- Forwarded Message --------", "Begin forwarded message:",
+// "----- Original Nachricht -----", or an Outlook header block whose
+// Subject starts with FW:/Fwd:) is what the sender reports, so it is new
+// text: its header block is not taken for a reply.
 //
 // Lines are kept whole, with their '>' markers, in their original order, so
 // each result reads as it was written. Leading blank lines and trailing
@@ -38,7 +45,8 @@ const forwardHeaderSpan = 10
 func SplitQuoted(text string) (body, quoted string) {
 	cut := len(text) // offset where the trailing history starts
 	anyQuoted := false
-	fwdUntil := -1 // line index up to which a forward's header block runs
+	fwdUntil := -1    // line index up to which a forward's header block runs
+	var marked []span // attribution lines above a quoted block
 scan:
 	for i, off := 0, 0; off < len(text); i++ {
 		l, next := lineAt(text, off)
@@ -47,9 +55,24 @@ scan:
 			anyQuoted = true
 		case isForwardMarker(l):
 			fwdUntil = i + forwardHeaderSpan
-		case strings.TrimSpace(l) == "-----Original Message-----", isAttributionAt(text, off):
+		case strings.TrimSpace(l) == "-----Original Message-----":
 			cut = off
 			break scan
+		case isAttributionAt(text, off):
+			end, quotes := quoteFollows(text, attributionEnd(text, off))
+			if !quotes {
+				// Nothing marks the history: it runs to the end.
+				cut = off
+				break scan
+			}
+			// The attribution belongs to the quoted block below it; what
+			// follows that block is new text again.
+			marked = append(marked, span{off, end})
+			anyQuoted = true
+			for next < end {
+				_, next = lineAt(text, next)
+				i++
+			}
 		case i > fwdUntil && isHeaderName(l, fromNames()):
 			switch outlookBlock(text, next) {
 			case blockReply:
@@ -65,16 +88,54 @@ scan:
 		return trimText(text), ""
 	}
 	var b, q strings.Builder
+	// Where lines were taken out, the blank lines around them would pile
+	// up: keep one. Blank means the last line written was blank; gap that
+	// a line went to the other side since.
+	var bBlank, qBlank, bGap, qGap bool
 	for off := 0; off < len(text); {
 		l, next := lineAt(text, off)
-		if off >= cut || isQuoteLine(l) {
-			q.WriteString(text[off:next])
+		blank := strings.TrimSpace(l) == ""
+		if off >= cut || isQuoteLine(l) || inSpans(marked, off) {
+			if !blank || !qBlank || !qGap {
+				q.WriteString(text[off:next])
+				qBlank, qGap = blank, false
+			}
+			bGap = true
 		} else {
-			b.WriteString(text[off:next])
+			if !blank || !bBlank || !bGap {
+				b.WriteString(text[off:next])
+				bBlank, bGap = blank, false
+			}
+			qGap = true
 		}
 		off = next
 	}
 	return trimText(b.String()), trimText(q.String())
+}
+
+// span is a range of offsets in a text.
+type span struct{ start, end int }
+
+func inSpans(ss []span, off int) bool {
+	for _, s := range ss {
+		if off >= s.start && off < s.end {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteFollows reports whether the first line with text from off on is a
+// quoted ('>') line, and returns that line's offset.
+func quoteFollows(text string, off int) (int, bool) {
+	for off < len(text) {
+		l, next := lineAt(text, off)
+		if strings.TrimSpace(l) != "" {
+			return off, isQuoteLine(l)
+		}
+		off = next
+	}
+	return off, false
 }
 
 // lineAt returns the line starting at off without its line ending, and the
@@ -118,8 +179,8 @@ func isQuoteLine(l string) bool {
 // lower-cased.
 var forwardMarkers = []string{
 	"forwarded message", "begin forwarded message",
-	"weitergeleitete nachricht", "message transféré", "mensaje reenviado",
-	"mensagem encaminhada",
+	"weitergeleitete nachricht", "original nachricht", "message transféré",
+	"mensaje reenviado", "mensagem encaminhada",
 }
 
 func isForwardMarker(l string) bool {
@@ -178,6 +239,18 @@ func isAttributionAt(text string, off int) bool {
 		return !isQuoteLine(n) && isAttribution(l+" "+n)
 	}
 	return false
+}
+
+// attributionEnd returns the offset after the attribution starting at off
+// (see isAttributionAt): after its first line, or its second when it
+// wraps.
+func attributionEnd(text string, off int) int {
+	l, next := lineAt(text, off)
+	if isAttribution(strings.TrimSpace(l)) {
+		return next
+	}
+	_, next = lineAt(text, next)
+	return next
 }
 
 type attribution struct {

@@ -118,6 +118,34 @@ func TestSplitQuoted(t *testing.T) {
 			quoted: "On Fri, Dec 5, 2026 at 9:00 AM SE <se@example.org> wrote:\n> old",
 		},
 		{
+			name:   "bottom-posted german reply: the text below the quote is new",
+			text:   "Am 24.11.2026 um 10:02 schrieb Support <s@example.com>:\n> Bitte senden Sie das Log.\n\nHier ist es: ERR_NGROK_3200\n",
+			body:   "Hier ist es: ERR_NGROK_3200",
+			quoted: "Am 24.11.2026 um 10:02 schrieb Support <s@example.com>:\n> Bitte senden Sie das Log.",
+		},
+		{
+			name:   "interleaved after an attribution",
+			text:   "On Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\n\n> Which version?\n3.19\n> Which OS?\nDebian, and it says ERR_NGROK_120\n",
+			body:   "3.19\nDebian, and it says ERR_NGROK_120",
+			quoted: "On Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\n\n> Which version?\n> Which OS?",
+		},
+		{
+			name:   "attribution without markers still ends the new text",
+			text:   "Top.\nOn Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\n\nold unmarked\n> marked\nmore old\n",
+			body:   "Top.",
+			quoted: "On Mon, Nov 24, 2026 at 9:00 AM Support <s@example.com> wrote:\n\nold unmarked\n> marked\nmore old",
+		},
+		{
+			name: "gmx original nachricht is an inline forward",
+			text: "Zur Info\n\n----- Original Nachricht -----\nVon: Kai <k@example.org>\nAn: Ops <o@example.org>\nDatum: 24.11.2026 10:02\nBetreff: Agent\n\nERR_NGROK_108\n",
+			body: "Zur Info\n\n----- Original Nachricht -----\nVon: Kai <k@example.org>\nAn: Ops <o@example.org>\nDatum: 24.11.2026 10:02\nBetreff: Agent\n\nERR_NGROK_108",
+		},
+		{
+			name: "thunderbird forwarded message is new text",
+			text: "FYI\n\n-------- Forwarded Message --------\nSubject: agent\nDate: Mon, 24 Nov 2026 10:02:00 +0100\nFrom: Kai <k@example.org>\nTo: Ops <o@example.org>\n\nERR_NGROK_108\n",
+			body: "FYI\n\n-------- Forwarded Message --------\nSubject: agent\nDate: Mon, 24 Nov 2026 10:02:00 +0100\nFrom: Kai <k@example.org>\nTo: Ops <o@example.org>\n\nERR_NGROK_108",
+		},
+		{
 			name:   "only history",
 			text:   "> all quoted\n",
 			quoted: "> all quoted",

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
@@ -22,11 +23,14 @@ import (
 	"github.com/triage-bot/triage/internal/mmapfile"
 	"github.com/triage-bot/triage/mailfile"
 	"github.com/triage-bot/triage/normalize"
+	"github.com/triage-bot/triage/redact"
 	"github.com/triage-bot/triage/ticket"
 )
 
-// sniffBytes is how much of an input is read to tell mail from text.
-const sniffBytes = 4096
+// sniffBytes is how much of an input is read to tell mail from text: the
+// whole read buffer, so that long header lines (signatures, anti-spam
+// reports) do not hide a header block.
+const sniffBytes = 64 << 10
 
 // scanner is one run of `triage scan`.
 type scanner struct {
@@ -221,7 +225,7 @@ func (s *scanner) message(id, name string, r io.Reader) {
 	ms, ann := annotate.TicketWith(t, s.cat, annotate.Options{NoInfer: s.infer == "never"})
 	s.count(len(ms))
 	if s.json {
-		s.writeJSON(ticketJSON{Ticket: withoutText(t), File: name, Annotation: ann, Matches: ms})
+		s.writeJSON(ticketJSON{Ticket: t, Parts: shownParts(t.Parts), File: name, Annotation: ann, Matches: ms})
 		return
 	}
 	s.writeTable(name, t, ann, len(ms))
@@ -235,7 +239,12 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	b := annotate.NewBuilder(s.cat)
 	var jw *jsonStream
 	if s.json {
-		jw = s.startJSONStream(t, name)
+		// The text is streamed, not held: show the start of what is read.
+		var head []byte
+		if p, ok := br.(interface{ Peek(int) ([]byte, error) }); ok {
+			head, _ = p.Peek(partTextBytes + utf8.UTFMax)
+		}
+		jw = s.startJSONStream(t, name, head)
 	}
 	n := 0
 	inferring := s.infer == "always" || s.infer == "auto" && (ra == nil || size <= inferAutoLimit)
@@ -461,22 +470,63 @@ func (s *scanner) count(matches int) {
 	}
 }
 
-// withoutText returns a copy of t whose parts carry no text: scan output
-// lists the matches, not the whole mail.
-func withoutText(t *ticket.Ticket) *ticket.Ticket {
-	cp := *t
-	cp.Parts = make([]ticket.Part, len(t.Parts))
-	for i, p := range t.Parts {
-		p.Text = ""
-		cp.Parts[i] = p
-	}
-	return &cp
+// partTextBytes is how much of each part's normalized text `scan --json`
+// shows: enough to see why a code was or was not found, not the whole
+// mail.
+const partTextBytes = 4 << 10
+
+// partJSON is a part in `scan --json`: its text is the start of the
+// normalized text, redacted; TextCut says there was more.
+type partJSON struct {
+	ticket.Part
+	TextCut bool `json:"text_cut,omitempty"`
 }
 
-// ticketJSON is one line of `scan --json`.
+// shownParts returns t's parts as `scan --json` shows them.
+func shownParts(parts []ticket.Part) []partJSON {
+	out := make([]partJSON, len(parts))
+	for i, p := range parts {
+		p.Text, out[i].TextCut = shownText(p.Text)
+		out[i].Part = p
+	}
+	return out
+}
+
+// shownText returns the first partTextBytes of text, redacted, and
+// whether it was cut. Redaction works on whole lines, so the lines that
+// cover the cut are redacted before cutting: a secret on the last line is
+// never shown in part.
+func shownText(text string) (string, bool) {
+	if len(text) <= partTextBytes {
+		return redact.String(text), false
+	}
+	end := partTextBytes
+	if i := strings.IndexByte(text[end:], '\n'); i >= 0 && i < 64<<10 {
+		end += i
+	} else {
+		end = min(len(text), end+64<<10)
+	}
+	shown := redact.String(text[:end])
+	return strings.ToValidUTF8(cutRunes(shown, partTextBytes), ""), true
+}
+
+// cutRunes cuts s to at most n bytes without splitting a character.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// ticketJSON is one line of `scan --json`. Parts shadows the ticket's
+// own, to show each part's text bounded and redacted.
 type ticketJSON struct {
 	*ticket.Ticket
-	File string `json:"file"`
+	Parts []partJSON `json:"parts"`
+	File  string     `json:"file"`
 	annotate.Annotation
 	Matches []ticket.Match `json:"matches"`
 }
@@ -499,11 +549,19 @@ type jsonStream struct {
 	buf   []byte
 }
 
-func (s *scanner) startJSONStream(t *ticket.Ticket, name string) *jsonStream {
+func (s *scanner) startJSONStream(t *ticket.Ticket, name string, text []byte) *jsonStream {
+	parts := shownParts(t.Parts)
+	if len(parts) == 1 && len(text) > 0 {
+		// As normalize.Text cleans it: line ends, byte order mark, UTF-8.
+		clean := strings.ReplaceAll(strings.ReplaceAll(string(bytes.TrimPrefix(text, []byte("\xef\xbb\xbf"))), "\r\n", "\n"), "\r", "\n")
+		parts[0].Text, parts[0].TextCut = shownText(strings.TrimRight(strings.ToValidUTF8(clean, "\uFFFD"), " \t\n"))
+		parts[0].TextCut = parts[0].TextCut || len(text) > partTextBytes
+	}
 	head, _ := json.Marshal(struct {
 		*ticket.Ticket
-		File string `json:"file"`
-	}{t, name})
+		Parts []partJSON `json:"parts"`
+		File  string     `json:"file"`
+	}{t, parts, name})
 	s.out.Write(head[:len(head)-1])
 	s.out.WriteString(`,"matches":[`)
 	return &jsonStream{w: s.out, first: true}
