@@ -189,8 +189,11 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 	}
 	_, ann := annotate.Ticket(t, p.Catalog)
 	dec, err := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
-	if err != nil {
-		return nil, annotate.Annotation{}, fmt.Errorf("pipeline: route ticket %s: %w", in.ID, err)
+	if err != nil && p.Log != nil {
+		// A template failed for this ticket: the failed actions are
+		// parked in the decision (route.Parked), the rest run, and the
+		// ticket is stored all the same, so its source moves on.
+		p.Log.Warn("route: an action could not be planned for this ticket; it is stored as failed", "ticket_id", in.ID, "err", err)
 	}
 	annJSON, err := json.Marshal(ann)
 	if err != nil {
