@@ -132,6 +132,11 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 	}
 	p.Metrics.Ticket(in.Source, rec.Category, cats)
 	if p.Log != nil {
+		for _, a := range rec.Actions {
+			if route.Parked(a) {
+				p.Log.Warn("action parked: its template failed for this ticket", "ticket_id", rec.Ticket.ID, "action_id", a.ID, "err", a.LastError)
+			}
+		}
 		p.Log.Info("ticket stored", "ticket_id", rec.Ticket.ID, "source", in.Source, "category", rec.Category, "codes", rec.Codes, "actions", len(rec.Actions), "rules", rec.Rules)
 	}
 	if p.Stored != nil {
@@ -188,13 +193,10 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 		t.Channel = in.Channel
 	}
 	_, ann := annotate.Ticket(t, p.Catalog)
-	dec, err := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
-	if err != nil && p.Log != nil {
-		// A template failed for this ticket: the failed actions are
-		// parked in the decision (route.Parked), the rest run, and the
-		// ticket is stored all the same, so its source moves on.
-		p.Log.Warn("route: an action could not be planned for this ticket; it is stored as failed", "ticket_id", in.ID, "err", err)
-	}
+	// A template that fails for this ticket parks its action in the
+	// decision (route.Parked) and names it in the error; the ticket goes
+	// on all the same, so its source moves on. Ingest logs it.
+	dec, _ := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
 	annJSON, err := json.Marshal(ann)
 	if err != nil {
 		return nil, annotate.Annotation{}, fmt.Errorf("pipeline: encode annotation of %s: %w", in.ID, err)
