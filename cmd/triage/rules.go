@@ -123,6 +123,31 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
+// problemsError heads a list of config problems with how many there
+// are, so that each problem gets a line of its own.
+func problemsError(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var n int
+	var flat func(errs []error)
+	flat = func(errs []error) {
+		for _, e := range errs {
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				flat(j.Unwrap())
+				continue
+			}
+			n++
+		}
+	}
+	flat(j.Unwrap())
+	if n < 2 {
+		return err
+	}
+	return fmt.Errorf("%d problems:\n%w", n, err)
+}
+
 func orNone(s string) string {
 	if s == "" {
 		return "none"
@@ -160,13 +185,9 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	default:
 		return usagef("unknown config subcommand %q (want check or show)", sub)
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, a, err := checkConfig(e, *cfgPath)
 	if err != nil {
-		return err
-	}
-	a, err := build(e, cfg, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
+		return problemsError(err)
 	}
 	name := cfg.File
 	if name == "" {
