@@ -71,13 +71,12 @@ type Rules struct {
 
 // rule is one compiled rule.
 type rule struct {
-	name     string
-	line     int
-	match    matcher
-	actions  []*action
-	cont     bool
-	shadow   bool
-	keywords bool // the matcher needs the ticket's lower-cased new text
+	name    string
+	line    int
+	match   matcher
+	actions []*action
+	cont    bool
+	shadow  bool
 }
 
 // action is one compiled action of a rule or of the default.
