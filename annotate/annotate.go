@@ -69,10 +69,42 @@ type Annotation struct {
 	Unknown []int `json:"unknown,omitempty"`
 	// AgentAPI lists the agent local API's numbers: not ngrok codes.
 	AgentAPI []AgentAPICode `json:"agent_api,omitempty"`
+	// MoreCodes, MoreUnknown and MoreAgentAPI count what Bounded left out
+	// of Codes, Unknown and AgentAPI.
+	MoreCodes    int `json:"more_codes,omitempty"`
+	MoreUnknown  int `json:"more_unknown,omitempty"`
+	MoreAgentAPI int `json:"more_agent_api,omitempty"`
 }
 
 // HasCodes reports whether any code was found.
 func (a Annotation) HasCodes() bool { return len(a.Codes) > 0 }
+
+// StoredCodes is how many codes (and unknown codes, and agent API
+// numbers) a stored annotation describes: one message naming thousands of
+// codes must not store megabytes of catalog text with its ticket, whose
+// own list of codes stays complete.
+const StoredCodes = 200
+
+// Bounded returns a with at most n entries in Codes, Unknown and
+// AgentAPI (the first, most important ones), counting the rest in
+// MoreCodes, MoreUnknown and MoreAgentAPI. Primary is unchanged. a itself
+// is not modified.
+func (a Annotation) Bounded(n int) Annotation {
+	cut := func(l int) (keep, more int) {
+		if l <= n {
+			return l, 0
+		}
+		return n, l - n
+	}
+	var k int
+	k, a.MoreCodes = cut(len(a.Codes))
+	a.Codes = a.Codes[:k:k]
+	k, a.MoreUnknown = cut(len(a.Unknown))
+	a.Unknown = a.Unknown[:k:k]
+	k, a.MoreAgentAPI = cut(len(a.AgentAPI))
+	a.AgentAPI = a.AgentAPI[:k:k]
+	return a
+}
 
 // Builder accumulates matches one at a time, so a stream of any length
 // is annotated in memory proportional to its distinct codes.

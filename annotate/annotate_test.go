@@ -127,3 +127,40 @@ func TestBuilderAnnotationInHalves(t *testing.T) {
 	}
 	assert.Len(t, ann.Unknown, n)
 }
+
+func TestBounded(t *testing.T) {
+	codes := func(n int) []Code {
+		out := make([]Code, n)
+		for i := range out {
+			out[i] = Code{Entry: catalog.Entry{Code: 100 + i, Category: catalog.AgentAuth}}
+		}
+		return out
+	}
+	tests := []struct {
+		name                   string
+		in                     Annotation
+		n                      int
+		codes, unknown, agent  int
+		more, moreUnk, moreAPI int
+	}{
+		{"empty", Annotation{}, 3, 0, 0, 0, 0, 0, 0},
+		{"within", Annotation{Codes: codes(3), Unknown: []int{1, 2}}, 3, 3, 2, 0, 0, 0, 0},
+		{"over", Annotation{Codes: codes(10), Unknown: []int{1, 2, 3, 4}, AgentAPI: make([]AgentAPICode, 5)}, 3, 3, 3, 3, 7, 1, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Primary = catalog.AgentAuth
+			before := len(tt.in.Codes)
+			b := tt.in.Bounded(tt.n)
+			assert.Len(t, b.Codes, tt.codes)
+			assert.Len(t, b.Unknown, tt.unknown)
+			assert.Len(t, b.AgentAPI, tt.agent)
+			assert.Equal(t, []int{tt.more, tt.moreUnk, tt.moreAPI}, []int{b.MoreCodes, b.MoreUnknown, b.MoreAgentAPI})
+			assert.Equal(t, catalog.AgentAuth, b.Primary)
+			assert.Len(t, tt.in.Codes, before, "the input is left alone")
+			if tt.codes > 0 {
+				assert.Equal(t, tt.in.Codes[0].Code, b.Codes[0].Code, "the first ones are kept")
+			}
+		})
+	}
+}

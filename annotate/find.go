@@ -71,6 +71,13 @@ func Find(t *ticket.Ticket, cat *catalog.Catalog, opt Options) []ticket.Match {
 			}
 			out = append(out, FromExtract(m, i, p, p.Text))
 		}
+		if cat != nil {
+			for _, m := range extract.FindBare(b, func(n int) bool { return cat.Lookup(n).Known }) {
+				if !slices.ContainsFunc(ms, func(x extract.Match) bool { return x.Offset <= m.Offset && m.Offset < x.Offset+int64(x.Len) }) {
+					out = append(out, FromExtract(m, i, p, p.Text))
+				}
+			}
+		}
 		for _, m := range extract.FindAgentAPIProse(b) {
 			if !slices.ContainsFunc(ms, func(x extract.Match) bool { return x.Form == extract.FormAgentAPI && x.Offset == m.Offset }) {
 				out = append(out, FromExtract(m, i, p, p.Text))

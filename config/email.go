@@ -3,6 +3,7 @@ package config
 // This file belongs to the email (IMAP and SMTP) integration; see issue "Email integration".
 
 import (
+	"fmt"
 	"net"
 	"net/mail"
 	"regexp"
@@ -123,10 +124,53 @@ type SMTP struct {
 	// mail from them is never answered and never forwarded to them.
 	BotAddresses []string `yaml:"bot_addresses"`
 	// ReplyWindow allows at most one automatic reply per sender per
-	// window. Default 24h.
+	// window, counting every spelling of an address as one (case, +tag).
+	// Default 24h.
 	ReplyWindow time.Duration `yaml:"reply_window"`
 	// Timeout bounds one delivery. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// RequireSenderAuth answers only mail whose sender the receiving mail
+	// server authenticated: its Authentication-Results header (RFC 8601,
+	// the one marked AuthServID) shows dmarc=pass for the From domain, or
+	// a DKIM or SPF pass for that domain or a parent of it. Other mail,
+	// including mail without such a header, gets no reply: the action is
+	// parked as "suppressed: the sender is not authenticated: …". Without
+	// it, anyone can make the bot mail a stranger by forging From.
+	// Default true.
+	RequireSenderAuth *bool `yaml:"require_sender_auth"`
+	// AuthServID is the name the receiving mail server writes at the start
+	// of its Authentication-Results headers ("mx.google.com" for Gmail);
+	// headers with another name, or below one, are not believed, since a
+	// sender can write them. Required while RequireSenderAuth is on.
+	AuthServID string `yaml:"auth_serv_id"`
+	// RepliesPerHour bounds all automatic replies in any hour. Default 200.
+	RepliesPerHour int `yaml:"replies_per_hour"`
+	// RepliesPerDomainPerHour bounds automatic replies to one recipient
+	// domain in any hour. Default 20.
+	RepliesPerDomainPerHour int `yaml:"replies_per_domain_per_hour"`
+}
+
+// maxRepliesPerHour bounds the reply budgets a config may set: each is a
+// list of recent replies rewritten on every reply.
+const maxRepliesPerHour = 10000
+
+// SenderAuthRequired reports whether replies need an authenticated sender.
+func (s *SMTP) SenderAuthRequired() bool { return s.RequireSenderAuth == nil || *s.RequireSenderAuth }
+
+// ReplyPolicy says in plain words whom email.reply answers and how
+// often; `config check` prints it.
+func (s *SMTP) ReplyPolicy() string {
+	var b strings.Builder
+	if s.SenderAuthRequired() {
+		fmt.Fprintf(&b, "email.reply answers only senders that %s vouches for: its topmost Authentication-Results header(s) must show dmarc=pass for the From domain, or a DKIM or SPF pass for that domain or a parent of it. "+
+			"Mail without such a header (forged, or your server added none) gets no reply; the action is parked as \"suppressed: the sender is not authenticated: …\". "+
+			"If your receiving server writes no Authentication-Results, set smtp.require_sender_auth: false. ", s.AuthServID)
+	} else {
+		b.WriteString("email.reply answers any From address (smtp.require_sender_auth: false): a forged sender makes the bot mail a stranger, bounded only by the budgets below. ")
+	}
+	fmt.Fprintf(&b, "Reply-To is followed only within the From domain. At most %d replies an hour (replies_per_hour), %d an hour to one domain (replies_per_domain_per_hour), one per sender per %s (reply_window, +tags and case ignored); held replies are parked as \"suppressed: <reason>\".",
+		s.RepliesPerHour, s.RepliesPerDomainPerHour, s.ReplyWindow)
+	return b.String()
 }
 
 // IdleEnabled reports whether IDLE push is wanted.
@@ -237,6 +281,22 @@ func (c *Config) validateEmail(bad func(format string, args ...any)) {
 		}
 		if s.ReplyWindow <= 0 || s.Timeout <= 0 {
 			bad("%s: reply_window and timeout must be positive", where)
+		}
+		switch id := s.AuthServID; {
+		case s.SenderAuthRequired() && strings.TrimSpace(id) == "":
+			bad("%s: require_sender_auth (on by default) needs auth_serv_id, the name your receiving mail server writes first in its Authentication-Results headers "+
+				"(a received mail showing \"Authentication-Results: mx.google.com; dmarc=pass …\" means mx.google.com); without it no reply could be sent. "+
+				"If your server adds no Authentication-Results, set require_sender_auth: false: replies then go to any From address, bounded only by replies_per_hour and replies_per_domain_per_hour", where)
+		case strings.ContainsAny(id, " \t;()\"="):
+			bad("%s: auth_serv_id %q is not a server name (write it as it appears before the first ';' of Authentication-Results)", where, id)
+		}
+		for _, b := range []struct {
+			key string
+			n   int
+		}{{"replies_per_hour", s.RepliesPerHour}, {"replies_per_domain_per_hour", s.RepliesPerDomainPerHour}} {
+			if b.n < 1 || b.n > maxRepliesPerHour {
+				bad("%s: %s %d must be between 1 and %d", where, b.key, b.n, maxRepliesPerHour)
+			}
 		}
 	}
 }
@@ -363,6 +423,12 @@ func (c *Config) defaultsEmail() {
 		}
 		if s.ReplyWindow == 0 {
 			s.ReplyWindow = 24 * time.Hour
+		}
+		if s.RepliesPerHour == 0 {
+			s.RepliesPerHour = 200
+		}
+		if s.RepliesPerDomainPerHour == 0 {
+			s.RepliesPerDomainPerHour = 20
 		}
 		if s.Timeout == 0 {
 			s.Timeout = 30 * time.Second

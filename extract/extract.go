@@ -65,6 +65,9 @@ const (
 	FormSpaced
 	// FormPhrase is prose such as "ngrok error 4018" or "ngrok error code 4018".
 	FormPhrase
+	// FormBare is a known code's number written alone beside "error"
+	// ("gives error 3200", "3200 errors"); see FindBare.
+	FormBare
 	// FormInferred is no written code at all: the error named by its
 	// wording (see Phrases).
 	FormInferred
@@ -117,6 +120,8 @@ func (f Form) Confidence() float64 {
 		return 0.8
 	case FormPhrase:
 		return 0.6
+	case FormBare:
+		return 0.55
 	case FormInferred:
 		return InferredConfidence
 	default:

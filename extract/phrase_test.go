@@ -78,21 +78,6 @@ func TestPhrasesLinear(t *testing.T) {
 	assert.Zero(t, n)
 }
 
-func FuzzPhrases(f *testing.F) {
-	for _, s := range []string{"Tunnel foo.ngrok.io not found", "limited to 1 simultaneous ngrok agent session", "you're", "\xe2\x80\x99x", "x'", "'"} {
-		f.Add([]byte(s))
-	}
-	p, err := CompilePhrases([]string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "certif* verif* fail*"})
-	require.NoError(f, err)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p.Find(b, func(m PhraseMatch) {
-			if m.Start < 0 || m.End > len(b) || m.Start >= m.End {
-				t.Fatalf("bad span %+v in %d bytes", m, len(b))
-			}
-		})
-	})
-}
-
 func BenchmarkPhrases(b *testing.B) {
 	list := []string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error", "authtoken * does not look like * proper"}
 	p, err := CompilePhrases(list)
@@ -102,4 +87,75 @@ func BenchmarkPhrases(b *testing.B) {
 	for b.Loop() {
 		p.Find([]byte(text), func(PhraseMatch) {})
 	}
+}
+
+func TestFindBare(t *testing.T) {
+	known := func(n int) bool {
+		return n == 3200 || n == 3208 || n == 802 || n == 1020 || n == 5000 || n == 8000 || n == 2222 || n == 108
+	}
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"clicking the link gives error 3200", []int{3200}},
+		{"Error: 3208 on our demo link", []int{3208}},
+		{"error code 3200 again", []int{3200}},
+		{"we see 3200 errors since 22:00", []int{3200}},
+		{"Ngronk Error 802 again today", []int{802}},
+		{"ngrok error 802", nil}, // the phrase form's, not bare
+		{"error 108", nil},       // three digits: an HTTP status or a port as often as not
+		{"error 9999", nil},      // not a known code
+		{"Cloudflare error 1020 access denied", nil},
+		{"HTTP error 5000", nil},
+		{"port 8000 error", nil},
+		{"error 2222 on line 5", []int{2222}},
+		{"line 2222 error", nil},
+		{"error 1020ms", nil},
+		{"error 3200.5", nil},
+		{"error 03200", nil},
+		{"terror 3200", nil},
+		{"errors: 3200", []int{3200}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		var got []int
+		for _, m := range FindBare([]byte(tt.in), known) {
+			assert.Equal(t, FormBare, m.Form)
+			got = append(got, m.Code)
+		}
+		assert.Equal(t, tt.want, got, "%q", tt.in)
+	}
+}
+
+// FuzzInfer runs the ticket-level finders that Find does not: phrases,
+// bare numbers and the agent API's prose form. Each must stay inside the
+// text, never panic, and report bare and agent API numbers only where
+// their digits are.
+func FuzzInfer(f *testing.F) {
+	for _, s := range []string{"Tunnel foo.ngrok.io not found", "gives error 3200", "3200 errors", "Ngronk Error 802",
+		"not yet ready to start tunnels (error code: 104)", "error code 102: invalid tunnel configuration", "you’re", "error", "error code"} {
+		f.Add([]byte(s))
+	}
+	p, err := CompilePhrases([]string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "certif* verif* fail*"})
+	require.NoError(f, err)
+	known := func(n int) bool { return n%7 != 0 }
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p.Find(b, func(m PhraseMatch) {
+			if m.Start < 0 || m.End > len(b) || m.Start >= m.End {
+				t.Fatalf("bad span %+v in %d bytes", m, len(b))
+			}
+		})
+		for _, ms := range [][]Match{FindBare(b, known), FindAgentAPIProse(b)} {
+			for _, m := range ms {
+				if m.Offset < 0 || m.Offset+int64(m.Len) > int64(len(b)) || m.Len <= 0 {
+					t.Fatalf("match out of range: %+v in %d bytes", m, len(b))
+				}
+				for _, c := range b[m.Offset : m.Offset+int64(m.Len)] {
+					if !isDigit(c) {
+						t.Fatalf("non-digit in %+v: %q", m, b[m.Offset:m.Offset+int64(m.Len)])
+					}
+				}
+			}
+		}
+	})
 }

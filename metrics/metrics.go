@@ -23,6 +23,7 @@ type Metrics struct {
 	sourceOK    *prometheus.GaugeVec
 	panics      *prometheus.CounterVec
 	duplicates  *prometheus.CounterVec
+	repliesHeld *prometheus.CounterVec
 }
 
 // New registers the collectors on a fresh registry, with the Go and
@@ -41,7 +42,7 @@ func New() *Metrics {
 		}, []string{"category"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "triage", Name: "action_attempts_total",
-			Help: "Action attempts by kind and result (done, retry, failed, released).",
+			Help: "Action attempts by kind and result (done, retry, failed, suppressed, released).",
 		}, []string{"kind", "result"}),
 		actionState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "triage", Name: "actions",
@@ -63,8 +64,12 @@ func New() *Metrics {
 			Namespace: "triage", Name: "duplicate_deliveries_total",
 			Help: "Redelivered tickets recognised and skipped, by source.",
 		}, []string{"source"}),
+		repliesHeld: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "triage", Name: "email_replies_held_total",
+			Help: "Email replies held back, by reason class (sender_auth, budget, domain_budget, window, robot, address, own_address).",
+		}, []string{"reason"}),
 	}
-	r.MustRegister(m.tickets, m.codes, m.actions, m.actionState, m.sourceLag, m.sourceOK, m.panics, m.duplicates,
+	r.MustRegister(m.tickets, m.codes, m.actions, m.actionState, m.sourceLag, m.sourceOK, m.panics, m.duplicates, m.repliesHeld,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []string{"pipeline", "outbox", "source", "http", "alerts", "normalize"} {
 		m.panics.WithLabelValues(c)
@@ -120,6 +125,13 @@ func (m *Metrics) Source(name string, unix float64, ok bool) {
 		m.sourceOK.WithLabelValues(name).Set(1)
 	} else {
 		m.sourceOK.WithLabelValues(name).Set(0)
+	}
+}
+
+// ReplyHeld counts an email reply held back, by reason class.
+func (m *Metrics) ReplyHeld(reason string) {
+	if m != nil {
+		m.repliesHeld.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -24,13 +24,26 @@ import (
 const maxProblems = 50
 
 // keptHeaders are copied into Ticket.Headers when present: what loop
-// safety (RFC 3834) and routing need.
+// safety (RFC 3834), sender authentication and routing need. Each keeps
+// its first (topmost) instance, except AuthResultsHeader.
 func keptHeaders() []string {
 	return []string{
 		"Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
 		"Return-Path", "X-Autoreply", "X-Auto-Response-Suppress", "Content-Type",
+		"Reply-To", AuthResultsHeader,
 	}
 }
+
+// AuthResultsHeader is the Ticket.Headers key of the Authentication-Results
+// fields (RFC 8601): up to MaxAuthResults of them, topmost first, one per
+// line. Receiving servers add theirs on top, so the order tells the
+// receiving server's results from those a sender wrote.
+const AuthResultsHeader = "Authentication-Results"
+
+// MaxAuthResults is how many Authentication-Results fields a ticket keeps,
+// the topmost ones: enough for one per checking filter on the receiving
+// server (SPF, DKIM, DMARC, ARC) and the relay before it.
+const MaxAuthResults = 8
 
 // Message reads one raw RFC 5322 message from r and returns it as a ticket
 // with Source "email": the sender's address, recipients, decoded subject,
@@ -264,13 +277,28 @@ func (w *walker) headers(h mail.Header) {
 	}
 	t.References = w.msgIDs(h, "References", 0)
 	for _, k := range keptHeaders() {
-		if v := strings.TrimSpace(h.Get(k)); v != "" {
+		v := cleanHeader(h.Get(k))
+		if k == AuthResultsHeader {
+			v = authResults(h.Values(k))
+		}
+		if v != "" {
 			if t.Headers == nil {
 				t.Headers = make(map[string]string)
 			}
-			t.Headers[k] = cleanHeader(v)
+			t.Headers[k] = v
 		}
 	}
+}
+
+// authResults joins the topmost MaxAuthResults values, one per line.
+func authResults(vs []string) string {
+	var kept []string
+	for _, v := range vs[:min(len(vs), MaxAuthResults)] {
+		if v = cleanHeader(v); v != "" {
+			kept = append(kept, v)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 // cleanHeader unfolds a header value and makes it valid UTF-8.

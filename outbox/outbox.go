@@ -86,6 +86,30 @@ func Permanent(err error) error {
 	return permanent{err}
 }
 
+// suppressed is a Permanent error that is a sink's deliberate refusal.
+type suppressed struct{ err error }
+
+func (s suppressed) Error() string { return s.err.Error() }
+func (s suppressed) Unwrap() error { return permanent(s) }
+
+// Suppressed marks err as a sink's deliberate refusal to act (a reply
+// held back by policy: a robot, an unauthenticated sender, a spent
+// budget), worded as the reason. The action is parked as failed, as with
+// Permanent, but logged at INFO as suppressed rather than as an error,
+// and counted with the result "suppressed".
+func Suppressed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return suppressed{err}
+}
+
+// IsSuppressed reports whether err was marked Suppressed.
+func IsSuppressed(err error) bool {
+	var s suppressed
+	return errors.As(err, &s)
+}
+
 // IsPermanent reports whether err was marked Permanent.
 func IsPermanent(err error) bool {
 	var p permanent
@@ -554,6 +578,11 @@ func (o *Outbox) outcome(ctx context.Context, h *hold, a ticket.Action, err erro
 		if e == nil {
 			o.metrics.Action(a.Kind, "released")
 			log.Info("action cut off; due again at once", "why", why)
+		}
+	case IsSuppressed(err):
+		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {
+			o.metrics.Action(a.Kind, "suppressed")
+			log.Info("action suppressed and parked", "reason", shortError(err))
 		}
 	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
 		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/triage-bot/triage/metrics"
 	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -523,8 +525,58 @@ func TestRunWakesOnNotify(t *testing.T) {
 	}
 }
 
+// TestSuppressedIsParkedQuietly: a sink's deliberate refusal is parked
+// with its reason like a permanent failure, logged at INFO, not ERROR,
+// and counted as suppressed.
+func TestSuppressedIsParkedQuietly(t *testing.T) {
+	st := newMemStore(ticket.Action{Kind: "test", Key: "k", NextAttempt: time.Now()})
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	m := metrics.New()
+	sink := sinkFunc(func(context.Context, ticket.Action) error {
+		return Suppressed(errors.New("suppressed: the sender is not authenticated"))
+	})
+	o := New(Config{Worker: "w", Workers: 1, MaxAttempts: 8}, st, map[string]Sink{"test": sink}, log, m)
+	_, err := o.Drain(context.Background())
+	require.NoError(t, err)
+	a := st.get(1)
+	assert.Equal(t, ticket.StateFailed, a.State)
+	assert.Equal(t, "suppressed: the sender is not authenticated", a.LastError)
+	assert.Contains(t, logs.String(), `level=INFO msg="action suppressed and parked"`)
+	assert.NotContains(t, logs.String(), "level=ERROR")
+	assert.Equal(t, 1.0, actionCount(t, m, "test", "suppressed"))
+	assert.Zero(t, actionCount(t, m, "test", "failed"))
+}
+
+// actionCount reads triage_action_attempts_total{kind,result}.
+func actionCount(t *testing.T, m *metrics.Metrics, kind, result string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "triage_action_attempts_total" {
+			continue
+		}
+		for _, c := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range c.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["kind"] == kind && labels["result"] == result {
+				return c.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
 func TestErrorHelpers(t *testing.T) {
 	assert.Nil(t, Permanent(nil))
+	assert.Nil(t, Suppressed(nil))
+	held := Suppressed(errors.New("held"))
+	assert.True(t, IsSuppressed(held))
+	assert.True(t, IsPermanent(held), "a suppressed action is never retried")
+	assert.False(t, IsSuppressed(Permanent(errors.New("x"))))
 	base := errors.New("x")
 	assert.ErrorIs(t, Permanent(base), base)
 	assert.ErrorIs(t, RetryAfter(base, time.Second), base)

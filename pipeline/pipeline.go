@@ -132,11 +132,6 @@ func (p *Pipeline) Ingest(ctx context.Context, in Incoming) (*store.Record, erro
 	}
 	p.Metrics.Ticket(in.Source, rec.Category, cats)
 	if p.Log != nil {
-		for _, a := range rec.Actions {
-			if route.Parked(a) {
-				p.Log.Warn("action parked: its template failed for this ticket", "ticket_id", rec.Ticket.ID, "action_id", a.ID, "err", a.LastError)
-			}
-		}
 		p.Log.Info("ticket stored", "ticket_id", rec.Ticket.ID, "source", in.Source, "category", rec.Category, "codes", rec.Codes, "actions", len(rec.Actions), "rules", rec.Rules)
 	}
 	if p.Stored != nil {
@@ -193,11 +188,22 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 		t.Channel = in.Channel
 	}
 	_, ann := annotate.Ticket(t, p.Catalog)
-	// A template that fails for this ticket parks its action in the
-	// decision (route.Parked) and names it in the error; the ticket goes
-	// on all the same, so its source moves on. Ingest logs it.
-	dec, _ := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
-	annJSON, err := json.Marshal(ann)
+	dec, err := p.Rules.Decide(route.Input{Ticket: t, Annotation: ann})
+	if err != nil {
+		// Some actions did not render for this ticket (a template that
+		// fails on it, a folder its text would make special-use, a
+		// keyword budget spent): each is parked in the decision, failed
+		// and never attempted (route.Parked), and the ticket is stored
+		// with the reason, rather than refused and offered again by its
+		// source forever.
+		t.Problems = append(t.Problems, "some actions were not planned: "+err.Error())
+		if p.Log != nil {
+			p.Log.Warn("pipeline: some actions were not planned", "ticket_id", in.ID, "err", err)
+		}
+	}
+	// The ticket keeps every code (rec.Codes); its stored annotation
+	// describes the first annotate.StoredCodes of them.
+	annJSON, err := json.Marshal(ann.Bounded(annotate.StoredCodes))
 	if err != nil {
 		return nil, annotate.Annotation{}, fmt.Errorf("pipeline: encode annotation of %s: %w", in.ID, err)
 	}

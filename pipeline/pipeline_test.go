@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/route"
 	"github.com/triage-bot/triage/store"
@@ -247,4 +250,59 @@ func TestRunnerRunStopsWithContextAndWakes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not stop")
 	}
+}
+
+// TestIngestBoundsWhatOneMessageStores: a mail naming 5,000 codes is
+// stored with every code in its list but an annotation of bounded size,
+// and its actions' payloads are bounded too.
+func TestIngestBoundsWhatOneMessageStores(t *testing.T) {
+	p, st := newPipeline(t)
+	ctx := context.Background()
+	f, err := os.Open("../route/testdata/fanout-5000-codes.eml")
+	require.NoError(t, err)
+	defer f.Close()
+	rec, err := p.Ingest(ctx, Incoming{ID: "fanout", Source: "email", Channel: "support", Raw: f})
+	require.NoError(t, err)
+	got, err := st.Ticket(ctx, "fanout")
+	require.NoError(t, err)
+	assert.Len(t, got.Codes, 5000, "the ticket keeps every code")
+	t.Logf("annotation: %d bytes", len(got.Annotation))
+	assert.Less(t, len(got.Annotation), 128<<10, "the annotation is bounded")
+	var ann annotate.Annotation
+	require.NoError(t, json.Unmarshal(got.Annotation, &ann))
+	assert.Len(t, ann.Codes, annotate.StoredCodes)
+	assert.Equal(t, 5000-annotate.StoredCodes, ann.MoreCodes)
+	for _, a := range rec.Actions {
+		assert.Less(t, len(a.Payload), 128<<10, "%s payload", a.Kind)
+	}
+}
+
+// TestIngestStoresWhatRoutingPlanned: an action that does not render for
+// a ticket leaves the others planned and the ticket stored, with the
+// reason on it, instead of refusing the ticket for ever.
+func TestIngestStoresWhatRoutingPlanned(t *testing.T) {
+	p, st := newPipeline(t)
+	rules, err := route.Parse("r.yaml", []byte(`
+routes:
+  rules:
+    - name: by subject
+      actions:
+        - {kind: imap.move, target: "{{.Ticket.Subject}}", allow_customer_folders: true}
+        - {kind: webhook, target: helpdesk}
+`), route.Options{})
+	require.NoError(t, err)
+	p.Rules = rules
+	ctx := context.Background()
+	rec, err := p.Ingest(ctx, Incoming{ID: "trash", Source: "email", Raw: strings.NewReader("From: a@example.com\nSubject: Trash\n\nhello\n")})
+	require.NoError(t, err)
+	require.Len(t, rec.Actions, 2)
+	assert.Equal(t, ticket.KindIMAPMove, rec.Actions[0].Kind)
+	assert.True(t, route.Parked(rec.Actions[0]), "parked: failed, never attempted, with the reason")
+	assert.Contains(t, rec.Actions[0].LastError, "special-use mailbox Trash")
+	assert.Equal(t, ticket.KindWebhook, rec.Actions[1].Kind)
+	assert.Equal(t, ticket.StatePending, rec.Actions[1].State)
+	got, err := st.Ticket(ctx, "trash")
+	require.NoError(t, err)
+	require.Len(t, got.Ticket.Problems, 1)
+	assert.Contains(t, got.Ticket.Problems[0], `special-use mailbox Trash`)
 }

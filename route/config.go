@@ -24,6 +24,7 @@ import (
 type routesSpec struct {
 	Rules   seq[ruleSpec] `yaml:"rules"`
 	Default defaultSpec   `yaml:"default"`
+	Limits  limitsSpec    `yaml:"limits"`
 }
 
 // ruleSpec is one entry of `rules:`.
@@ -58,10 +59,11 @@ type matchSpec struct {
 
 // actionSpec is one entry of `actions:`.
 type actionSpec struct {
-	Kind     str `yaml:"kind"`
-	Target   str `yaml:"target"`
-	Template str `yaml:"template"`
-	Line     int `yaml:"-"`
+	Kind                 str            `yaml:"kind"`
+	Target               str            `yaml:"target"`
+	Template             str            `yaml:"template"`
+	AllowCustomerFolders optional[bool] `yaml:"allow_customer_folders"`
+	Line                 int            `yaml:"-"`
 }
 
 // defaultSpec is `default:`.
@@ -158,6 +160,8 @@ func Compile(file string, node *yaml.Node, opts Options) (*Rules, error) {
 	}
 	var spec routesSpec
 	c.decode(node, reflect.ValueOf(&spec).Elem(), "routes", "routes")
+	r.limits = c.limits(&spec.Limits)
+	c.lim = r.limits
 	names := map[string]int{}
 	for i := range spec.Rules.Items {
 		rs := &spec.Rules.Items[i]
@@ -201,6 +205,7 @@ func Compile(file string, node *yaml.Node, opts Options) (*Rules, error) {
 type compiler struct {
 	file string
 	opts Options
+	lim  Limits
 	errs []error
 }
 
@@ -242,6 +247,16 @@ func (c *compiler) decode(n *yaml.Node, v reflect.Value, where, path string) {
 			return
 		}
 		p.Value = b
+		return
+	case *optional[int]:
+		p.Line, p.Set = n.Line, true
+		v, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil {
+			c.errorf(n.Line, where, "%swant a whole number, got %s", pfx(path), describe(n))
+			p.Set = false
+			return
+		}
+		p.Value = v
 		return
 	case *optional[float64]:
 		p.Line, p.Set = n.Line, true
@@ -603,7 +618,10 @@ func (c *compiler) actions(specs []actionSpec, where string) []*action {
 		default:
 			aw += " (" + kind + ")"
 		}
-		a := &action{kind: kind, targetText: strings.TrimSpace(as.Target.Value), line: as.Line}
+		a := &action{kind: kind, targetText: strings.TrimSpace(as.Target.Value), line: as.Line, targetLine: as.Line}
+		if as.Target.Set {
+			a.targetLine = as.Target.Line
+		}
 		if ok && targetRequired(kind) && a.targetText == "" {
 			line := as.Line
 			if as.Target.Set {
@@ -614,6 +632,9 @@ func (c *compiler) actions(specs []actionSpec, where string) []*action {
 		if strings.Contains(a.targetText, "{{") {
 			a.target = c.template(as.Target, aw+": target", where)
 			a.targetFn = renderers[a.targetText]
+		}
+		if ok {
+			c.checkTarget(a, as, where, aw)
 		}
 		if as.Template.Set && strings.TrimSpace(as.Template.Value) != "" {
 			a.text = c.template(as.Template, aw+": template", where)

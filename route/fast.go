@@ -1,6 +1,9 @@
 package route
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // renderer writes what one template writes, without text/template's
 // reflection: the default texts of the kinds used most (a JSON Lines log,
@@ -64,12 +67,22 @@ func renderPlain(d *TemplateData) string {
 	if len(d.Codes) == 0 {
 		b.WriteString("No ngrok error code found.\n")
 	}
+	if d.More.Codes > 0 {
+		b.WriteString("- and ")
+		b.WriteString(strconv.Itoa(d.More.Codes))
+		b.WriteString(" more\n")
+	}
 	for i := range d.AgentAPI {
 		b.WriteString("- ")
 		b.WriteString(d.AgentAPI[i].Name)
 		b.WriteString(" (agent API, not an ngrok code): ")
 		b.WriteString(d.AgentAPI[i].Summary)
 		b.WriteByte('\n')
+	}
+	if d.More.AgentAPI > 0 {
+		b.WriteString("- and ")
+		b.WriteString(strconv.Itoa(d.More.AgentAPI))
+		b.WriteString(" more agent API numbers\n")
 	}
 	return b.String()
 }
@@ -85,6 +98,11 @@ func renderShort(d *TemplateData) string {
 			b.WriteString(", ")
 		}
 		b.WriteString(d.Codes[i].Name)
+	}
+	if d.More.Codes > 0 {
+		b.WriteString(" and ")
+		b.WriteString(strconv.Itoa(d.More.Codes))
+		b.WriteString(" more")
 	}
 	return b.String()
 }

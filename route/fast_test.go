@@ -34,6 +34,11 @@ func TestRenderersMatchTemplates(t *testing.T) {
 				{Code: 8012, Name: "ERR_NGROK_8012", Summary: "upstream", QuotedOnly: true, Form: "canonical", Confidence: 1}}
 			d.AgentAPI = []AgentAPIView{{Number: 103, Name: "agent-api:103", Summary: "could not start"}, {Number: 7, Name: "agent-api:7"}}
 		},
+		"codes left out": func(d *TemplateData) { d.More = Omitted{Codes: 4995, Written: 4995, AgentAPI: 3, Unknown: 7} },
+		"only the rest counted": func(d *TemplateData) {
+			d.Codes, d.Primary = nil, ""
+			d.More = Omitted{Codes: 2}
+		},
 		"agent API only": func(d *TemplateData) {
 			d.Codes, d.Primary = nil, ""
 			d.AgentAPI = []AgentAPIView{{Number: 102, Name: "agent-api:102", Summary: "bad tunnel definition"}}

@@ -310,6 +310,14 @@ type view struct {
 	tv           *TicketView
 	groups       codeGroups // tv.Codes split for templates
 	bare         []CodeView // tv.Codes without the catalog's words
+	// lim are the rules' limits; payload is the view for payloads and
+	// data the template data (both cut to the limits), built once.
+	lim     Limits
+	payload *TicketView
+	data    *TemplateData
+	// keywords are the IMAP keywords this ticket's imap.flag actions
+	// set so far (lower case), against lim.Keywords.
+	keywords []string
 }
 
 func newView(t *ticket.Ticket, a annotate.Annotation) *view { return &view{t: t, a: a} }

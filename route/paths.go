@@ -56,11 +56,19 @@ func (r *Rules) PathTargets() []PathTarget {
 }
 
 // customerFields walks a template and returns the customer-written fields
-// it uses: any .Ticket field but the safe ones, and .Ticket itself passed
-// whole (to with, range or a function).
+// it uses: any .Ticket field but the safe ones, .Ticket itself passed
+// whole (to with, range or a function), and a code's .Phrase.
 func customerFields(n parse.Node) []string {
 	var out []string
 	note := func(ident []string) {
+		if i := slices.Index(ident, "Phrase"); i >= 0 {
+			// A code's phrase is the customer's words, wherever the
+			// code comes from (.Codes, .LooksLike, a range over them).
+			if name := "." + strings.Join(ident[:i+1], "."); !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+			return
+		}
 		if len(ident) == 0 || ident[0] != "Ticket" {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -52,13 +53,24 @@ type TicketView struct {
 	// PrimaryCategory is the category of the most important code, "" when
 	// the ticket has none.
 	PrimaryCategory string `json:"primary_category"`
-	// Codes are the distinct codes, most important first.
+	// Codes are the distinct codes, most important first: in a payload
+	// at most Limits.PayloadCodes of them, in templates at most
+	// Limits.NamedCodes.
 	Codes []CodeView `json:"codes"`
-	// Unknown lists codes the catalog does not know.
+	// MoreCodes counts the codes left out of Codes (the stored ticket
+	// keeps them all).
+	MoreCodes int `json:"more_codes,omitempty"`
+	// Unknown lists codes the catalog does not know, as many as Codes
+	// may hold.
 	Unknown []int `json:"unknown,omitempty"`
+	// MoreUnknown counts the unknown codes left out of Unknown.
+	MoreUnknown int `json:"more_unknown,omitempty"`
 	// AgentAPI lists the numbers of the ngrok agent's local API found in
-	// the ticket: a namespace of their own, never ngrok error codes.
+	// the ticket: a namespace of their own, never ngrok error codes; as
+	// many as Codes may hold.
 	AgentAPI []AgentAPIView `json:"agent_api,omitempty"`
+	// MoreAgentAPI counts the numbers left out of AgentAPI.
+	MoreAgentAPI int `json:"more_agent_api,omitempty"`
 	// Excerpt is the first ExcerptRunes characters of the new body text
 	// (not quoted history, not attachments), redacted; "…" marks a cut.
 	Excerpt string `json:"excerpt"`
@@ -153,6 +165,9 @@ type TemplateData struct {
 	Kind string
 	// Target is the rendered target; empty while the target itself renders.
 	Target string
+	// More counts what each list above leaves out (Limits.NamedCodes):
+	// {{if .More.Written}}and {{.More.Written}} more{{end}}.
+	More Omitted
 }
 
 // ExcerptRunes is the length of TicketView.Excerpt, in characters.
@@ -173,8 +188,8 @@ func Key(ticketID, rule, kind, target string, index int) string {
 
 // plan renders one action for the ticket in v.
 func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionState) (ticket.Action, error) {
-	tv := v.ticketView()
-	data := newTemplateData(tv, v.groups)
+	tv := v.payloadView()
+	data := v.templateData()
 	data.Rule, data.Kind = ruleName, a.kind
 	target := a.targetText
 	switch {
@@ -190,6 +205,17 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 	if target == "" && targetRequired(a.kind) {
 		return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered empty for ticket %s", a.targetText, v.t.ID))
 	}
+	if folderKind(a.kind) && a.target != nil {
+		if p := folderProblem(target, a.targetText); p != "" {
+			return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered for ticket %s: %s; the action is left out", a.targetText, v.t.ID, p))
+		}
+	}
+	if a.kind == ticket.KindIMAPFlag {
+		var err error
+		if target, err = v.takeKeywords(target, state != ticket.StateShadow); err != nil {
+			return ticket.Action{}, renderError(ruleName, index, a.kind, "target", err)
+		}
+	}
 	data.Target = target
 	var text string
 	if a.textFn != nil {
@@ -201,7 +227,7 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		}
 		text = b.String()
 	}
-	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: redact.String(text)}
+	p := Payload{Ticket: *tv, Rule: ruleName, Kind: a.kind, Target: target, Text: truncate(v.lim.TextChars, redact.String(text))}
 	if inPlace(a.kind) {
 		// These act on the message where it lies and need only the
 		// target and category: no copy of the text or of the catalog's
@@ -254,11 +280,11 @@ func newTemplateData(tv *TicketView, g codeGroups) TemplateData {
 		Written: g.written, LooksLike: g.looksLike, Quoted: g.quoted, AgentAPI: tv.AgentAPI}
 }
 
-// bareCodes returns (once) the ticket's codes without the catalog's words,
-// for in-place actions' payloads.
+// bareCodes returns (once) the payload's codes without the catalog's
+// words, for in-place actions' payloads.
 func (v *view) bareCodes() []CodeView {
 	if v.bare == nil {
-		tv := v.ticketView()
+		tv := v.payloadView()
 		v.bare = make([]CodeView, len(tv.Codes))
 		for i, c := range tv.Codes {
 			v.bare[i] = CodeView{Code: c.Code, Name: c.Name, Category: c.Category, QuotedOnly: c.QuotedOnly, Known: c.Known,
@@ -279,7 +305,7 @@ func (v *view) ticketView() *TicketView {
 		Source:          t.Source,
 		Channel:         t.Channel,
 		From:            t.From,
-		Subject:         redact.String(t.Subject),
+		Subject:         truncate(SubjectRunes, redact.String(t.Subject)),
 		Date:            t.Date,
 		PrimaryCategory: string(a.Primary),
 		Codes:           make([]CodeView, 0, len(a.Codes)),
@@ -310,6 +336,77 @@ func (v *view) ticketView() *TicketView {
 	tv.Excerpt = excerpt(strings.Join(body, "\n\n"))
 	v.tv = tv
 	return tv
+}
+
+// payloadView returns (once) the ticket view payloads carry: the full
+// view cut to Limits.PayloadCodes codes, unknown codes and agent API
+// numbers, with the rest counted.
+func (v *view) payloadView() *TicketView {
+	if v.payload == nil {
+		lim := v.lim.withDefaults()
+		tv := *v.ticketView()
+		tv.Codes, tv.MoreCodes = capList(tv.Codes, lim.PayloadCodes)
+		tv.Unknown, tv.MoreUnknown = capList(tv.Unknown, lim.PayloadCodes)
+		tv.AgentAPI, tv.MoreAgentAPI = capList(tv.AgentAPI, lim.PayloadCodes)
+		v.payload = &tv
+	}
+	return v.payload
+}
+
+// templateData returns (a copy of) the data templates see, built once:
+// every list cut to Limits.NamedCodes, with what was left out in .More.
+func (v *view) templateData() TemplateData {
+	if v.data == nil {
+		n := v.lim.withDefaults().NamedCodes
+		full := v.ticketView()
+		tv := *full
+		var m Omitted
+		tv.Codes, m.Codes = capList(full.Codes, n)
+		tv.Unknown, m.Unknown = capList(full.Unknown, n)
+		tv.AgentAPI, m.AgentAPI = capList(full.AgentAPI, n)
+		tv.MoreCodes, tv.MoreUnknown, tv.MoreAgentAPI = m.Codes, m.Unknown, m.AgentAPI
+		var g codeGroups
+		g.written, m.Written = capList(v.groups.written, n)
+		g.looksLike, m.LooksLike = capList(v.groups.looksLike, n)
+		g.quoted, m.Quoted = capList(v.groups.quoted, n)
+		d := newTemplateData(&tv, g)
+		d.More = m
+		v.data = &d
+	}
+	return *v.data
+}
+
+// takeKeywords cuts an imap.flag target to the ticket's keyword budget
+// (Limits.Keywords distinct keywords over all its imap.flag actions):
+// keywords another action set already cost nothing, new ones past the
+// budget are left out. count is false for a shadow action, which never
+// runs and so spends nothing. It fails when nothing is left.
+func (v *view) takeKeywords(target string, count bool) (string, error) {
+	limit := v.lim.withDefaults().Keywords
+	have := v.keywords
+	var keep []string
+	dropped := 0
+	for _, w := range strings.Fields(target) {
+		lw := strings.ToLower(w)
+		switch {
+		case slices.Contains(have, lw):
+			if !slices.ContainsFunc(keep, func(k string) bool { return strings.EqualFold(k, w) }) {
+				keep = append(keep, w)
+			}
+		case len(have) < limit:
+			have = append(have, lw)
+			keep = append(keep, w)
+		default:
+			dropped++
+		}
+	}
+	if count {
+		v.keywords = have
+	}
+	if len(keep) == 0 {
+		return "", fmt.Errorf("the ticket's imap.flag actions already set %d keywords, the most limits.keywords allows; %d more left out", limit, dropped)
+	}
+	return strings.Join(keep, " "), nil
 }
 
 // Redaction works on whole lines, so redacting the lines that cover the
@@ -417,14 +514,19 @@ func newTemplate() *template.Template {
 // every code, marking inferred and quoted-only ones.
 const (
 	slackCodes = `{{define "codes"}}
-{{- if .Written}}ngrok error {{if gt (len .Written) 1}}codes{{else}}code{{end}} in this message ({{.Primary}}):
+{{- if .Written}}ngrok error {{if or (gt (len .Written) 1) .More.Written}}codes{{else}}code{{end}} in this message ({{.Primary}}):
 {{range .Written}}• <{{.DocsURL}}|{{.Name}}> — {{mrkdwn .Summary}}
+{{end}}{{if .More.Written}}• and {{.More.Written}} more
 {{end}}{{end}}
 {{- range .LooksLike}}{{if $.Written}}It also looks like{{else}}No error code is written in this message, but it looks like{{end}} <{{.DocsURL}}|{{.Name}}> ({{mrkdwn (clause .Summary)}}), going by the words “{{mrkdwn .Phrase}}”. If you saw an error code, please send it.
 {{end}}
+{{- if .More.LooksLike}}The wording may name {{.More.LooksLike}} more.
+{{end}}
 {{- range .AgentAPI}}The ngrok agent's local API answered with error {{.Number}}, a number of its own and not an ngrok error code: {{mrkdwn .Summary}}
 {{end}}
-{{- if .Quoted}}Only in the quoted history, so not taken as the error reported now: {{range $i, $c := .Quoted}}{{if $i}}, {{end}}<{{.DocsURL}}|{{.Name}}>{{end}}.
+{{- if .More.AgentAPI}}…and {{.More.AgentAPI}} more numbers of the agent's local API.
+{{end}}
+{{- if .Quoted}}Only in the quoted history, so not taken as the error reported now: {{range $i, $c := .Quoted}}{{if $i}}, {{end}}<{{.DocsURL}}|{{.Name}}>{{end}}{{if .More.Quoted}} and {{.More.Quoted}} more{{end}}.
 {{end}}
 {{- if not (or .Written .LooksLike .AgentAPI .Quoted)}}No ngrok error code found in this message.
 {{end}}{{end}}`
@@ -438,12 +540,14 @@ const (
 	emailReplyText = `Hello,
 
 thank you for writing to us.
-{{- if .Written}} Your message mentions {{if gt (len .Written) 1}}these ngrok errors{{else}}this ngrok error{{end}}:
+{{- if .Written}} Your message mentions {{if or (gt (len .Written) 1) .More.Written}}these ngrok errors{{else}}this ngrok error{{end}}:
 {{range .Written}}
 {{.Name}}: {{if .Known}}{{.Summary}}{{else}}please see its page in ngrok's documentation.{{end}}
 {{- if .Hint}}
   What to try: {{.Hint}}{{end}}
   Docs: {{.DocsURL}}
+{{end}}{{if .More.Written}}
+…and {{.More.Written}} more; we will look at all of them.
 {{end}}{{else}}
 {{end}}
 {{- range .LooksLike}}
@@ -456,7 +560,7 @@ thank you for writing to us.
 The ngrok agent's local API answered with error {{.Number}}. That number is the agent API's own, not one of ngrok's ERR_NGROK_ error codes: {{.Summary}}
 {{end}}
 {{- if .Quoted}}
-The earlier messages you quoted mention {{join ", " .Quoted}}; we have not taken {{if gt (len .Quoted) 1}}them{{else}}it{{end}} as the problem you are reporting now.
+The earlier messages you quoted mention {{join ", " .Quoted}}{{if .More.Quoted}} and {{.More.Quoted}} more{{end}}; we have not taken {{if or (gt (len .Quoted) 1) .More.Quoted}}them{{else}}it{{end}} as the problem you are reporting now.
 {{- if not (or .Written .LooksLike .AgentAPI)}} If you are seeing an error now, please send us its code or the full message.{{end}}
 {{end}}
 A member of our support team will follow up.
@@ -471,8 +575,10 @@ Category: {{if .Primary}}{{.Primary}}{{else}}none{{end}}
 {{if .Codes}}Codes:
 {{range .Codes}}- {{.Name}} ({{.Category}}){{if .Inferred}} [inferred from the words "{{.Phrase}}"]{{end}}{{if .QuotedOnly}} [only in quoted history]{{end}}: {{.Summary}}
   {{.DocsURL}}
+{{end}}{{if .More.Codes}}- and {{.More.Codes}} more (the ticket lists them all)
 {{end}}{{else}}No ngrok error code found.
 {{end}}{{range .AgentAPI}}Agent API error {{.Number}} (not an ngrok code): {{.Summary}}
+{{end}}{{if .More.AgentAPI}}Agent API: and {{.More.AgentAPI}} more
 {{end}}
 Message:
 {{.Ticket.Excerpt}}
@@ -481,10 +587,12 @@ Message:
 	plainText = `[{{if .Primary}}{{.Primary}}{{else}}no code{{end}}] {{.Ticket.Subject}}{{if .Ticket.From}} (from {{.Ticket.From}}){{end}}
 {{range .Codes}}- {{.Name}}{{if .Inferred}} (inferred){{end}}{{if .QuotedOnly}} (quoted only){{end}}: {{.Summary}} {{.DocsURL}}
 {{else}}No ngrok error code found.
+{{end}}{{if .More.Codes}}- and {{.More.Codes}} more
 {{end}}{{range .AgentAPI}}- {{.Name}} (agent API, not an ngrok code): {{.Summary}}
+{{end}}{{if .More.AgentAPI}}- and {{.More.AgentAPI}} more agent API numbers
 {{end}}`
 
-	shortText = `{{if .Codes}}{{join ", " .Codes}}{{else}}no ngrok error code{{end}}`
+	shortText = `{{if .Codes}}{{join ", " .Codes}}{{if .More.Codes}} and {{.More.Codes}} more{{end}}{{else}}no ngrok error code{{end}}`
 )
 
 // defaultTexts maps each kind to its default text.

@@ -64,9 +64,10 @@ const ShadowPrefix = "shadow:"
 
 // Rules is a compiled set of routing rules.
 type Rules struct {
-	file  string
-	rules []*rule
-	def   []*action
+	file   string
+	rules  []*rule
+	def    []*action
+	limits Limits
 }
 
 // rule is one compiled rule.
@@ -90,6 +91,7 @@ type action struct {
 	// targetText is the target as written.
 	targetText string
 	line       int
+	targetLine int // where the target is written (line when it is not)
 }
 
 // Input is what Decide looks at.
@@ -137,6 +139,7 @@ func (r *Rules) Decide(in Input) (Decision, error) {
 		t = &ticket.Ticket{}
 	}
 	v := newView(t, in.Annotation)
+	v.lim = r.limits.withDefaults()
 	var (
 		d        Decision
 		errs     []error

@@ -387,7 +387,7 @@ func TestCompileErrors(t *testing.T) {
 		{24, `rule #3`, `action 1 (jsonl): missing target (the path of a JSON Lines file`},
 		{30, `rule "typo"`, `action 1 (imap.move): target: line 1 of the template: executing "t" at <.Primry>: can't evaluate field Primry`},
 		{33, `default`, `action 1: unknown action kind "carrier-pigeon"`},
-		{34, `routes`, `unknown key "extra" (valid keys: rules, default)`},
+		{34, `routes`, `unknown key "extra" (valid keys: rules, default, limits)`},
 	}
 	require.Len(t, problems, len(want), "%v", err)
 	for i, w := range want {
@@ -413,7 +413,7 @@ func TestCompileErrorsMore(t *testing.T) {
 		{"rules not a list", "routes:\n  rules: {name: a}\n", Options{}, `triage.yaml:2: routes: rules: want a list, got a mapping`},
 		{"name is a list", "routes:\n  rules:\n    - name: [a]\n      actions: [{kind: jsonl, target: x}]\n", Options{}, `triage.yaml:3: rule #1: name: want a single value, not a list`},
 		{"rule key unknown", "routes:\n  rules:\n    - name: a\n      stop: true\n      actions: [{kind: jsonl, target: x}]\n", Options{}, `triage.yaml:4: rule "a": unknown key "stop" (valid keys: name, match, actions, continue, shadow)`},
-		{"action key unknown", "routes:\n  rules:\n    - name: a\n      actions: [{kind: jsonl, target: x, body: y}]\n", Options{}, `triage.yaml:4: rule "a": action 1: unknown key "body" (valid keys: kind, target, template)`},
+		{"action key unknown", "routes:\n  rules:\n    - name: a\n      actions: [{kind: jsonl, target: x, body: y}]\n", Options{}, `triage.yaml:4: rule "a": action 1: unknown key "body" (valid keys: kind, target, template, allow_customer_folders)`},
 		{"key twice", "routes:\n  rules:\n    - name: a\n      name: b\n      actions: [{kind: jsonl, target: x}]\n", Options{}, `key "name" given twice`},
 		{"unknown function", "routes:\n  rules:\n    - name: a\n      actions:\n        - kind: jsonl\n          target: x\n          template: \"{{shout .Rule}}\"\n", Options{}, `triage.yaml:7: rule "a": action 1 (jsonl): template: line 1 of the template: function "shout" not defined`},
 		{"bad glob range", "routes:\n  rules:\n    - name: a\n      match: {channel: \"[z-a]\"}\n      actions: [{kind: jsonl, target: x}]\n", Options{}, `triage.yaml:4: rule "a": match.channel: bad pattern "[z-a]"`},
@@ -843,7 +843,7 @@ func TestReferenceMentionsEveryMatcher(t *testing.T) {
 	ref := string(data)
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[matchSpec](), reflect.TypeFor[ruleSpec](), reflect.TypeFor[actionSpec](),
-		reflect.TypeFor[routesSpec](), reflect.TypeFor[defaultSpec](),
+		reflect.TypeFor[routesSpec](), reflect.TypeFor[defaultSpec](), reflect.TypeFor[limitsSpec](),
 	} {
 		for _, k := range yamlKeys(typ) {
 			assert.Contains(t, ref, "`"+k+"`", "REFERENCE.md does not document key %q of %s", k, typ.Name())

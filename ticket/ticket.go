@@ -69,9 +69,11 @@ type Ticket struct {
 	References []string `json:"references,omitempty"`
 	// Date is when the sender says it was written; zero when unknown.
 	Date time.Time `json:"date,omitzero"`
-	// Headers keeps the headers needed for loop safety and routing
-	// (Auto-Submitted, Precedence, List-Id, List-Unsubscribe, Return-Path,
-	// X-Autoreply, Content-Type of the top part), canonical keys.
+	// Headers keeps the headers needed for loop safety, sender
+	// authentication and routing (Auto-Submitted, Precedence, List-Id,
+	// List-Unsubscribe, Return-Path, X-Autoreply, Content-Type of the top
+	// part, Reply-To), canonical keys, the first instance of each; and
+	// Authentication-Results, the topmost few instances, one per line.
 	Headers map[string]string `json:"headers,omitempty"`
 	// Parts are the text parts, in document order.
 	Parts []Part `json:"parts"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -400,8 +401,25 @@ func (r *onceReport) add(rec *store.Record) {
 		return
 	}
 	var codes, acts []string
+	// Codes named only by their wording are marked ~ (only the first
+	// rows are printed, so reading the annotation here costs little).
+	var ann struct {
+		Codes []struct {
+			Code     int  `json:"code"`
+			Inferred bool `json:"inferred"`
+		} `json:"codes"`
+	}
+	_ = json.Unmarshal(rec.Annotation, &ann)
+	inferred := map[int]bool{}
+	for _, c := range ann.Codes {
+		inferred[c.Code] = c.Inferred
+	}
 	for _, n := range rec.Codes {
-		codes = append(codes, strconv.Itoa(n))
+		if inferred[n] {
+			codes = append(codes, "~"+strconv.Itoa(n))
+		} else {
+			codes = append(codes, strconv.Itoa(n))
+		}
 	}
 	for _, a := range rec.Actions {
 		acts = append(acts, a.Kind+"→"+a.Target)

@@ -160,6 +160,9 @@ smtp:
   tls: plain
   allow_plain: true
   from: "Support <support@example.com>"
+  # The fixtures carry no Authentication-Results: this test is about IMAP
+  # and loop safety; sender authentication is tested in integrations/smtp.
+  require_sender_auth: false
 routes:
   rules:
     - name: robots
@@ -410,6 +413,7 @@ smtp:
   username: bot
   password: ${PW}
   from: "Support <support@example.com>"
+  auth_serv_id: mx.example.com
 `
 	getenv := func(k string) string {
 		if k == "PW" {
@@ -430,6 +434,13 @@ smtp:
 		assert.Equal(t, 2, imapAccount(a).ActionConns)
 		assert.Equal(t, "starttls", cfg.SMTP.TLS)
 		assert.Equal(t, 24*time.Hour, cfg.SMTP.ReplyWindow)
+		assert.True(t, cfg.SMTP.SenderAuthRequired(), "replies need an authenticated sender unless told otherwise")
+		assert.Equal(t, 200, cfg.SMTP.RepliesPerHour)
+		assert.Equal(t, 20, cfg.SMTP.RepliesPerDomainPerHour)
+		sc := smtpConfig(cfg.SMTP)
+		assert.False(t, sc.AllowUnauthenticated)
+		assert.Equal(t, "mx.example.com", sc.AuthServID)
+		assert.Equal(t, 20, sc.RepliesPerDomain)
 		red := cfg.Redacted()
 		assert.NotContains(t, red, "hunter2")
 		assert.Contains(t, red, "[REDACTED]")
@@ -460,6 +471,10 @@ smtp:
 		{"too many action connections", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, action_connections: 40}\n", "action_connections 40 must be between 1 and 16"},
 		{"smtp bad from", "smtp: {host: 'h:587', from: 'not an address'}\n", "is not an address"},
 		{"smtp plain remote", "smtp: {host: 'h:25', tls: plain, allow_plain: true, from: a@b.example}\n", "only allowed for a loopback host"},
+		{"sender auth needs auth_serv_id", "smtp: {host: 'h:587', from: a@b.example}\n", "require_sender_auth (on by default) needs auth_serv_id"},
+		{"auth_serv_id is one name", "smtp: {host: 'h:587', from: a@b.example, auth_serv_id: 'mx.example.com; dmarc=pass'}\n", "is not a server name"},
+		{"reply budget too big", "smtp: {host: 'h:587', from: a@b.example, auth_serv_id: mx.example.com, replies_per_hour: 100000}\n", "replies_per_hour 100000 must be between 1 and 10000"},
+		{"negative domain budget", "smtp: {host: 'h:587', from: a@b.example, require_sender_auth: false, replies_per_domain_per_hour: -1}\n", "replies_per_domain_per_hour -1 must be between"},
 		{"unknown key", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, pasword: x}\n", "pasword"},
 	}
 	for _, tt := range tests {
@@ -483,4 +498,45 @@ func TestTokenSource(t *testing.T) {
 	assert.Equal(t, "file-token", tok)
 	_, err = tokenSource([]string{"false"}, "")(context.Background())
 	assert.ErrorContains(t, err, "token_command false")
+}
+
+// TestConfigCheckExplainsReplyPolicy: `config check` says whom
+// email.reply answers, what happens to mail without Authentication-Results
+// and what to set when the server writes none; and warns when replies go
+// to unauthenticated senders.
+func TestConfigCheckExplainsReplyPolicy(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("IMAP_TEST_PASSWORD", "secret")
+	open := emailConfig(filepath.Join(dir, "data"), "127.0.0.1:1", "127.0.0.1:2")
+	tests := []struct {
+		name, yaml       string
+		stdout, noStdout []string
+		warning          string
+	}{
+		{"sender auth on", strings.Replace(open, "  require_sender_auth: false\n", "  auth_serv_id: mx.example.com\n  replies_per_hour: 50\n", 1),
+			[]string{"email.reply answers only senders that mx.example.com vouches for", "Mail without such a header", "gets no reply",
+				"suppressed: the sender is not authenticated", "set smtp.require_sender_auth: false", "At most 50 replies an hour", "20 an hour to one domain"},
+			nil, ""},
+		{"sender auth off", open, []string{"answers any From address"}, []string{"vouches for"},
+			"warning: smtp.require_sender_auth is false: email.reply answers any From address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgPath := filepath.Join(dir, "triage.yaml")
+			require.NoError(t, os.WriteFile(cfgPath, []byte(tt.yaml), 0o600))
+			out, errOut, code := triage(t, "", "config", "check", "--config", cfgPath)
+			require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+			for _, s := range tt.stdout {
+				assert.Contains(t, out, s)
+			}
+			for _, s := range tt.noStdout {
+				assert.NotContains(t, out, s)
+			}
+			if tt.warning != "" {
+				assert.Contains(t, errOut, tt.warning)
+			} else {
+				assert.NotContains(t, errOut, "require_sender_auth")
+			}
+		})
+	}
 }

@@ -188,7 +188,10 @@ func TestEmailRepliesSayHowSure(t *testing.T) {
 	admin := adminClient(t, imapAddr)
 	cases := replyCases()
 	for i, c := range cases {
-		raw := fmt.Sprintf("From: Customer %d <customer%d@example.com>\r\nTo: support@example.com\r\nSubject: ngrok question %d\r\n"+
+		// As the receiving server marks authenticated mail: the reply
+		// goes through sender authentication as in production.
+		raw := fmt.Sprintf("Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.com; dmarc=pass (p=none) header.from=example.com\r\n"+
+			"From: Customer %d <customer%d@example.com>\r\nTo: support@example.com\r\nSubject: ngrok question %d\r\n"+
 			"Message-ID: <reply-case-%d@example.com>\r\nDate: Mon, 02 Nov 2026 09:30:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s", i, i, i, i, c.mail)
 		cmd := admin.Append("INBOX", int64(len(raw)), nil)
 		_, err := cmd.Write([]byte(raw))
@@ -199,7 +202,8 @@ func TestEmailRepliesSayHowSure(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "triage.yaml")
-	cfg := emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr)
+	cfg := strings.Replace(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr),
+		"  require_sender_auth: false\n", "  auth_serv_id: mx.example.net\n", 1)
 	head, _, ok := strings.Cut(cfg, "routes:\n")
 	require.True(t, ok)
 	require.NoError(t, os.WriteFile(cfgPath, []byte(head+`routes:

@@ -195,6 +195,9 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s: OK — %d rule(s), %d source(s), %d webhook(s), %d catalog code(s)\n",
 		name, len(a.rules.Names()), len(cfg.Sources.Maildir), len(cfg.Webhooks), a.catalog.Len())
+	if cfg.SMTP != nil {
+		fmt.Fprintf(e.stdout, "smtp: %s\n", cfg.SMTP.ReplyPolicy())
+	}
 	for _, w := range configWarnings(cfg, a.rules) {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}

@@ -327,7 +327,7 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		for c := range written {
 			settled = append(settled, ticket.Match{Code: c})
 		}
-		if ierr := inferText(src, size, s.cat, settled, func(m ticket.Match) {
+		if ierr := inferText(src, size, s.workers, s.cat, settled, func(m ticket.Match) {
 			b.Add(m)
 			n++
 			if jw != nil {
@@ -363,26 +363,58 @@ const (
 )
 
 // inferText names codes from the wording of size bytes of r, window by
-// window, calling fn for each in order of position. settled lists the
-// codes written in the text, which settle ambiguous wording.
-func inferText(r io.ReaderAt, size int64, cat *catalog.Catalog, settled []ticket.Match, fn func(ticket.Match)) error {
-	buf := make([]byte, min(size, inferWindow+inferOverlap))
-	for base := int64(0); base < size; base += inferWindow {
-		n, err := r.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read text at offset %d for its wording: %w", base, err)
+// window on up to workers goroutines, calling fn for each in order of
+// position. settled lists the codes written in the text, which settle
+// ambiguous wording.
+func inferText(r io.ReaderAt, size int64, workers int, cat *catalog.Catalog, settled []ticket.Match, fn func(ticket.Match)) error {
+	type result struct {
+		ms  []ticket.Match
+		err error
+	}
+	n := int((size + inferWindow - 1) / inferWindow)
+	results := make([]chan result, n)
+	for i := range n {
+		results[i] = make(chan result, 1)
+	}
+	sem := make(chan struct{}, max(1, workers))
+	go func() {
+		for i := range n {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				base := int64(i) * inferWindow
+				buf := make([]byte, min(size-base, inferWindow+inferOverlap))
+				k, err := r.ReadAt(buf, base)
+				if err != nil && !errors.Is(err, io.EOF) {
+					results[i] <- result{err: fmt.Errorf("read text at offset %d for its wording: %w", base, err)}
+					return
+				}
+				t := &ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: string(buf[:k])}}}
+				var ms []ticket.Match
+				for _, m := range annotate.Infer(t, cat, settled) {
+					if m.Offset >= inferWindow && base+inferWindow < size {
+						continue // the next window sees it whole
+					}
+					m.Offset += base
+					ms = append(ms, m)
+				}
+				results[i] <- result{ms: ms}
+			}()
 		}
-		w := string(buf[:n])
-		t := &ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: w}}}
-		for _, m := range annotate.Infer(t, cat, settled) {
-			if m.Offset >= inferWindow && base+inferWindow < size {
-				continue // the next window sees it whole
+	}()
+	var first error
+	for i := range n {
+		res := <-results[i]
+		if res.err != nil && first == nil {
+			first = res.err
+		}
+		if first == nil {
+			for _, m := range res.ms {
+				fn(m)
 			}
-			m.Offset += base
-			fn(m)
 		}
 	}
-	return nil
+	return first
 }
 
 // capture is a reader that keeps the first limit bytes read through it.

@@ -13,8 +13,9 @@ import (
 // configWarnings lists what cfg allows but is risky or will not work:
 // path targets built from customer-written fields (a sender or subject
 // then chooses the file name), path targets outside data_dir and
-// allowed_dirs (every such action would be parked), and a server
-// reachable from other machines that answers to no public host name.
+// allowed_dirs (every such action would be parked), a server
+// reachable from other machines that answers to no public host name, and
+// email replies to senders nobody authenticated.
 // `config check` prints them; `run` logs them.
 func configWarnings(cfg *config.Config, rules *route.Rules) []string {
 	var out []string
@@ -29,6 +30,9 @@ func configWarnings(cfg *config.Config, rules *route.Rules) []string {
 			out = append(out, fmt.Sprintf("%s: the jsonl target %q is outside data_dir (%s) and allowed_dirs, so every such action will be parked (move it, or add its directory to allowed_dirs)",
 				where, pt.Target, cfg.DataDir))
 		}
+	}
+	if s := cfg.SMTP; s != nil && !s.SenderAuthRequired() {
+		out = append(out, fmt.Sprintf("smtp.require_sender_auth is false: email.reply answers any From address, so mail with a forged sender makes the bot write to strangers (up to %d replies an hour); set auth_serv_id to your receiving server's name in Authentication-Results and drop require_sender_auth: false if it writes one", s.RepliesPerHour))
 	}
 	if l := cfg.HTTP.Listen; l != "off" && len(cfg.HTTP.PublicHosts) == 0 {
 		if host, _, err := net.SplitHostPort(l); err == nil && host != "localhost" && !isLoopbackIP(host) {

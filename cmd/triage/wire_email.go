@@ -50,10 +50,13 @@ func wireEmail(ctx context.Context, d *runDeps) (wiring, error) {
 		w.closers = append(w.closers, acts.Close)
 	}
 	if s := cfg.SMTP; s != nil {
-		sink, err := smtp.New(smtpConfig(s), d.store, d.log)
+		sc := smtpConfig(s)
+		sc.Holder, sc.Metrics = d.holder, d.metrics
+		sink, err := smtp.New(sc, d.store, d.log)
 		if err != nil {
 			return w, err
 		}
+		d.log.Info("smtp: reply policy", "policy", s.ReplyPolicy())
 		if w.sinks == nil {
 			w.sinks = map[string]outbox.Sink{}
 		}
@@ -79,6 +82,8 @@ func smtpConfig(s *config.SMTP) smtp.Config {
 		Host: s.Host, TLS: s.TLS, InsecureSkipVerify: s.InsecureSkipVerify, Username: s.Username, Password: s.Password,
 		Auth: s.Auth, Token: tokenSource(s.TokenCommand, s.TokenFile), From: s.From, BotAddresses: s.BotAddresses,
 		ReplyWindow: s.ReplyWindow, Timeout: s.Timeout,
+		RepliesPerHour: s.RepliesPerHour, RepliesPerDomain: s.RepliesPerDomainPerHour,
+		AuthServID: s.AuthServID, AllowUnauthenticated: !s.SenderAuthRequired(),
 	}
 }
 

@@ -353,17 +353,28 @@ func (a *Actions) batchAccount(ctx context.Context, kind string, ac *account, gr
 	}
 }
 
-// flagsOf checks an imap.flag target and returns its flags.
+// maxFlags bounds the keywords of one imap.flag target. Routing keeps a
+// ticket's keywords within its limits.keywords (at most 100); a target
+// with more was planned before that limit existed, and is refused rather
+// than fill the message's and the mailbox's keyword lists.
+const maxFlags = 100
+
+// flagsOf checks an imap.flag target and returns its flags, each once.
 func flagsOf(target string) ([]goimap.Flag, error) {
 	var flags []goimap.Flag
 	for _, f := range strings.Fields(target) {
 		if !keywordOK(f) {
 			return nil, outbox.Permanent(fmt.Errorf("imap.flag: %q is not a valid IMAP keyword (letters, digits, $ - _ . ; no spaces or brackets)", f))
 		}
-		flags = append(flags, goimap.Flag(f))
+		if !slices.ContainsFunc(flags, func(g goimap.Flag) bool { return strings.EqualFold(string(g), f) }) {
+			flags = append(flags, goimap.Flag(f))
+		}
 	}
 	if len(flags) == 0 {
 		return nil, outbox.Permanent(errors.New("imap.flag: the target names no keyword"))
+	}
+	if len(flags) > maxFlags {
+		return nil, outbox.Permanent(fmt.Errorf("imap.flag: the target names %d keywords, more than the %d one message may get", len(flags), maxFlags))
 	}
 	return flags, nil
 }

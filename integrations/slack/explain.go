@@ -18,9 +18,22 @@ import (
 	"github.com/triage-bot/triage/ticket"
 )
 
-// maxCodeSections bounds the sections of one reply (Slack allows 50
-// blocks).
-const maxCodeSections = 40
+// Slack's documented limits on one message: 50 blocks, 3,000 characters
+// in a section's text, and a top-level text truncated past 40,000
+// characters (4,000 recommended). Within those, one reply stays short
+// however many codes a message names.
+const (
+	// maxCodeSections bounds the code and agent API sections of one
+	// reply; the rest are counted in a closing context line.
+	maxCodeSections = 10
+	// maxBlocksChars bounds the text of all blocks of one reply (Slack
+	// refuses some messages well below 50 full blocks with
+	// msg_blocks_too_long).
+	maxBlocksChars = 12000
+	// maxText bounds a message's top-level text: Slack's recommended
+	// length, a tenth of the 40,000 it truncates at.
+	maxText = 4000
+)
 
 // codesIn finds codes in a command or mention text, in any written form:
 // ERR_NGROK_108, err_ngrok_108, a docs URL, or a bare number.
@@ -72,18 +85,30 @@ func escape(s string) string {
 // history is marked as not reported now (one only inferred there is left
 // out); an agent API number is explained as the agent API's own, never
 // as an ngrok code.
-func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIView) []slackapi.Block {
+//
+// At most maxCodeSections sections and maxBlocksChars characters are
+// shown; more counts the codes the payload already left out, and what is
+// not shown is counted in a closing context line ("…and N more").
+func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIView, more int) []slackapi.Block {
 	var blocks []slackapi.Block
 	var unknownNames []string
+	chars, left := 0, more
 	section := func(text string, accessory *slackapi.Accessory) {
-		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes(text, 2900), false, false), nil, accessory))
+		text = truncateRunes(text, 2900)
+		if len(blocks) >= maxCodeSections || chars+len(text) > maxBlocksChars {
+			left++
+			return
+		}
+		chars += len(text)
+		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, accessory))
 	}
 	codeSection := func(c route.CodeView) {
 		if !c.Known {
-			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", c.DocsURL, c.Name))
-			return
-		}
-		if len(blocks) >= maxCodeSections {
+			if len(unknownNames) < maxCodeSections {
+				unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", c.DocsURL, c.Name))
+			} else {
+				left++
+			}
 			return
 		}
 		var text string
@@ -112,9 +137,6 @@ func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIVie
 		}
 	}
 	for _, n := range agent {
-		if len(blocks) >= maxCodeSections {
-			break
-		}
 		section(fmt.Sprintf("*Agent API error %d* — %s\n_A number of the ngrok agent's local API, not an ngrok error code._", n.Number, escape(n.Summary)), nil)
 	}
 	for _, c := range codes {
@@ -122,15 +144,20 @@ func codeBlocks(codes []route.CodeView, unknown []int, agent []route.AgentAPIVie
 			codeSection(c)
 		}
 	}
+	listed := strings.Join(unknownNames, " ")
 	for _, n := range unknown {
 		name := extract.CodeString(n)
-		if !strings.Contains(strings.Join(unknownNames, " "), "|"+name+">") {
+		if !strings.Contains(listed, "|"+name+">") && len(unknownNames) < maxCodeSections {
 			unknownNames = append(unknownNames, fmt.Sprintf("<%s|%s>", catalog.DocsURL(n), name))
 		}
 	}
 	if len(unknownNames) > 0 {
 		blocks = append(blocks, slackapi.NewContextBlock("unknown", slackapi.NewTextBlockObject(slackapi.MarkdownType,
 			truncateRunes("Not in our catalog yet: "+strings.Join(unknownNames, ", "), 2900), false, false)))
+	}
+	if left > 0 {
+		blocks = append(blocks, slackapi.NewContextBlock("more", slackapi.NewTextBlockObject(slackapi.MarkdownType,
+			fmt.Sprintf("…and %d more (the ticket lists them all)", left), false, false)))
 	}
 	if len(blocks) == 0 {
 		section("No ngrok error code found in this message.", nil)
@@ -183,7 +210,7 @@ func (b *Bot) Command(text string) CommandResponse {
 			Text: fmt.Sprintf("Give me an ngrok error code, e.g. `%s ERR_NGROK_108` or `%s 3200`.", b.cfg.Command, b.cfg.Command)}
 	}
 	views, unknown := b.codeViews(codes)
-	return CommandResponse{ResponseType: "ephemeral", Text: fallbackText(views), Blocks: codeBlocks(views, unknown, nil)}
+	return CommandResponse{ResponseType: "ephemeral", Text: truncateRunes(fallbackText(views), maxText), Blocks: codeBlocks(views, unknown, nil, 0)}
 }
 
 // mention stores an app mention ("@triage 3200") as a ticket with one
@@ -209,7 +236,15 @@ func (b *Bot) mention(ctx context.Context, cb callback, m *message) error {
 	if len(views) > 0 {
 		tv.PrimaryCategory = views[0].Category
 	}
-	p := route.Payload{Ticket: tv, Rule: "app_mention", Kind: ticket.KindSlackReply, Text: redact.String(fallbackText(views))}
+	// As routing does for every payload: a mention naming thousands of
+	// codes describes the first ones and counts the rest.
+	if n := route.DefaultPayloadCodes; len(tv.Codes) > n {
+		tv.Codes, tv.MoreCodes = tv.Codes[:n], len(tv.Codes)-n
+	}
+	if n := route.DefaultPayloadCodes; len(tv.Unknown) > n {
+		tv.Unknown, tv.MoreUnknown = tv.Unknown[:n], len(tv.Unknown)-n
+	}
+	p := route.Payload{Ticket: tv, Rule: "app_mention", Kind: ticket.KindSlackReply, Text: truncateRunes(redact.String(fallbackText(views)), maxText)}
 	payload, _ := json.Marshal(p)
 	rec := &store.Record{Ticket: *t, EventID: cb.EventID, Annotation: annJSON, Category: tv.PrimaryCategory,
 		Rules: []string{"app_mention"}, Received: b.now().UTC(), Codes: codesIn(m.Text),

@@ -107,11 +107,12 @@ func (s *ReplySink) Send(ctx context.Context, a ticket.Action) error {
 	if rec, err := b.st.Ticket(ctx, a.TicketID); err == nil && rec.Ticket.InReplyTo != "" {
 		thread = rec.Ticket.InReplyTo
 	}
-	blocks := codeBlocks(p.Ticket.Codes, p.Ticket.Unknown, p.Ticket.AgentAPI)
+	blocks := codeBlocks(p.Ticket.Codes, p.Ticket.Unknown, p.Ticket.AgentAPI, p.Ticket.MoreCodes)
 	text := strings.TrimSpace(redact.String(p.Text))
 	if text == "" {
 		text = fallbackText(p.Ticket.Codes)
 	}
+	text = truncateRunes(text, maxText)
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...),
 		slackapi.MsgOptionMetadata(actionMeta(a.Key, channel, ts))}
 	isEdit := strings.Contains(a.TicketID, "#edit-")
@@ -289,6 +290,9 @@ func (s *PostSink) Send(ctx context.Context, a ticket.Action) error {
 				mark = " (quoted)"
 			}
 			cc = append(cc, fmt.Sprintf("%s `%s`%s", c.Name, c.Category, mark))
+		}
+		if p.Ticket.MoreCodes > 0 {
+			cc = append(cc, fmt.Sprintf("and %d more", p.Ticket.MoreCodes))
 		}
 		blocks = append(blocks, slackapi.NewContextBlock("codes", slackapi.NewTextBlockObject(slackapi.MarkdownType, truncateRunes("Codes: "+strings.Join(cc, ", "), 1900), false, false)))
 	}

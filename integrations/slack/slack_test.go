@@ -725,3 +725,77 @@ func TestReplyBlocksSayHowSure(t *testing.T) {
 	waitFor(t, "the triage post", func() bool { posted = h.fake.Messages("C0TRIAGE"); return len(posted) == 1 })
 	assert.Contains(t, string(posted[0].Blocks), "Codes: ERR_NGROK_3200 `upstream-gateway` (inferred), ERR_NGROK_8012 `upstream-gateway` (quoted)")
 }
+
+// TestReplyToManyCodesStaysWithinSlackLimits: a message naming 5,000
+// codes gets one reply whose text and blocks stay within Slack's
+// documented limits (text truncated past 40,000 characters, 50 blocks,
+// 3,000 per section), naming the first codes and counting the rest.
+func TestReplyToManyCodesStaysWithinSlackLimits(t *testing.T) {
+	raw, err := os.ReadFile("../../route/testdata/fanout-5000-codes.eml")
+	require.NoError(t, err)
+	_, text, ok := strings.Cut(string(raw), "\r\n\r\n")
+	require.True(t, ok)
+	h := newHarness(t, nil)
+	h.run(t, false)
+	body, ts := h.say("EvMany", strings.ReplaceAll(text, "\r\n", "\n"), "")
+	require.NoError(t, h.bot.HandleEvent(context.Background(), body))
+	h.settled(t)
+	replies := h.fake.BotReplies("C0SUPPORT", ts)
+	require.Len(t, replies, 1)
+	reply := replies[0]
+	t.Logf("reply text: %d characters, blocks: %d bytes", len([]rune(reply.Text)), len(reply.Blocks))
+	assert.LessOrEqual(t, len([]rune(reply.Text)), 40000, "Slack's ceiling")
+	assert.LessOrEqual(t, len([]rune(reply.Text)), 4000, "Slack's recommended length")
+	assert.Contains(t, reply.Text, "ERR_NGROK_100")
+	assert.Contains(t, reply.Text, "more")
+	var blocks []struct {
+		Type string `json:"type"`
+		Text struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Elements []struct {
+			Text string `json:"text"`
+		} `json:"elements"`
+	}
+	require.NoError(t, json.Unmarshal(reply.Blocks, &blocks))
+	assert.LessOrEqual(t, len(blocks), 50)
+	chars := 0
+	for _, b := range blocks {
+		assert.LessOrEqual(t, len([]rune(b.Text.Text)), 3000)
+		chars += len(b.Text.Text)
+	}
+	assert.LessOrEqual(t, chars, 12000)
+	last := blocks[len(blocks)-1]
+	require.Equal(t, "context", last.Type)
+	require.Len(t, last.Elements, 1)
+	assert.Regexp(t, `^…and \d+ more \(the ticket lists them all\)$`, last.Elements[0].Text)
+
+	posts := h.fake.Messages("C0TRIAGE")
+	require.Len(t, posts, 1)
+	assert.LessOrEqual(t, len([]rune(posts[0].Text)), 3000)
+	assert.LessOrEqual(t, len(posts[0].Blocks), 16000)
+}
+
+// TestMentionOfManyCodesIsBounded: an @mention naming thousands of codes
+// stores a payload of bounded size and gets a reply within Slack's limits.
+func TestMentionOfManyCodesIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<@UBOT> what are")
+	for n := 100; n < 3100; n++ {
+		fmt.Fprintf(&b, " %d", n)
+	}
+	h := newHarness(t, nil)
+	h.run(t, false)
+	m := h.fake.AddMessage(slackfake.Message{Channel: "C0SUPPORT", User: "U0ANA", Text: b.String()})
+	mention := slackfake.EventCallback("EvBig", map[string]any{"type": "app_mention", "channel": "C0SUPPORT", "user": "U0ANA", "text": m.Text, "ts": m.TS})
+	require.NoError(t, h.bot.HandleEvent(context.Background(), mention))
+	h.settled(t)
+	acts, err := h.st.Actions(context.Background(), store.ActionQuery{})
+	require.NoError(t, err)
+	require.Len(t, acts, 1)
+	assert.Less(t, len(acts[0].Payload), 64<<10, "payload: %d bytes", len(acts[0].Payload))
+	replies := h.fake.BotReplies("C0SUPPORT", m.TS)
+	require.Len(t, replies, 1)
+	assert.LessOrEqual(t, len([]rune(replies[0].Text)), 4000)
+	assert.Contains(t, string(replies[0].Blocks), "more (the ticket lists them all)")
+}

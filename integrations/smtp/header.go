@@ -3,6 +3,7 @@ package smtp
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -14,7 +15,8 @@ import (
 // parses again to the same single address, with a dot-atom local part and
 // a host name as domain. A quoted local part (`"a@x, b"@evil.example`),
 // a comment, a group or an address literal is refused, because a mail
-// server may read it as other recipients.
+// server may read it as other recipients; so is an IP address in place
+// of a domain (and net/mail refuses a domain with a trailing dot).
 func recipient(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	a, err := mail.ParseAddress(s)
@@ -55,6 +57,9 @@ func plainAddress(addr string) string {
 	if strings.HasPrefix(domain, "[") {
 		return "address literals are not mailed to"
 	}
+	if isIPDomain(domain) {
+		return "an IP address in place of a domain is not mailed to"
+	}
 	for _, label := range strings.Split(strings.TrimSuffix(domain, "."), ".") {
 		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
 			return "the domain is not a host name"
@@ -66,6 +71,33 @@ func plainAddress(addr string) string {
 		}
 	}
 	return ""
+}
+
+// isIPDomain reports whether a domain is an IP address written without
+// brackets, or ends in an all-digit label (no top-level domain is one).
+func isIPDomain(domain string) bool {
+	d := strings.TrimSuffix(domain, ".")
+	if net.ParseIP(d) != nil {
+		return true
+	}
+	last := d[strings.LastIndexByte(d, '.')+1:]
+	return last != "" && strings.Trim(last, "0123456789") == ""
+}
+
+// canonical returns the form of a plain address (as recipient returns
+// it) that the per-sender reply window counts by: lower case, the +tag
+// cut from the local part, no trailing dot on the domain. Every
+// "ana+1@Customer.example." is one sender.
+func canonical(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return strings.ToLower(addr)
+	}
+	local, domain := strings.ToLower(addr[:at]), strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
+	if i := strings.IndexByte(local, '+'); i > 0 {
+		local = local[:i]
+	}
+	return local + "@" + domain
 }
 
 // isAtext reports whether c may stand unquoted in a local part (RFC 5322

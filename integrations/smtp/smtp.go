@@ -1,14 +1,25 @@
 // Package smtp carries out email.reply and email.forward actions over
-// SMTP, and keeps the bot from ever answering a robot.
+// SMTP, and keeps the bot from ever answering a robot or mailing a
+// stranger.
 //
 // Loop safety (RFC 3834) is enforced here, from the stored ticket: no
 // automatic reply to mail with Auto-Submitted other than "no", Precedence
 // bulk/junk/list, List-Id or List-Unsubscribe, X-Autoreply, delivery
 // reports (multipart/report, DSNs), an empty, MAILER-DAEMON or noreply
-// sender or return path, or the bot's own addresses; and at most one reply
-// per sender per ReplyWindow. A refused reply is returned as a permanent
-// error whose text starts with "suppressed:" and names the reason, so the
-// action is parked as failed where an operator can review it, and logged.
+// sender or return path, or the bot's own addresses.
+//
+// Backscatter (replies to forged senders) is kept off in three ways: a
+// reply goes only to a sender the receiving server authenticated (see
+// authenticate; Config.AllowUnauthenticated turns that off), Reply-To is
+// followed only when its domain is aligned with the From domain, and
+// replies are budgeted: one per sender per ReplyWindow, RepliesPerDomain
+// per recipient domain and RepliesPerHour in all, in any hour (see
+// takeReply).
+//
+// A refused reply is returned as an outbox.Suppressed error whose text
+// starts with "suppressed:" and names the reason, so the action is parked
+// as failed where an operator can review it, never retried; it is logged
+// at INFO and counted (triage_email_replies_held_total by reason class).
 //
 // Each message carries a Message-ID derived from the action's idempotency
 // key, so a repeat after a crash is recognisable as the same message.
@@ -17,6 +28,7 @@ package smtp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -36,6 +48,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/triage-bot/triage/metrics"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/redact"
@@ -61,18 +74,40 @@ type Config struct {
 	// BotAddresses are more addresses of the bot.
 	BotAddresses []string
 	// ReplyWindow allows one automatic reply per sender per window
-	// (default 24h).
+	// (default 24h); the sender is counted in canonical form (lower case,
+	// no +tag, no trailing dot).
 	ReplyWindow time.Duration
+	// RepliesPerHour bounds all replies in any hour (default 200).
+	RepliesPerHour int
+	// RepliesPerDomain bounds replies to one recipient domain in any hour
+	// (default 20).
+	RepliesPerDomain int
+	// AuthServID is the authserv-id the receiving mail server writes at
+	// the start of its Authentication-Results headers ("mx.google.com").
+	// Only those headers are believed.
+	AuthServID string
+	// AllowUnauthenticated answers mail whose sender the receiving server
+	// did not authenticate. Off (the zero value), a reply needs a DMARC
+	// pass or an aligned DKIM or SPF pass from AuthServID.
+	AllowUnauthenticated bool
+	// Holder names this process in the store lease over the reply
+	// budgets; default a random name.
+	Holder string
+	// Metrics counts held replies; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Timeout bounds one delivery (default 30s).
 	Timeout time.Duration
 }
 
 // Store is what the sink needs of the store: the ticket (for loop-safety
-// headers and threading) and a small key-value for reply budgets.
+// headers and threading), a small key-value for reply budgets and a lease
+// that serialises budget updates across replicas.
 type Store interface {
 	Ticket(ctx context.Context, id string) (*store.Record, error)
 	Cursor(ctx context.Context, key string) (string, error)
 	SetCursor(ctx context.Context, key, value string) error
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Sink sends replies and forwards.
@@ -83,15 +118,21 @@ type Sink struct {
 	st   Store
 	log  *slog.Logger
 	now  func() time.Time
+	// holder names this process in the budget lease.
+	holder string
 
 	mu sync.Mutex // serialises reply budgets within this process
 }
 
-// New returns a sink; it does no I/O. cfg.From must parse.
+// New returns a sink; it does no I/O. cfg.From must parse, and
+// cfg.AuthServID must be set unless cfg.AllowUnauthenticated.
 func New(cfg Config, st Store, log *slog.Logger) (*Sink, error) {
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: from %q: %w", cfg.From, err)
+	}
+	if !cfg.AllowUnauthenticated && strings.TrimSpace(cfg.AuthServID) == "" {
+		return nil, errors.New("smtp: replies need the receiving server's authserv-id (auth_serv_id) to authenticate senders, or require_sender_auth: false")
 	}
 	if cfg.ReplyWindow <= 0 {
 		cfg.ReplyWindow = 24 * time.Hour
@@ -99,10 +140,19 @@ func New(cfg Config, st Store, log *slog.Logger) (*Sink, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.RepliesPerHour <= 0 {
+		cfg.RepliesPerHour = 200
+	}
+	if cfg.RepliesPerDomain <= 0 {
+		cfg.RepliesPerDomain = 20
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = "smtp-" + rand.Text()
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sink{cfg: cfg, from: from, bots: map[string]bool{strings.ToLower(from.Address): true}, st: st, log: log, now: time.Now}
+	s := &Sink{cfg: cfg, from: from, bots: map[string]bool{strings.ToLower(from.Address): true}, st: st, log: log, now: time.Now, holder: cfg.Holder}
 	for _, b := range cfg.BotAddresses {
 		if a, err := mail.ParseAddress(b); err == nil {
 			s.bots[strings.ToLower(a.Address)] = true
@@ -180,10 +230,13 @@ func redactCtx(ctx context.Context, s string) (string, error) {
 	return b.String(), nil
 }
 
-// suppress parks the action with the reason and logs it.
-func (s *Sink) suppress(a ticket.Action, to, reason string) error {
-	s.log.Warn("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "to", to, "reason", reason)
-	return outbox.Permanent(fmt.Errorf("suppressed: %s", reason))
+// suppress parks the action with the reason, logs it and counts it
+// under class (robot, address, sender_auth, window, domain_budget,
+// budget, own_address).
+func (s *Sink) suppress(a ticket.Action, to, class, reason string) error {
+	s.log.Info("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "kind", a.Kind, "to", to, "class", class, "reason", reason)
+	s.cfg.Metrics.ReplyHeld(class)
+	return outbox.Suppressed(fmt.Errorf("suppressed: %s", reason))
 }
 
 func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
@@ -197,33 +250,36 @@ func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
 		to = strings.TrimSpace(a.Target)
 	}
 	if reason := s.robot(t, to); reason != "" {
-		return s.suppress(a, to, reason)
+		return s.suppress(a, to, "robot", reason)
+	}
+	fromDomain := ""
+	from, ferr := recipient(t.From)
+	if ferr == nil {
+		fromDomain = domainOf(from)
+	}
+	if !s.cfg.AllowUnauthenticated {
+		if ferr != nil {
+			return s.suppress(a, to, "address", "the sender's address cannot be authenticated: "+ferr.Error())
+		}
+		v := authenticate(storedAuthResults(t.Headers), s.cfg.AuthServID, fromDomain)
+		if !v.ok {
+			return s.suppress(a, to, "sender_auth", "the sender is not authenticated: "+v.why+
+				"; replies go only to senders the receiving server vouches for (smtp.require_sender_auth)")
+		}
+		s.log.Debug("email reply: sender authenticated", "ticket_id", a.TicketID, "action_id", a.ID, "by", v.why)
+	}
+	if strings.TrimSpace(a.Target) == "" {
+		to = s.replyTo(a, t, fromDomain, to)
 	}
 	addr, err := recipient(to)
 	if err != nil {
-		return s.suppress(a, to, err.Error())
+		return s.suppress(a, to, "address", err.Error())
 	}
 	to = addr
-	// One reply per sender per window. The budget is taken before sending:
-	// a retry of this same action (same key) may still send.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := "email-reply:" + strings.ToLower(to)
-	prev, err := s.st.Cursor(ctx, key)
-	if err != nil {
-		return fmt.Errorf("email.reply: read reply budget: %w", err)
-	}
-	now := s.now()
-	if when, akey, ok := strings.Cut(prev, " "); ok && akey != a.Key {
-		if last, err := time.Parse(time.RFC3339Nano, when); err == nil && now.Sub(last) < s.cfg.ReplyWindow {
-			return s.suppress(a, to, fmt.Sprintf("%s was already answered automatically at %s (at most one reply per %s, smtp.reply_window)",
-				to, last.UTC().Format(time.RFC3339), s.cfg.ReplyWindow))
-		}
-	}
-	if prev == "" || !strings.HasSuffix(prev, " "+a.Key) {
-		if err := s.st.SetCursor(ctx, key, now.UTC().Format(time.RFC3339Nano)+" "+a.Key); err != nil {
-			return fmt.Errorf("email.reply: save reply budget: %w", err)
-		}
+	if h, err := s.takeReply(ctx, to, a.Key); err != nil {
+		return err
+	} else if h != nil {
+		return s.suppress(a, to, h.class, h.reason)
 	}
 	subject := t.Subject
 	if !strings.HasPrefix(strings.ToLower(subject), "re:") {
@@ -259,7 +315,7 @@ func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
 		return outbox.Permanent(fmt.Errorf("email.forward: target: %w", err))
 	}
 	if s.bots[strings.ToLower(addr)] {
-		return s.suppress(a, to, fmt.Sprintf("%s is the bot's own address: forwarding there would loop", addr))
+		return s.suppress(a, to, "own_address", fmt.Sprintf("%s is the bot's own address: forwarding there would loop", addr))
 	}
 	t := &rec.Ticket
 	h := s.headers(a, addr, redact.String("Fwd: "+t.Subject))
@@ -293,6 +349,38 @@ func (s *Sink) forward(ctx context.Context, a ticket.Action) error {
 		b.WriteString("\n")
 	}
 	return s.send(ctx, "email.forward", addr, build(h, b.String()))
+}
+
+// replyTo returns where a reply to the sender goes: the mail's Reply-To
+// when it is one plain address whose domain is aligned with the From
+// domain (equal, or one a subdomain of the other), else from. Reply-To is
+// not what the receiving server authenticates: followed anywhere, it
+// would let an authenticated sender aim the bot at a third party.
+func (s *Sink) replyTo(a ticket.Action, t *ticket.Ticket, fromDomain, from string) string {
+	rt := ""
+	for k, v := range t.Headers {
+		if strings.EqualFold(k, "Reply-To") {
+			rt = v
+		}
+	}
+	if strings.TrimSpace(rt) == "" {
+		return from
+	}
+	addr, err := recipient(rt)
+	var why string
+	switch d := domainOf(addr); {
+	case err != nil:
+		why = err.Error()
+	case noreplyRE.MatchString(addr) || s.bots[strings.ToLower(addr)]:
+		why = "it is a no-reply, mailer-daemon or bot address"
+	case fromDomain == "" || !(aligned(d, fromDomain) || aligned(fromDomain, d)):
+		why = fmt.Sprintf("its domain %s is not the sender's domain %s", d, fromDomain)
+	default:
+		return addr
+	}
+	s.log.Info("email reply: Reply-To ignored, replying to the sender", "ticket_id", a.TicketID, "action_id", a.ID,
+		"reply_to", clip(rt, 200), "reason", why)
+	return from
 }
 
 // headers are those every message of the bot carries.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"regexp"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/redact"
 	"github.com/triage-bot/triage/store"
@@ -102,6 +104,12 @@ type memStore struct {
 	mu      sync.Mutex
 	tickets map[string]*store.Record
 	cursors map[string]string
+	leases  map[string]lease
+}
+
+type lease struct {
+	holder string
+	until  time.Time
 }
 
 func (m *memStore) Ticket(_ context.Context, id string) (*store.Record, error) {
@@ -123,12 +131,35 @@ func (m *memStore) SetCursor(_ context.Context, k, v string) error {
 	m.cursors[k] = v
 	return nil
 }
+func (m *memStore) AcquireLease(_ context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leases == nil {
+		m.leases = map[string]lease{}
+	}
+	if l, ok := m.leases[name]; ok && l.holder != holder && l.until.After(now) {
+		return false, nil
+	}
+	m.leases[name] = lease{holder, now.Add(ttl)}
+	return true, nil
+}
+func (m *memStore) ReleaseLease(_ context.Context, name, holder string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leases[name].holder == holder {
+		delete(m.leases, name)
+	}
+	return nil
+}
+
+var _ Store = (*memStore)(nil)
 
 func newSink(t *testing.T, addr string) (*Sink, *memStore) {
 	t.Helper()
 	st := &memStore{tickets: map[string]*store.Record{}, cursors: map[string]string{}}
 	s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "secret", Auth: "password",
-		From: "Support <support@example.com>", BotAddresses: []string{"help@example.com"}, Timeout: 5 * time.Second}, st, nil)
+		From: "Support <support@example.com>", BotAddresses: []string{"help@example.com"}, Timeout: 5 * time.Second,
+		AuthServID: testAuthServID}, st, nil)
 	require.NoError(t, err)
 	return s, st
 }
@@ -139,10 +170,24 @@ func action(id, kind, target, key string) ticket.Action {
 	return ticket.Action{ID: 1, TicketID: id, Kind: kind, Target: target, Key: key, Payload: p}
 }
 
+// fromDomain is the domain of a ticket's From, however it is written.
+func fromDomain(from string) string {
+	if a, err := recipient(from); err == nil {
+		return domainOf(a)
+	}
+	return domainOf(from)
+}
+
+// testAuthServID is the receiving server of the tests.
+const testAuthServID = "mx.example.net"
+
+// human is a ticket from a person whose domain the receiving server
+// authenticated (dmarc=pass).
 func human(id, from string) *store.Record {
 	return &store.Record{Ticket: ticket.Ticket{ID: id, Source: "email", From: from, Subject: "tunnel down",
 		MessageID: id + "@mail.example", References: []string{"root@mail.example"},
-		Parts: []ticket.Part{{Kind: ticket.KindBody, Text: "ERR_NGROK_108 again"}}}}
+		Headers: map[string]string{normalize.AuthResultsHeader: testAuthServID + "; dmarc=pass header.from=" + fromDomain(from)},
+		Parts:   []ticket.Part{{Kind: ticket.KindBody, Text: "ERR_NGROK_108 again"}}}}
 }
 
 func TestReply(t *testing.T) {
@@ -217,7 +262,7 @@ func TestReplyLoopSafety(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, st := newSink(t, addr)
 			rec := human("r", tt.from)
-			rec.Ticket.Headers = tt.headers
+			maps.Copy(rec.Ticket.Headers, tt.headers)
 			st.tickets["r"] = rec
 			err := s.ReplySink().Send(context.Background(), action("r", ticket.KindEmailReply, "", fmt.Sprint("k", i)))
 			require.Error(t, err)
@@ -231,7 +276,7 @@ func TestReplyLoopSafety(t *testing.T) {
 	t.Run("Auto-Submitted: no is a human", func(t *testing.T) {
 		s, st := newSink(t, addr)
 		rec := human("h", "ana@customer.example")
-		rec.Ticket.Headers = map[string]string{"Auto-Submitted": "no"}
+		rec.Ticket.Headers["Auto-Submitted"] = "no"
 		st.tickets["h"] = rec
 		require.NoError(t, s.ReplySink().Send(context.Background(), action("h", ticket.KindEmailReply, "", "kh")))
 		assert.Len(t, srv.all(), 1)
@@ -303,7 +348,7 @@ func TestForward(t *testing.T) {
 func TestSendErrors(t *testing.T) {
 	_, addr := startSMTP(t)
 	st := &memStore{tickets: map[string]*store.Record{"t": human("t", "ana@customer.example")}, cursors: map[string]string{}}
-	s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "wrong", From: "support@example.com"}, st, nil)
+	s, err := New(Config{Host: addr, TLS: "plain", Username: "bot", Password: "wrong", From: "support@example.com", AuthServID: testAuthServID}, st, nil)
 	require.NoError(t, err)
 	err = s.ReplySink().Send(context.Background(), action("t", ticket.KindEmailReply, "", "k"))
 	require.Error(t, err)
@@ -312,7 +357,8 @@ func TestSendErrors(t *testing.T) {
 	err = s.ReplySink().Send(context.Background(), action("missing", ticket.KindEmailReply, "", "k"))
 	assert.True(t, outbox.IsPermanent(err))
 
-	s2, _ := New(Config{Host: "127.0.0.1:1", TLS: "plain", From: "support@example.com", Timeout: time.Second}, st, nil)
+	s2, err := New(Config{Host: "127.0.0.1:1", TLS: "plain", From: "support@example.com", Timeout: time.Second, AllowUnauthenticated: true}, st, nil)
+	require.NoError(t, err)
 	err = s2.ForwardSink().Send(context.Background(), action("t", ticket.KindEmailForward, "team@example.com", "k"))
 	require.Error(t, err)
 	assert.False(t, outbox.IsPermanent(err), "a connection failure is retried")
