@@ -84,6 +84,7 @@ var formNames = [...]string{
 	FormBroken:    "broken",
 	FormSpaced:    "spaced",
 	FormPhrase:    "phrase",
+	FormBare:      "bare",
 	FormInferred:  "inferred",
 }
 

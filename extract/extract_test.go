@@ -141,9 +141,11 @@ ngrok error 4018`, []want{{4018, FormPhrase, "ngrok error 4018"}}},
 
 func TestFormNames(t *testing.T) {
 	seen := map[string]bool{}
-	for f := FormCanonical; f <= FormPhrase; f++ {
+	for f := FormCanonical; f <= FormInferred; f++ {
 		name := f.String()
 		assert.NotContains(t, name, "form(")
+		assert.NotEmpty(t, name)
+		assert.Equal(t, f, ParseForm(name))
 		assert.False(t, seen[name], "duplicate name %q", name)
 		seen[name] = true
 		assert.Greater(t, f.Confidence(), 0.0)

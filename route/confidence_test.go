@@ -166,7 +166,7 @@ func TestConfidenceMatcherErrors(t *testing.T) {
 	for _, want := range []string{
 		`triage.yaml:5: rule "sure": match.min_confidence: 1.5 is out of range (write a number above 0 and at most 1, e.g. 0.9`,
 		`triage.yaml:6: rule "sure": match.forms: "agent-api" numbers are the agent's local API's, not ngrok codes`,
-		`triage.yaml:6: rule "sure": match.forms: unknown form "typed" (valid: canonical, lowercase, escaped, html-entity, docs-url, json, broken, spaced, phrase, inferred)`,
+		`triage.yaml:6: rule "sure": match.forms: unknown form "typed" (valid: canonical, lowercase, escaped, html-entity, docs-url, json, broken, spaced, phrase, bare, inferred)`,
 		`triage.yaml:7: rule "sure": match.exclude_forms: canonical also listed in forms`,
 		`triage.yaml:8: rule "sure": match.inferred: want true or false, got "perhaps"`,
 		`triage.yaml:9: rule "sure": match.agent_api: want true or false, got "103"`,
