@@ -13,8 +13,12 @@ FUZZ_SLACK    ?= 100000x
 FUZZ_INFER    ?= 200000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
+# staticcheck is pinned here; `make tools` installs it (.ci/run does).
+# v0.8.x is the first line that reads Go 1.26 code.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/staticcheck")
 
-.PHONY: all build test check vet fmt unit fuzz bench bench-extract bench-run bench-imap eval clean
+.PHONY: all build test check vet fmt staticcheck tools unit fuzz bench bench-extract bench-run bench-imap eval clean
 
 all: build
 
@@ -24,7 +28,7 @@ build:
 ## test: everything CI runs — formatting, vet, unit and integration tests, short fuzzing.
 test: check unit fuzz
 
-check: fmt vet
+check: fmt vet staticcheck
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -32,6 +36,20 @@ fmt:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## staticcheck: skipped with a message when it is not installed, except in CI.
+staticcheck:
+	@if [ -x "$(STATICCHECK)" ]; then \
+		echo "$(STATICCHECK) $(PKGS)"; "$(STATICCHECK)" $(PKGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "staticcheck is not installed (CI installs it with make tools)"; exit 1; \
+	else \
+		echo "staticcheck not installed: skipping it (make tools installs $(STATICCHECK_VERSION))"; \
+	fi
+
+## tools: install the pinned staticcheck.
+tools:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)

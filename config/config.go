@@ -9,14 +9,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
+	"reflect"
 	"strings"
 	"time"
 
@@ -61,6 +59,9 @@ type Config struct {
 
 	// File is the path the config was read from ("" for defaults).
 	File string `yaml:"-"`
+
+	// lines maps each key path written in File to its line, for problems.
+	lines map[string]int
 }
 
 // Store chooses and configures the database.
@@ -292,63 +293,90 @@ func (m *Maildir) applyDefaults() {
 	}
 }
 
-var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-
-// expandEnv replaces ${NAME} and ${NAME:-default}; a variable that is
-// unset and has no default is an error, so a missing secret is noticed.
-func expandEnv(data []byte, getenv func(string) string) ([]byte, error) {
-	var missing []string
-	out := envRE.ReplaceAllFunc(data, func(m []byte) []byte {
-		sub := envRE.FindSubmatch(m)
-		v := getenv(string(sub[1]))
-		if v == "" {
-			if sub[2] != nil {
-				return sub[3]
-			}
-			missing = append(missing, string(sub[1]))
-		}
-		return []byte(v)
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable(s) not set: %s", strings.Join(missing, ", "))
+// Load reads a config file, expands ${ENV} in its values, decodes it
+// strictly, applies defaults, reads *_file secrets and validates; every
+// problem is reported at once, each as "file:line: key.path: what is
+// wrong" (see Problem). getenv nil means os.Getenv.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c, err := LoadAll(path, getenv)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return c, nil
 }
 
-// Load reads a config file, expands ${ENV}, decodes strictly, applies
-// defaults, reads *_file secrets and validates. getenv nil means os.Getenv.
-func Load(path string, getenv func(string) string) (*Config, error) {
+// LoadAll is Load that also returns the configuration when it has
+// problems, read as far as it could be (nil only when the file cannot be
+// read or is not YAML), so that `config check` can go on to check the
+// catalog overlays and routes it names and report everything in one run.
+func LoadAll(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, getenv)
+	return ParseAll(path, data, getenv)
 }
 
 // Parse is Load for data already read; path names it in errors.
 func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	data, err := expandEnv(data, getenv)
+	c, err := ParseAll(path, data, getenv)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	c.File = path
-	c.applyDefaults()
-	if err := c.readSecretFiles(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// ParseAll is LoadAll for data already read.
+//
+// ${NAME} and ${NAME:-default} are expanded after parsing, inside scalar
+// values only: a variable's value is never read as YAML (a '#', a
+// leading '*', a newline or "key: value" in it stay text), keys are
+// never expanded, and comments are never read. An unset variable without
+// a default is a problem at its key.
+func ParseAll(path string, data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := &Config{File: path, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxError(path, err)
+	}
+	w := &walker{c: c, getenv: getenv}
+	if len(root.Content) > 0 {
+		doc := root.Content[0]
+		w.walk(doc, reflect.TypeFor[Config](), "")
+		// The walker has checked every key and value and named each
+		// problem; decoding fills in what is good. A type error the
+		// walker did not foresee is still reported, with its line.
+		if err := doc.Decode(c); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				w.errs = append(w.errs, &Problem{File: path, Msg: err.Error()})
+			} else if len(w.errs) == 0 {
+				for _, e := range te.Errors {
+					w.errs = append(w.errs, syntaxError(path, errors.New(e)))
+				}
+			}
+		}
+	}
+	c.applyDefaults()
+	errs := w.errs
+	if err := c.readSecretFiles(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Validate(); err != nil {
+		all := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			all = j.Unwrap()
+		}
+		for _, e := range all {
+			if !w.consequence(e) {
+				errs = append(errs, e)
+			}
+		}
+	}
+	return c, errors.Join(errs...)
 }
 
 func (c *Config) readSecretFiles() error {
@@ -359,7 +387,7 @@ func (c *Config) readSecretFiles() error {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			errs = append(errs, c.locate(fmt.Sprintf("%s: %v", field, err)))
 			return
 		}
 		*dst = strings.TrimSpace(string(b))
@@ -377,7 +405,7 @@ func (c *Config) readSecretFiles() error {
 		}
 	}
 	for i := range c.Webhooks {
-		read(fmt.Sprintf("webhooks[%s].secret_file", c.Webhooks[i].Name), c.Webhooks[i].SecretFile, &c.Webhooks[i].Secret)
+		read(fmt.Sprintf("webhooks[%d].secret_file", i), c.Webhooks[i].SecretFile, &c.Webhooks[i].Secret)
 	}
 	return errors.Join(errs...)
 }
@@ -385,12 +413,9 @@ func (c *Config) readSecretFiles() error {
 // Validate reports every problem at once, each naming the file and field.
 func (c *Config) Validate() error {
 	var errs []error
+	// Each message starts with the key path; locate finds its line.
 	bad := func(format string, args ...any) {
-		prefix := c.File
-		if prefix == "" {
-			prefix = "defaults"
-		}
-		errs = append(errs, fmt.Errorf("%s: %s", prefix, fmt.Sprintf(format, args...)))
+		errs = append(errs, c.locate(fmt.Sprintf(format, args...)))
 	}
 	switch c.Store.Driver {
 	case "sqlite":
@@ -401,11 +426,16 @@ func (c *Config) Validate() error {
 	default:
 		bad("store.driver: %q is neither sqlite nor postgres", c.Store.Driver)
 	}
+	for i, tok := range c.HTTP.APITokens {
+		if strings.TrimSpace(tok) == "" {
+			bad("http.api_tokens[%d]: is empty (a variable set to nothing?); an empty token is never accepted", i)
+		}
+	}
 	if l := c.HTTP.Listen; l != "off" {
 		host, _, err := net.SplitHostPort(l)
 		if err != nil {
 			bad("http.listen: %q is not host:port (%v)", l, err)
-		} else if !isLoopback(host) && len(c.HTTP.APITokens) == 0 {
+		} else if !isLoopback(host) && len(c.APITokens()) == 0 {
 			bad("http.listen: %q is reachable from other machines, so http.api_tokens (or api_token_file) must be set", l)
 		}
 	}
@@ -444,8 +474,11 @@ func (c *Config) Validate() error {
 			bad("webhooks[%d] (%s): url %q must start with https:// (or http:// for local tests)", i, w.Name, w.URL)
 		}
 	}
-	if c.Outbox.Workers < 1 || c.Outbox.MaxAttempts < 1 {
-		bad("outbox: workers and max_attempts must be at least 1")
+	if c.Outbox.Workers < 1 {
+		bad("outbox.workers: must be at least 1")
+	}
+	if c.Outbox.MaxAttempts < 1 {
+		bad("outbox.max_attempts: must be at least 1")
 	}
 	c.validateEmail(bad)
 	c.validateSlack(bad)
@@ -461,6 +494,18 @@ func (c *Config) Validate() error {
 		bad("log.format: %q is not auto, text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// APITokens returns the API tokens that can be used: the configured
+// ones less any empty one (an empty token is never accepted).
+func (c *Config) APITokens() []string {
+	var out []string
+	for _, t := range c.HTTP.APITokens {
+		if strings.TrimSpace(t) != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // WebhookByName returns the named webhook.

@@ -69,7 +69,7 @@ func TestParseErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown key", "stroe: {}\n", nil, []string{"triage.yaml", "stroe"}},
-		{"missing env", "store: {driver: postgres, dsn: \"${PG_DSN}\"}\n", nil, []string{"triage.yaml: environment variable(s) not set: PG_DSN"}},
+		{"missing env", "store: {driver: postgres, dsn: \"${PG_DSN}\"}\n", nil, []string{"triage.yaml:1: store.dsn: environment variable PG_DSN is not set"}},
 		{"many problems at once", `
 store: {driver: mysql}
 http: {listen: "0.0.0.0:8080"}
@@ -89,13 +89,13 @@ log: {level: loud, format: xml}
 			`sources.maildir[1] (a): path is required`,
 			`webhooks[0] (h): url "ftp://x" must start with https://`,
 			`webhooks[1]: name "h" is used twice`,
-			`outbox: workers and max_attempts must be at least 1`,
+			`triage.yaml:11: outbox.workers: must be at least 1`,
 			`log.level: "loud"`,
 			`log.format: "xml"`,
 		}},
 		{"postgres needs dsn", "store: {driver: postgres}\n", nil, []string{"store.dsn: the postgres driver needs a DSN"}},
 		{"bad listen", "http: {listen: nowhere}\n", nil, []string{`http.listen: "nowhere" is not host:port`}},
-		{"missing secret file", "webhooks: [{name: h, url: \"https://x\", secret_file: /nonexistent/secret}]\n", nil, []string{"webhooks[h].secret_file", "/nonexistent/secret"}},
+		{"missing secret file", "webhooks: [{name: h, url: \"https://x\", secret_file: /nonexistent/secret}]\n", nil, []string{"triage.yaml:1: webhooks[0].secret_file", "/nonexistent/secret"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,4 +159,127 @@ dashboard: {session_ttl: 1h}
 	for _, want := range []string{"http.public_hosts[0]", "idle_timeout", "login_limit"} {
 		assert.ErrorContains(t, err, want)
 	}
+}
+
+// TestEnvExpandsOnlyValues: ${ENV} is expanded inside values after the
+// YAML is parsed, so what a variable holds is never read as YAML, keys
+// and comments are left alone, and an unset variable names its key.
+func TestEnvExpandsOnlyValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		data  string
+		env   map[string]string
+		check func(t *testing.T, c *Config)
+	}{
+		{"a value with ' #' is not cut", "webhooks:\n  - name: h\n    url: https://x\n    secret: ${S}\n",
+			map[string]string{"S": "abc #def"}, func(t *testing.T, c *Config) { assert.Equal(t, "abc #def", c.Webhooks[0].Secret) }},
+		{"a value starting with * is not an alias", "store:\n  driver: postgres\n  dsn: ${DSN}\n",
+			map[string]string{"DSN": "*star&x"}, func(t *testing.T, c *Config) { assert.Equal(t, "*star&x", c.Store.DSN) }},
+		{"a value with newlines stays one value", "store:\n  driver: postgres\n  dsn: \"${DSN}\"\n",
+			map[string]string{"DSN": "line one\nline two"}, func(t *testing.T, c *Config) { assert.Equal(t, "line one\nline two", c.Store.DSN) }},
+		{"a value cannot inject keys", "store:\n  driver: postgres\n  dsn: ${DSN}\nlog: {level: info}\n",
+			map[string]string{"DSN": "x\nlog: {level: debug}\nstore: {driver: sqlite}"}, func(t *testing.T, c *Config) {
+				assert.Equal(t, "x\nlog: {level: debug}\nstore: {driver: sqlite}", c.Store.DSN)
+				assert.Equal(t, "postgres", c.Store.Driver)
+				assert.Equal(t, "info", c.Log.Level)
+			}},
+		{"': x' stays in the value", "data_dir: ${D}\n",
+			map[string]string{"D": "/srv: x"}, func(t *testing.T, c *Config) { assert.Equal(t, "/srv: x", c.DataDir) }},
+		{"comments are never read", "# dsn: ${TRIAGE_PG_DSN}\nstore:\n  driver: sqlite  # or ${NOT_SET}\n", nil,
+			func(t *testing.T, c *Config) { assert.Equal(t, "sqlite", c.Store.Driver) }},
+		{"a plain variable takes the type of its value", "outbox:\n  workers: ${W}\n  max_attempts: ${M:-3}\n  backoff: ${B:-5s}\nsources:\n  api: ${API}\n",
+			map[string]string{"W": "7", "API": "false"}, func(t *testing.T, c *Config) {
+				assert.Equal(t, 7, c.Outbox.Workers)
+				assert.Equal(t, 3, c.Outbox.MaxAttempts)
+				assert.Equal(t, 5*time.Second, c.Outbox.Backoff)
+				assert.False(t, *c.Sources.API)
+			}},
+		{"a quoted variable stays a string", "log: {level: \"${L}\"}\n",
+			map[string]string{"L": "debug"}, func(t *testing.T, c *Config) { assert.Equal(t, "debug", c.Log.Level) }},
+		{"defaults may be empty or hold text", "data_dir: \"${D:-/var/lib/triage}\"\nlog: {format: \"${F:-}json\"}\n", nil,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, "/var/lib/triage", c.DataDir)
+				assert.Equal(t, "json", c.Log.Format)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("triage.yaml", []byte(tt.data), env(tt.env))
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+
+	t.Run("unset variables name file, line and key", func(t *testing.T) {
+		_, err := Parse("triage.yaml", []byte("store:\n  driver: postgres\n  dsn: ${PG_DSN}\nwebhooks:\n  - {name: h, url: \"https://x\", secret: \"${HOOK_SECRET}\"}\n"), env(nil))
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "triage.yaml:3: store.dsn: environment variable PG_DSN is not set")
+		assert.ErrorContains(t, err, "triage.yaml:5: webhooks[0].secret: environment variable HOOK_SECRET is not set")
+		assert.NotContains(t, err.Error(), "the postgres driver needs a DSN", "what follows from an unset variable is not said twice")
+	})
+	t.Run("keys are never expanded", func(t *testing.T) {
+		_, err := Parse("triage.yaml", []byte("log:\n  ${K}: debug\n"), env(map[string]string{"K": "level"}))
+		assert.ErrorContains(t, err, "triage.yaml:2: log.${K}: unknown key")
+	})
+}
+
+// TestREADMEConfigNeedsOnlyItsVariables: the README's example asks for
+// the variables it uses, not those in its comments.
+func TestREADMEConfigNeedsOnlyItsVariables(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "## Configuration")
+	require.True(t, ok)
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	require.True(t, ok)
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	require.Contains(t, example, "# dsn: ${TRIAGE_PG_DSN}", "the example still has the commented-out variable this test is about")
+	c, err := Parse("README.md", []byte(example), env(map[string]string{"TRIAGE_API_TOKEN": "t0ken", "HELPDESK_SECRET": "s3cret"}))
+	require.NoError(t, err)
+	assert.Equal(t, "s3cret", c.Webhooks[0].Secret)
+}
+
+// TestEveryProblemAtOnce: mistakes of every kind (an unset variable, a
+// value of the wrong type, an unknown key, a value Validate refuses) are
+// reported in one go, each at its line with its key path in YAML terms
+// and never a Go type name.
+func TestEveryProblemAtOnce(t *testing.T) {
+	data := `data_dir: /var/lib/triage
+store:
+  driver: postgres
+  dsn: ${PG_DSN}
+http:
+  listen: 127.0.0.1:8080
+  read_timeout: soon
+sources:
+  maildir:
+    - {name: support, path: /srv/mail, pol: 5s}
+outbox:
+  workers: -1
+  max_attempts: lots
+log: {level: loud}
+`
+	_, err := Parse("triage.yaml", []byte(data), env(nil))
+	require.Error(t, err)
+	for _, want := range []string{
+		"triage.yaml:4: store.dsn: environment variable PG_DSN is not set",
+		`triage.yaml:7: http.read_timeout: "soon" is not a duration (write 30s, 5m or 2h)`,
+		"triage.yaml:10: sources.maildir[0].pol: unknown key (sources.maildir[0] takes name, path, poll, stale_after, keyword)",
+		"triage.yaml:12: outbox.workers: must be at least 1",
+		`triage.yaml:13: outbox.max_attempts: "lots" is not a whole number`,
+		`triage.yaml:14: log.level: "loud" is not debug, info, warn or error`,
+	} {
+		assert.ErrorContains(t, err, want)
+	}
+	for _, goName := range []string{"config.", "time.Duration", "int", "!!str"} {
+		assert.NotContains(t, err.Error(), goName, "YAML terms, not Go's")
+	}
+	assert.Len(t, strings.Split(err.Error(), "\n"), 6, "one line per problem:\n%v", err)
+
+	_, err = Parse("triage.yaml", []byte("store: [sqlite]\noutbox: {workers: [1]}\n"), env(nil))
+	assert.ErrorContains(t, err, "triage.yaml:1: store: must be a mapping of keys (driver, path, dsn, dsn_file), not a list")
+	assert.ErrorContains(t, err, "triage.yaml:2: outbox.workers: must be a whole number, not a list")
+	_, err = Parse("triage.yaml", []byte("store: {driver: sqlite\n"), env(nil))
+	assert.ErrorContains(t, err, "triage.yaml:1: not valid YAML")
 }

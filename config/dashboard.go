@@ -115,7 +115,7 @@ func (c *Config) validateDashboard(bad func(format string, args ...any)) {
 	d := c.Dashboard
 	if d.On() && c.HTTP.Listen != "off" {
 		if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && !isLoopback(host) &&
-			d.Token == "" && (d.Username == "" || d.Password == "") && len(c.HTTP.APITokens) == 0 {
+			d.Token == "" && (d.Username == "" || d.Password == "") && len(c.APITokens()) == 0 {
 			bad("dashboard: http.listen %q is reachable from other machines, so dashboard.token (or token_file), dashboard.username + password (or password_file), or http.api_tokens must be set — or set dashboard.enabled: false", c.HTTP.Listen)
 		}
 	}

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the collectors. A nil *Metrics is valid and counts nothing,
@@ -69,7 +70,7 @@ func New() *Metrics {
 		}, []string{"reason"}),
 	}
 	r.MustRegister(m.tickets, m.codes, m.actions, m.actionState, m.sourceLag, m.sourceOK, m.panics, m.duplicates, m.repliesHeld,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range []string{"pipeline", "outbox", "source", "http", "alerts", "normalize"} {
 		m.panics.WithLabelValues(c)
 	}

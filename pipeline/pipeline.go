@@ -192,9 +192,10 @@ func (p *Pipeline) prepare(in Incoming) (*store.Record, annotate.Annotation, err
 	if err != nil {
 		// Some actions did not render for this ticket (a template that
 		// fails on it, a folder its text would make special-use, a
-		// keyword budget spent): store what was planned with the reason
-		// on the ticket, rather than refuse the ticket and have its
-		// source offer it again forever.
+		// keyword budget spent): each is parked in the decision, failed
+		// and never attempted (route.Parked), and the ticket is stored
+		// with the reason, rather than refused and offered again by its
+		// source forever.
 		t.Problems = append(t.Problems, "some actions were not planned: "+err.Error())
 		if p.Log != nil {
 			p.Log.Warn("pipeline: some actions were not planned", "ticket_id", in.ID, "err", err)

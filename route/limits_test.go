@@ -100,7 +100,7 @@ func TestFanoutBounded(t *testing.T) {
 
 // TestKeywordsPerMessage: the imap.flag actions of one ticket set at most
 // limits.keywords keywords in all; keywords already set cost nothing, and
-// an action left with none is not planned.
+// an action left with none is parked, never sent.
 func TestKeywordsPerMessage(t *testing.T) {
 	in := mailTicket(t, "fanout-5000-codes.eml")
 	r := mustParse(t, `
@@ -122,10 +122,12 @@ routes:
 	d, err := r.Decide(in)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `rule "more": action 1 (imap.flag): target: the ticket's imap.flag actions already set 10 keywords`)
-	require.Len(t, d.Actions, 2)
+	require.Len(t, d.Actions, 3)
 	assert.Len(t, strings.Fields(d.Actions[0].Target), 10)
 	assert.Equal(t, "$triage $ngrok-100 $ngrok-101 $ngrok-102 $ngrok-103 $ngrok-104 $ngrok-105 $ngrok-106 $ngrok-107 $ngrok-108", d.Actions[0].Target)
 	assert.Equal(t, "$TRIAGE $ngrok-100", d.Actions[1].Target, "keywords set already cost nothing")
+	assert.True(t, Parked(d.Actions[2]), "the third is parked with the reason, never sent")
+	assert.Contains(t, d.Actions[2].LastError, "already set 10 keywords")
 }
 
 // hostileSubjects reads testdata/hostile-subjects.txt.
@@ -200,15 +202,25 @@ routes:
 	for _, subject := range hostileSubjects(t) {
 		t.Run(subject, func(t *testing.T) {
 			d, err := r.Decide(Input{Ticket: emailTicket("ana@example.com", subject, "hello", "")})
+			var planned []ticket.Action
 			for _, a := range d.Actions {
+				if Parked(a) {
+					// Parked with the reason, its target as written:
+					// nothing of the subject reaches a folder.
+					assert.Equal(t, ticket.StateFailed, a.State)
+					assert.Contains(t, a.Target, "{{.Ticket.Subject}}")
+					assert.Empty(t, a.Payload)
+					continue
+				}
+				planned = append(planned, a)
 				assert.Empty(t, folderProblem(a.Target, ""), "target %q", a.Target)
 				assert.NotContains(t, strings.TrimPrefix(a.Target, "Customers/"), "/", "no new level")
 				assert.NotContains(t, a.Target, ".", "no new Maildir++ level")
 			}
 			if err != nil {
 				assert.Contains(t, err.Error(), "special-use mailbox")
-				assert.Less(t, len(d.Actions), 3)
-				assert.Len(t, d.Actions, 1, "only the one under Customers/ is planned")
+				assert.Len(t, planned, 1, "only the one under Customers/ is planned")
+				assert.Len(t, d.Actions, 3, "the other two are parked")
 			}
 		})
 	}

@@ -72,13 +72,12 @@ type Rules struct {
 
 // rule is one compiled rule.
 type rule struct {
-	name     string
-	line     int
-	match    matcher
-	actions  []*action
-	cont     bool
-	shadow   bool
-	keywords bool // the matcher needs the ticket's lower-cased new text
+	name    string
+	line    int
+	match   matcher
+	actions []*action
+	cont    bool
+	shadow  bool
 }
 
 // action is one compiled action of a rule or of the default.
@@ -129,10 +128,11 @@ func (r *Rules) Names() []string {
 //
 // It fails only when a template fails while rendering (e.g. index out of
 // range for this ticket, or a target that renders empty for a kind that
-// needs one). The Decision then still holds every action that rendered;
-// the failed ones are left out and each is named, with its rule, in the
-// joined error, so the caller can store what was planned and alert on the
-// rest.
+// needs one). The Decision then still holds every action, in order: each
+// one that failed is parked in its place (see Parked), and each is named,
+// with its rule, in the joined error. The caller stores the ticket with
+// the decision as it is: one bad template never stops a ticket, and so
+// never stops its source.
 func (r *Rules) Decide(in Input) (Decision, error) {
 	t := in.Ticket
 	if t == nil {
@@ -149,7 +149,7 @@ func (r *Rules) Decide(in Input) (Decision, error) {
 				act, err := a.plan(v, name, i, state)
 				if err != nil {
 					errs = append(errs, err)
-					continue
+					act = a.parked(v, name, i, state, err)
 				}
 				d.Actions = append(d.Actions, act)
 			}
@@ -188,6 +188,34 @@ func (o Options) kinds() []string {
 
 // kindAllowed reports whether kind is enabled.
 func (o Options) kindAllowed(kind string) bool { return slices.Contains(o.kinds(), kind) }
+
+// Parked reports whether a was parked at ingest because its template
+// failed for its ticket: it is failed (or shadow) with the error in
+// LastError, has no payload and was never attempted. Such an action has
+// nothing to send, so it is never requeued; fixing the rule helps the
+// tickets that come after.
+func Parked(a ticket.Action) bool {
+	return len(a.Payload) == 0 && a.Attempts == 0 && a.LastError != "" &&
+		(a.State == ticket.StateFailed || a.State == ticket.StateShadow)
+}
+
+// parked is the action a would have planned, failed with err: the target
+// as written, no payload, the error as its last error. A shadow rule's
+// stays shadow (it would never run anyway).
+func (a *action) parked(v *view, ruleName string, index int, state ticket.ActionState, err error) ticket.Action {
+	if state != ticket.StateShadow {
+		state = ticket.StateFailed
+	}
+	return ticket.Action{
+		TicketID:  v.t.ID,
+		Kind:      a.kind,
+		Target:    a.targetText,
+		Rule:      ruleName,
+		Key:       Key(v.t.ID, ruleName, a.kind, a.targetText, index),
+		State:     state,
+		LastError: "never attempted: " + err.Error(),
+	}
+}
 
 // renderError names the rule and action of a template that failed at run
 // time.

@@ -577,8 +577,20 @@ routes:
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `route: rule "first code": action 2 (webhook): template:`)
 		assert.Contains(t, err.Error(), "index out of range")
-		require.Len(t, d.Actions, 1, "what rendered is still planned")
+		require.Len(t, d.Actions, 2, "what rendered is still planned, what failed is parked")
 		assert.Equal(t, "ok.jsonl", d.Actions[0].Target)
+		assert.Equal(t, ticket.StatePending, d.Actions[0].State)
+		assert.False(t, Parked(d.Actions[0]))
+		parked := d.Actions[1]
+		assert.True(t, Parked(parked))
+		assert.Equal(t, ticket.StateFailed, parked.State)
+		assert.Equal(t, "webhook", parked.Kind)
+		assert.Equal(t, "helpdesk", parked.Target)
+		assert.Equal(t, "first code", parked.Rule)
+		assert.Empty(t, parked.Payload, "nothing rendered, nothing to send")
+		assert.Zero(t, parked.Attempts)
+		assert.NotEmpty(t, parked.Key)
+		assert.Contains(t, parked.LastError, "index out of range")
 
 		d, err = r.Decide(Input{Ticket: tk, Annotation: ann})
 		require.NoError(t, err)
@@ -587,9 +599,21 @@ routes:
 
 	t.Run("target renders empty", func(t *testing.T) {
 		r := mustParse(t, "routes:\n  default:\n    actions: [{kind: imap.move, target: \"{{.Primary}}\"}]\n")
-		_, err := r.Decide(Input{Ticket: tk, Annotation: annotation(t)})
+		d, err := r.Decide(Input{Ticket: tk, Annotation: annotation(t)})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `route: rule "default": action 1 (imap.move): target: "{{.Primary}}" rendered empty`)
+		require.Len(t, d.Actions, 1)
+		assert.True(t, Parked(d.Actions[0]))
+		assert.Equal(t, "{{.Primary}}", d.Actions[0].Target, "the target as written")
+	})
+
+	t.Run("a shadow rule's failed action stays shadow", func(t *testing.T) {
+		r := mustParse(t, "routes:\n  rules:\n    - {name: s, shadow: true, actions: [{kind: imap.move, target: \"{{.Primary}}\"}]}\n")
+		d, err := r.Decide(Input{Ticket: tk, Annotation: annotation(t)})
+		require.Error(t, err)
+		require.Len(t, d.Actions, 1)
+		assert.Equal(t, ticket.StateShadow, d.Actions[0].State)
+		assert.True(t, Parked(d.Actions[0]))
 	})
 }
 

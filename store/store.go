@@ -180,7 +180,9 @@ type Store interface {
 	ReleaseClaims(ctx context.Context) (int, error)
 	// Requeue makes a failed action pending again, due at once, with its
 	// attempts reset (the dashboard's retry button). ErrNotFound if there is
-	// no failed action with that ID.
+	// no failed action with that ID, or if it failed without an attempt:
+	// an action parked at ingest because its template failed
+	// (route.Parked) has nothing to send.
 	Requeue(ctx context.Context, id int64) error
 	// Actions lists actions, newest first.
 	Actions(ctx context.Context, q ActionQuery) ([]ticket.Action, error)

@@ -93,6 +93,16 @@ const (
 	sessionCookie = "triage_session"
 )
 
+// Check reports a configuration NewDashboard refuses: RequireAuth with
+// no non-empty token and no username and password. It does no I/O, so
+// `config check` runs it too.
+func (cfg DashboardConfig) Check() error {
+	if cfg.RequireAuth && !slices.ContainsFunc(cfg.Tokens, func(s string) bool { return s != "" }) && (cfg.Username == "" || cfg.Password == "") {
+		return errors.New("dashboard: a token or a username and password are required on a non-loopback address")
+	}
+	return nil
+}
+
 // NewDashboard parses the embedded templates and makes the per-process
 // CSRF token.
 func NewDashboard(cfg DashboardConfig, st DashboardStore, log *slog.Logger) (*Dashboard, error) {
@@ -112,8 +122,8 @@ func NewDashboard(cfg DashboardConfig, st DashboardStore, log *slog.Logger) (*Da
 		cfg.LoginLimit = 10
 	}
 	cfg.Tokens = slices.DeleteFunc(slices.Clone(cfg.Tokens), func(s string) bool { return s == "" })
-	if cfg.RequireAuth && len(cfg.Tokens) == 0 && (cfg.Username == "" || cfg.Password == "") {
-		return nil, errors.New("dashboard: a token or a username and password are required on a non-loopback address")
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	d := &Dashboard{cfg: cfg, store: st, log: log, pages: map[string]*template.Template{},
 		logins: &loginLimiter{per: cfg.LoginLimit, window: time.Minute, now: cfg.Now, seen: map[string]*attempts{}}}

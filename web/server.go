@@ -34,6 +34,7 @@ import (
 	"github.com/triage-bot/triage/metrics"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/route"
 	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -317,7 +318,11 @@ type ticketResponse struct {
 	Rules      []string        `json:"rules,omitempty"`
 	Annotation json.RawMessage `json:"annotation"`
 	Actions    []ticket.Action `json:"actions,omitempty"`
-	Ticket     *ticket.Ticket  `json:"ticket,omitempty"`
+	// Problems names each action parked at ingest because its template
+	// failed for this ticket (route.Parked): the ticket is stored and its
+	// other actions run.
+	Problems []string       `json:"problems,omitempty"`
+	Ticket   *ticket.Ticket `json:"ticket,omitempty"`
 }
 
 // response is what the API shows of rec: always redacted (redactRecord).
@@ -328,6 +333,9 @@ func response(rec *store.Record, full bool) ticketResponse {
 		tr.Codes = []int{}
 	}
 	for i := range tr.Actions {
+		if route.Parked(tr.Actions[i]) {
+			tr.Problems = append(tr.Problems, tr.Actions[i].LastError)
+		}
 		tr.Actions[i].Payload = nil
 	}
 	if full {

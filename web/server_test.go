@@ -27,18 +27,24 @@ const token = "test-token-123"
 
 func newServer(t *testing.T) (*httptest.Server, *Server) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	cat, err := catalog.Default()
-	require.NoError(t, err)
-	rules, err := route.Parse("rules.yaml", []byte(`
+	return newServerWith(t, `
 routes:
   rules:
     - name: agent
       match: {category: [agent-auth]}
       actions: [{kind: jsonl, target: /tmp/unused.jsonl}]
-`), route.Options{})
+`)
+}
+
+// newServerWith is newServer with the given routes.
+func newServerWith(t *testing.T, routes string) (*httptest.Server, *Server) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	rules, err := route.Parse("rules.yaml", []byte(routes), route.Options{})
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := metrics.New()
@@ -128,6 +134,39 @@ func TestAPIPostAndGet(t *testing.T) {
 
 	code, _ = do(t, "GET", srv.URL+"/v1/tickets/api:nope", token, "", "")
 	assert.Equal(t, http.StatusNotFound, code)
+}
+
+// TestAPIStoresTicketWhenATemplateFails: a template that fails for this
+// ticket parks its action; the ticket is stored (201) and the answer
+// lists the problem.
+func TestAPIStoresTicketWhenATemplateFails(t *testing.T) {
+	srv, _ := newServerWith(t, `
+routes:
+  default:
+    actions:
+      - {kind: jsonl, target: /tmp/unused.jsonl}
+      - {kind: webhook, target: helpdesk, template: "{{if .Ticket.Subject}}ok{{else}}{{(index .Codes 99).Name}}{{end}}"}
+`)
+	code, body := do(t, "POST", srv.URL+"/v1/tickets", token, "application/json", `{"text":"agent says ERR_NGROK_108"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	problems, ok := body["problems"].([]any)
+	require.True(t, ok, "problems listed: %v", body)
+	require.Len(t, problems, 1)
+	assert.Contains(t, problems[0], `rule "default": action 2 (webhook): template`)
+	assert.Contains(t, problems[0], "index out of range")
+	actions := body["actions"].([]any)
+	require.Len(t, actions, 2)
+	assert.Equal(t, "pending", actions[0].(map[string]any)["state"], "the other action still runs")
+	assert.Equal(t, "failed", actions[1].(map[string]any)["state"])
+	assert.Contains(t, actions[1].(map[string]any)["last_error"], "index out of range")
+
+	code, got := do(t, "GET", srv.URL+"/v1/tickets/"+body["id"].(string), token, "", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, problems, got["problems"], "the stored ticket says so too")
+
+	code, body = do(t, "POST", srv.URL+"/v1/tickets", token, "application/json", `{"text":"ERR_NGROK_108","subject":"agent down"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	assert.Nil(t, body["problems"], "a ticket whose templates render has none")
 }
 
 func TestAPIBadRequests(t *testing.T) {

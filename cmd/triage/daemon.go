@@ -46,6 +46,28 @@ func loadConfig(e env, path string) (*config.Config, error) {
 	return config.Load(path, e.getenv)
 }
 
+// checkConfig loads the config and builds what run builds from it, and
+// reports every problem of every stage at once: the file's (unset
+// variables, unknown keys, wrong types, refused values), the catalog
+// overlays', the routes', the alert rules' and the server's. The config
+// is nil only when the file cannot be read or is not YAML.
+func checkConfig(e env, path string) (*config.Config, *app, error) {
+	if path == "" {
+		cfg := config.Default()
+		a, err := build(e, cfg, newLogger(cfg.Log, e.stderr))
+		return cfg, a, err
+	}
+	cfg, cerr := config.LoadAll(path, e.getenv)
+	if cfg == nil {
+		return nil, nil, cerr
+	}
+	a, berr := build(e, cfg, newLogger(cfg.Log, e.stderr))
+	if err := errors.Join(cerr, berr); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, a, nil
+}
+
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
@@ -65,11 +87,24 @@ type app struct {
 	pipeline *pipeline.Pipeline
 }
 
-// build loads the catalog and compiles the rules; it opens nothing.
+// build loads the catalog, compiles the rules and checks what run would
+// refuse later (the dashboard's credentials, the alert rules); it opens
+// nothing and reports every problem at once, each at its key.
 func build(e env, cfg *config.Config, log *slog.Logger) (*app, error) {
-	cat, err := catalog.Load(catalog.LoadOptions{DataDir: cfg.DataDir, Overlays: cfg.Catalog.Files})
+	var (
+		errs     []error
+		overlays []string
+	)
+	for i, f := range cfg.Catalog.Files {
+		if _, err := catalog.LoadOverlay(f); err != nil {
+			errs = append(errs, cfg.Problemf(fmt.Sprintf("catalog.files[%d]", i), "%v", err))
+			continue
+		}
+		overlays = append(overlays, f)
+	}
+	cat, err := catalog.Load(catalog.LoadOptions{DataDir: cfg.DataDir, Overlays: overlays})
 	if err != nil {
-		return nil, err
+		errs = append(errs, cfg.Problemf("catalog.files", "%v", err))
 	}
 	file := cfg.File
 	if file == "" {
@@ -77,6 +112,17 @@ func build(e env, cfg *config.Config, log *slog.Logger) (*app, error) {
 	}
 	rules, err := route.Compile(file, &cfg.Routes, route.Options{})
 	if err != nil {
+		errs = append(errs, err)
+	}
+	if dc, on := dashboardConfig(cfg); on {
+		if err := dc.Check(); err != nil {
+			errs = append(errs, cfg.Problemf("http.listen", "%v", err))
+		}
+	}
+	if _, _, err := alertRules(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &app{cfg: cfg, log: log, catalog: cat, rules: rules,
@@ -161,7 +207,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	}
 	cfg, err := loadConfig(e, *cfgPath)
 	if err != nil {
-		return err
+		return problemsError(err)
 	}
 	if cfg.File == "" {
 		if tok := e.getenv("TRIAGE_API_TOKEN"); tok != "" {
@@ -177,7 +223,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	log := newLogger(cfg.Log, e.stderr)
 	a, err := build(e, cfg, log)
 	if err != nil {
-		return err
+		return problemsError(err)
 	}
 	for _, w := range configWarnings(cfg, a.rules) {
 		log.Warn("config: " + w)

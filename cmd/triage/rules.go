@@ -12,6 +12,7 @@ import (
 	"github.com/triage-bot/triage/extract"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/route"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -72,6 +73,7 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 					Target  string          `json:"target"`
 					Rule    string          `json:"rule"`
 					Shadow  bool            `json:"shadow,omitempty"`
+					Error   string          `json:"error,omitempty"`
 					Payload json.RawMessage `json:"payload,omitempty"`
 				}
 				var acts []action
@@ -80,7 +82,11 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 					if json.Valid(ac.Payload) {
 						p = ac.Payload
 					}
-					acts = append(acts, action{ac.Kind, ac.Target, ac.Rule, ac.State == ticket.StateShadow, p})
+					var perr string
+					if route.Parked(ac) {
+						perr = ac.LastError
+					}
+					acts = append(acts, action{ac.Kind, ac.Target, ac.Rule, ac.State == ticket.StateShadow, perr, p})
 				}
 				_ = enc.Encode(map[string]any{"input": it.name, "id": it.id, "subject": rec.Ticket.Subject, "from": rec.Ticket.From,
 					"codes": rec.Codes, "category": rec.Category, "rules": rec.Rules, "actions": acts})
@@ -101,6 +107,11 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 				if ac.State == ticket.StateShadow {
 					label = "shadow   "
 				}
+				if route.Parked(ac) {
+					// run stores the ticket and parks this action as failed.
+					fmt.Fprintf(e.stdout, "  FAILED    %s → %s   [rule %q]: %s\n", ac.Kind, ac.Target, ac.Rule, ac.LastError)
+					continue
+				}
 				fmt.Fprintf(e.stdout, "  %s %s → %s   [rule %q]\n", label, ac.Kind, ac.Target, ac.Rule)
 			}
 			fmt.Fprintln(e.stdout)
@@ -110,6 +121,31 @@ func cmdRules(ctx context.Context, e env, args []string) error {
 		return partialError{failed}
 	}
 	return nil
+}
+
+// problemsError heads a list of config problems with how many there
+// are, so that each problem gets a line of its own.
+func problemsError(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var n int
+	var flat func(errs []error)
+	flat = func(errs []error) {
+		for _, e := range errs {
+			if j, ok := e.(interface{ Unwrap() []error }); ok {
+				flat(j.Unwrap())
+				continue
+			}
+			n++
+		}
+	}
+	flat(j.Unwrap())
+	if n < 2 {
+		return err
+	}
+	return fmt.Errorf("%d problems:\n%w", n, err)
 }
 
 func orNone(s string) string {
@@ -149,13 +185,9 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	default:
 		return usagef("unknown config subcommand %q (want check or show)", sub)
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	cfg, a, err := checkConfig(e, *cfgPath)
 	if err != nil {
-		return err
-	}
-	a, err := build(e, cfg, newLogger(cfg.Log, e.stderr))
-	if err != nil {
-		return err
+		return problemsError(err)
 	}
 	name := cfg.File
 	if name == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,23 +21,8 @@ import (
 func wireDashboard(ctx context.Context, d *runDeps) (wiring, error) {
 	var w wiring
 	cfg := d.cfg
-	if cfg.Dashboard.On() && cfg.HTTP.Listen != "off" {
-		host, _, _ := net.SplitHostPort(cfg.HTTP.Listen)
-		// Without credentials of its own, the dashboard accepts the API
-		// tokens (required on a non-loopback address anyway).
-		tokens := []string{cfg.Dashboard.Token}
-		if cfg.Dashboard.Token == "" && cfg.Dashboard.Password == "" {
-			tokens = cfg.HTTP.APITokens
-		}
-		dash, err := web.NewDashboard(web.DashboardConfig{
-			RequireAuth: !loopbackHost(host),
-			Tokens:      tokens,
-			Username:    cfg.Dashboard.Username,
-			Password:    cfg.Dashboard.Password,
-			CSRFKey:     csrfKey(cfg.Dashboard, tokens),
-			SessionTTL:  cfg.Dashboard.SessionTTL,
-			LoginLimit:  cfg.Dashboard.LoginLimit,
-		}, d.store, d.log)
+	if dc, on := dashboardConfig(cfg); on {
+		dash, err := web.NewDashboard(dc, d.store, d.log)
 		if err != nil {
 			return w, err
 		}
@@ -55,29 +41,71 @@ func wireDashboard(ctx context.Context, d *runDeps) (wiring, error) {
 	return w, nil
 }
 
-// newAlertWorker compiles the alert rules' actions and builds the worker.
-func newAlertWorker(cfg *config.Config, d *runDeps) (*alerts.Worker, error) {
+// dashboardConfig is the dashboard's configuration, and whether it is
+// served at all. run builds the dashboard from it; build checks it, so
+// `config check` refuses what run would.
+func dashboardConfig(cfg *config.Config) (web.DashboardConfig, bool) {
+	if !cfg.Dashboard.On() || cfg.HTTP.Listen == "off" {
+		return web.DashboardConfig{}, false
+	}
+	host, _, _ := net.SplitHostPort(cfg.HTTP.Listen)
+	// Without credentials of its own, the dashboard accepts the API
+	// tokens (required on a non-loopback address anyway).
+	tokens := []string{cfg.Dashboard.Token}
+	if cfg.Dashboard.Token == "" && cfg.Dashboard.Password == "" {
+		tokens = cfg.APITokens()
+	}
+	return web.DashboardConfig{
+		RequireAuth: !loopbackHost(host),
+		Tokens:      tokens,
+		Username:    cfg.Dashboard.Username,
+		Password:    cfg.Dashboard.Password,
+		CSRFKey:     csrfKey(cfg.Dashboard, tokens),
+		SessionTTL:  cfg.Dashboard.SessionTTL,
+		LoginLimit:  cfg.Dashboard.LoginLimit,
+	}, true
+}
+
+// alertRules compiles the alert rules and their actions; build calls it
+// so that `config check` reports what run would refuse.
+func alertRules(cfg *config.Config) ([]alerts.Rule, map[string]*route.Rules, error) {
 	var (
-		rules    []alerts.Rule
-		lookback time.Duration
+		rules []alerts.Rule
+		errs  []error
 	)
 	actions := map[string]*route.Rules{}
-	for _, r := range cfg.Alerts.Rules {
+	for i, r := range cfg.Alerts.Rules {
+		at := fmt.Sprintf("alerts.rules[%d]", i)
 		codes, err := r.CodeNumbers()
 		if err != nil {
-			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+			errs = append(errs, cfg.Problemf(at+".codes", "%v", err))
+			continue
 		}
 		node, err := r.RoutesNode()
 		if err != nil {
-			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+			errs = append(errs, cfg.Problemf(at+".actions", "%v", err))
+			continue
 		}
 		compiled, err := route.Compile(cfg.File+" alerts rule "+r.Name, node, route.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("alerts: rule %q: %w", r.Name, err)
+			errs = append(errs, cfg.Problemf(at+".actions", "%v", err))
+			continue
 		}
 		actions[r.Name] = compiled
 		rules = append(rules, alerts.Rule{Name: r.Name, Per: alerts.Per(r.Per), Codes: codes, Categories: r.Categories,
 			Threshold: r.Threshold, Window: r.Window, Quiet: r.Quiet})
+	}
+	return rules, actions, errors.Join(errs...)
+}
+
+// newAlertWorker compiles the alert rules' actions and builds the worker.
+func newAlertWorker(cfg *config.Config, d *runDeps) (*alerts.Worker, error) {
+	rules, actions, err := alertRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var lookback time.Duration
+	for _, r := range rules {
 		lookback = max(lookback, r.Window)
 	}
 	return &alerts.Worker{

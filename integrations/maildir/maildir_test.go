@@ -16,9 +16,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/route"
 	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/sqlite"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -287,4 +290,72 @@ func TestMoveHandedOverAtIngestMarksTheMessage(t *testing.T) {
 	require.NoError(t, m.Send(context.Background(), ticket.Action{TicketID: "maildir:support/101.M2.host", Target: "agent-auth"}))
 	assert.Equal(t, []string{"100.M1.host:2,a", "101.M2.host:2,a"}, list(t, filepath.Join(dir, ".agent-auth", "cur")))
 	assert.Equal(t, []string{"102.M3.host:2,a"}, list(t, filepath.Join(dir, "cur")), "nothing is deleted")
+}
+
+// countingSource counts the passes the runner makes over a source.
+type countingSource struct {
+	*Source
+	passes int
+}
+
+func (c *countingSource) Poll(ctx context.Context, ingest func(context.Context, pipeline.Incoming) error) (int, error) {
+	c.passes++
+	return c.Source.Poll(ctx, ingest)
+}
+
+// TestPoisonMailDoesNotStallTheMailbox: a route template that fails on
+// one mail (here only on a mail without a subject) parks that mail's
+// action and lets the ticket, and every mail after it, through in the
+// same pass.
+func TestPoisonMailDoesNotStallTheMailbox(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	const mails = 1000
+	for i := range mails {
+		subject := fmt.Sprintf("Subject: tunnel %d down\n", i)
+		if i == 17 {
+			subject = "" // the poison: {{index .Codes 99}} is reached only here
+		}
+		writeMail(t, dir, fmt.Sprintf("%d.M%d.host", 1000+i, i), "From: a@example.com\n"+subject+"\nERR_NGROK_108\n")
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	rules, err := route.Parse("triage.yaml", []byte(`
+routes:
+  default:
+    actions:
+      - kind: webhook
+        target: helpdesk
+        template: "{{if .Ticket.Subject}}{{.Ticket.Subject}}{{else}}{{(index .Codes 99).Name}}{{end}}"
+`), route.Options{})
+	require.NoError(t, err)
+	p := &pipeline.Pipeline{Catalog: cat, Rules: rules, Store: st}
+	src := &countingSource{Source: NewSource("support", dir, "")}
+	r := &pipeline.Runner{Pipeline: p}
+
+	n, err := r.Once(ctx, []pipeline.SourceSpec{{Source: src}})
+	require.NoError(t, err, "no pass fails")
+	assert.Equal(t, mails, n)
+	assert.Equal(t, 2, src.passes, "one pass takes everything, one more finds new/ empty")
+	assert.Empty(t, list(t, filepath.Join(dir, "new")), "every mail was acknowledged")
+	assert.Len(t, list(t, filepath.Join(dir, "cur")), mails)
+
+	counts, err := st.CountActions(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, mails-1, counts[ticket.StatePending])
+	assert.Equal(t, 1, counts[ticket.StateFailed])
+
+	rec, err := st.Ticket(ctx, "maildir:support/1017.M17.host")
+	require.NoError(t, err, "the poison mail's ticket is stored")
+	require.Len(t, rec.Actions, 1)
+	a := rec.Actions[0]
+	assert.Equal(t, ticket.StateFailed, a.State, "parked")
+	assert.Zero(t, a.Attempts, "never attempted")
+	assert.Contains(t, a.LastError, `rule "default": action 1 (webhook): template`)
+	assert.Contains(t, a.LastError, "index out of range")
+	assert.True(t, route.Parked(a))
+	assert.ErrorIs(t, st.Requeue(ctx, a.ID), store.ErrNotFound, "nothing was rendered, so there is nothing to retry")
 }

@@ -493,7 +493,7 @@ func (b *Bot) download(ctx context.Context, raw string) (string, bool, error) {
 		return "", false, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
-		return "", false, errors.New("Slack answered a sign-in page: the bot token lacks files:read")
+		return "", false, errors.New("the file download got a Slack sign-in page: the bot token lacks files:read")
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, b.cfg.MaxFileBytes+1))
 	if err != nil {

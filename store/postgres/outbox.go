@@ -239,7 +239,7 @@ func (s *Store) ReleaseClaims(ctx context.Context) (int, error) {
 func (s *Store) Requeue(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE actions
 		SET state = 'pending', attempts = 0, next_attempt = least(next_attempt, $2), updated = $2
-		WHERE id = $1 AND state = 'failed'`, id, store.DBTime(time.Now()))
+		WHERE id = $1 AND state = 'failed' AND attempts > 0`, id, store.DBTime(time.Now()))
 	if err != nil {
 		return fmt.Errorf("postgres: requeue action %d: %w", id, err)
 	}

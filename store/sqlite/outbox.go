@@ -330,7 +330,7 @@ func (s *Store) Requeue(ctx context.Context, id int64) error {
 	now := micros(time.Now())
 	res, err := s.write.ExecContext(ctx, `UPDATE actions
 		SET state = 'pending', attempts = 0, next_attempt = min(next_attempt, ?), updated = ?
-		WHERE id = ? AND state = 'failed'`, now, now, id)
+		WHERE id = ? AND state = 'failed' AND attempts > 0`, now, now, id)
 	if err != nil {
 		return fmt.Errorf("sqlite: requeue action %d: %w", id, err)
 	}

@@ -887,6 +887,18 @@ func testRequeue(t *testing.T, open opener) {
 	require.NoError(t, s.Release(ctx, ids[2], "w1"))
 	require.Equal(t, 2, actionByID(t, s, ids[0]).Attempts)
 
+	// An action parked at ingest (its template failed) has nothing to
+	// send: it is failed, but not requeued.
+	parked := newRecord("rq-parked", now, "")
+	parked.Actions = []ticket.Action{{Kind: ticket.KindWebhook, Target: "helpdesk", Rule: "default", Key: "rq-parked",
+		State: ticket.StateFailed, LastError: "never attempted: template: index out of range"}}
+	ingest(t, s, parked)
+	parkedRec, err := s.Ticket(ctx, "rq-parked")
+	require.NoError(t, err)
+	require.Len(t, parkedRec.Actions, 1)
+	assert.Equal(t, ticket.StateFailed, parkedRec.Actions[0].State)
+	assert.Equal(t, "never attempted: template: index out of range", parkedRec.Actions[0].LastError)
+
 	tests := []struct {
 		name string
 		id   int64
@@ -894,6 +906,7 @@ func testRequeue(t *testing.T, open opener) {
 		{"done", ids[1]},
 		{"pending", ids[2]},
 		{"unknown", 1 << 40},
+		{"failed, but parked at ingest", parkedRec.Actions[0].ID},
 	}
 	for _, tt := range tests {
 		t.Run("not failed: "+tt.name, func(t *testing.T) {
