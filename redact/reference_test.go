@@ -11,9 +11,6 @@ import (
 	"strings"
 )
 
-// Bytes is String for a byte slice. It always returns a new slice.
-func refBytes(b []byte) []byte { return []byte(refString(string(b))) }
-
 // String returns s with every secret it recognises replaced by Mask.
 func refString(s string) string {
 	if s == "" {
