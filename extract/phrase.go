@@ -44,6 +44,12 @@ const MaxWildcards = 3
 type Phrases struct {
 	phrases []phrase
 	anchors map[string][]int32 // anchor word → indexes into phrases
+	// bloom has a bit per anchor word's hash (wordHash), so most words
+	// of a text are passed over without a map lookup.
+	bloom [bloomBits / 64]uint64
+	// before and after are the most words a phrase spans before and
+	// after its anchor (a wildcard counts MaxWildcard).
+	before, after int
 	// prefixAnchors holds phrases whose every literal is a prefix
 	// (session*): few, checked at every word.
 	prefixAnchors []int32
@@ -143,8 +149,35 @@ func CompilePhrases(list []string) (*Phrases, error) {
 		}
 		a := ph.toks[ph.anchor].lit
 		p.anchors[a] = append(p.anchors[a], int32(i))
+		h := wordHash([]byte(a))
+		p.bloom[h%bloomBits/64] |= 1 << (h % 64)
+		before, after := 0, 0
+		for k, t := range ph.toks {
+			w := 1
+			if t.wild {
+				w = MaxWildcard
+			}
+			if k < ph.anchor {
+				before += w
+			} else if k > ph.anchor {
+				after += w
+			}
+		}
+		p.before, p.after = max(p.before, before), max(p.after, after)
 	}
 	return p, errors.Join(errs...)
+}
+
+// bloomBits is the size of Phrases.bloom: 8 KiB, in the first-level cache.
+const bloomBits = 1 << 16
+
+// wordHash is FNV-1a over a folded word.
+func wordHash(w []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range w {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
 }
 
 // commonWords are poor anchors: they occur in most texts.
@@ -192,10 +225,121 @@ var phraseScratches = sync.Pool{New: func() any { return new(phraseScratch) }}
 // Find calls fn for every phrase found in b, in order of the anchor's
 // position; a phrase is reported at most once per anchor word. Work is
 // linear in len(b) times a constant bounded by the phrases' wildcards.
+//
+// Most words are passed over with a hash and one bit test; only at an
+// anchor word are the words around it (findWindow bytes each side) read
+// and the anchor's phrases verified, so a phrase must lie within
+// findWindow bytes of its anchor word.
 func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	if p == nil || len(p.phrases) == 0 {
 		return
 	}
+	if len(p.prefixAnchors) > 0 {
+		p.findAll(b, fn) // phrases of prefixes only: every word is a candidate
+		return
+	}
+	s := phraseScratches.Get().(*phraseScratch)
+	defer phraseScratches.Put(s)
+	s.words, s.fold = s.words[:0], s.fold[:0]
+	ws0, ws1 := 0, -1 // the window s.words holds
+	var fold [64]byte
+	p.anchorWords(b, func(start, end int) {
+		f := fold[:0]
+		words(b[start:end], func(_, _ int, folded []byte) { f = append(f, folded...) })
+		ids := p.anchors[string(f)]
+		if len(ids) == 0 {
+			return
+		}
+		i, ok := s.index(start)
+		if !ok || start < ws0 || end > ws1 || i < p.before && ws0 > 0 || len(s.words)-1-i < p.after && ws1 < len(b) {
+			ws0, ws1 = p.window(b, s, start, end)
+			if i, ok = s.index(start); !ok {
+				return
+			}
+		}
+		text := func(k int) []byte { return s.fold[s.words[k].f0:s.words[k].f1] }
+		for _, id := range ids {
+			if m, ok := p.verify(int(id), s.words, text, i); ok {
+				fn(m)
+			}
+		}
+	})
+}
+
+// findWindow is how far (in bytes) around an anchor word Find reads words.
+const findWindow = 2048
+
+// window reads the words within findWindow bytes of b[start:end] into s
+// and returns the span read.
+func (p *Phrases) window(b []byte, s *phraseScratch, start, end int) (int, int) {
+	w0, w1 := max(0, start-findWindow), min(len(b), end+findWindow)
+	for w0 > 0 && w0 < start && wordClass[b[w0-1]] {
+		w0++ // do not start inside a word
+	}
+	for w1 < len(b) && w1 > end && wordClass[b[w1]] {
+		w1-- // nor end inside one
+	}
+	s.words, s.fold = s.words[:0], s.fold[:0]
+	words(b[w0:w1], func(ws, we int, folded []byte) {
+		f0 := len(s.fold)
+		s.fold = append(s.fold, folded...)
+		s.words = append(s.words, word{start: w0 + ws, end: w0 + we, f0: f0, f1: len(s.fold)})
+	})
+	return w0, w1
+}
+
+// index returns the index of the word starting at start in s.words.
+func (s *phraseScratch) index(start int) (int, bool) {
+	return slices.BinarySearchFunc(s.words, start, func(w word, t int) int { return w.start - t })
+}
+
+// anchorWords calls fn with the span of every word of b whose wordHash
+// (as words would fold it) is in the bloom filter, copying nothing.
+func (p *Phrases) anchorWords(b []byte, fn func(start, end int)) {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if !wordClass[c] || c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+			if c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+				i += 3
+			} else {
+				i++
+			}
+			continue
+		}
+		start := i
+		h := uint32(2166136261)
+		for i < len(b) {
+			c := b[i]
+			if wordClass[c] {
+				if c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+					if apostropheAt(b, i) == 3 {
+						i += 3
+						continue
+					}
+					break
+				}
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				h = (h ^ uint32(c)) * 16777619
+				i++
+				continue
+			}
+			if n := apostropheAt(b, i); n > 0 {
+				i += n
+				continue
+			}
+			break
+		}
+		if p.bloom[h%bloomBits/64]&(1<<(h%64)) != 0 {
+			fn(start, i)
+		}
+	}
+}
+
+// findAll is Find reading every word: the reference for tests, and the
+// way for phrases anchored on a prefix.
+func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
 	s.words, s.fold = s.words[:0], s.fold[:0]

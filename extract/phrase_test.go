@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -158,4 +159,39 @@ func FuzzInfer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFindAgreesWithFindAll checks the hashed search against reading
+// every word, on random texts made of the phrases' own words (short
+// enough that every phrase lies within findWindow of its anchor).
+func TestFindAgreesWithFindAll(t *testing.T) {
+	list := []string{"tunnel * ngrok * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error", "you are about to visit", "version * is too old"}
+	p, err := CompilePhrases(list)
+	require.NoError(t, err)
+	vocab := []string{"tunnel", "ngrok", "not", "found", "limited", "to", "simultaneous", "agent", "sessions", "gateway", "error", "you", "are",
+		"about", "visit", "version", "is", "too", "old", "x", "Tunnel", "NGROK", "you're", "’", "“", "\n", ".", strings.Repeat("long", 10)}
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := range 3000 {
+		var sb strings.Builder
+		for range 1 + r.IntN(400) {
+			sb.WriteString(vocab[r.IntN(len(vocab))])
+			sb.WriteString([]string{" ", " ", "  ", "\n", ", "}[r.IntN(5)])
+		}
+		text := []byte(sb.String())
+		var fast, all []PhraseMatch
+		p.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
+		p.findAll(text, func(m PhraseMatch) { all = append(all, m) })
+		require.Equal(t, all, fast, "text %d: %q", n, text)
+	}
+}
+
+func BenchmarkPhrasesFindAll(b *testing.B) {
+	list := []string{"tunnel * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error", "authtoken * does not look like * proper"}
+	p, err := CompilePhrases(list)
+	require.NoError(b, err)
+	text, _ := corpus(7, 4<<20)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		p.findAll([]byte(text), func(PhraseMatch) {})
+	}
 }
