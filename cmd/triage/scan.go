@@ -359,8 +359,8 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 }
 
 // inferAutoLimit is the largest plain text whose wording `scan` reads by
-// default; the wording pass runs at about 200 MB/s, a tenth of the code
-// search's speed, so a multi-gigabyte log needs --infer=always.
+// default: the wording pass reads every word, several times slower than
+// the code search, so a multi-gigabyte log needs --infer=always.
 const inferAutoLimit = 16 << 20
 
 // inferWindow and inferOverlap cut a text into the windows the wording
