@@ -22,6 +22,7 @@ package catalog
 import (
 	_ "embed"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,20 +270,33 @@ var defaultCatalog = sync.OnceValues(func() (*Catalog, error) {
 // modified (Catalog has no mutators).
 func Default() (*Catalog, error) { return defaultCatalog() }
 
+// dataLines yields the numbered lines of a data file that carry data:
+// blank lines and lines starting with # are skipped, and a trailing \r
+// is dropped.
+func dataLines(data string) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		line := 0
+		for rest := data; rest != ""; {
+			var l string
+			l, rest, _ = strings.Cut(rest, "\n")
+			line++
+			l = strings.TrimRight(l, "\r")
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			if !yield(line, l) {
+				return
+			}
+		}
+	}
+}
+
 // ParseTSV reads catalog rows: code, status, category, summary, hint,
 // tab-separated, one per line; lines starting with # and blank lines are
 // skipped. name is used in error messages.
 func ParseTSV(name, data string) ([]Entry, error) {
 	var out []Entry
-	line := 0
-	for rest := data; rest != ""; {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\n")
-		line++
-		l = strings.TrimRight(l, "\r")
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
+	for line, l := range dataLines(data) {
 		f := strings.Split(l, "\t")
 		if len(f) != 5 {
 			return nil, fmt.Errorf("%s:%d: want 5 tab-separated fields (code, status, category, summary, hint), got %d", name, line, len(f))

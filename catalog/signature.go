@@ -311,15 +311,7 @@ func ParseSignatures(name, data string) ([]Signature, error) {
 	var out []Signature
 	var errs []error
 	seen := map[string]int{}
-	line := 0
-	for rest := data; rest != ""; {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\n")
-		line++
-		l = strings.TrimRight(l, "\r")
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
+	for line, l := range dataLines(data) {
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, args...)))
 		}

@@ -350,10 +350,16 @@ func describeType(t reflect.Type) string {
 	return "a value of another kind"
 }
 
-// structFields maps each YAML key of struct t (inline fields included)
-// to its type.
-func structFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
+// yamlField is one key a struct takes in YAML.
+type yamlField struct {
+	name string
+	typ  reflect.Type
+}
+
+// structYAMLFields lists the keys struct t takes, with their types, in
+// order of declaration; inlined structs' keys stand in their place.
+func structYAMLFields(t reflect.Type) []yamlField {
+	var out []yamlField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -364,15 +370,22 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		if slices.Contains(strings.Split(opts, ","), "inline") {
-			for k, v := range structFields(f.Type) {
-				out[k] = v
-			}
+			out = append(out, structYAMLFields(f.Type)...)
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out[name] = f.Type
+		out = append(out, yamlField{name, f.Type})
+	}
+	return out
+}
+
+// structFields maps the keys struct t takes to their types.
+func structFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for _, f := range structYAMLFields(t) {
+		out[f.name] = f.typ
 	}
 	return out
 }
@@ -380,23 +393,8 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 // structKeys lists the keys struct t takes, in order of declaration.
 func structKeys(t reflect.Type) []string {
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			continue
-		}
-		if slices.Contains(strings.Split(opts, ","), "inline") {
-			out = append(out, structKeys(f.Type)...)
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out = append(out, name)
+	for _, f := range structYAMLFields(t) {
+		out = append(out, f.name)
 	}
 	return out
 }
