@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -47,6 +48,23 @@ type account struct {
 	pool chan *session
 	// moves counts move commands sent on any session of the pool.
 	moves atomic.Uint64
+	// order keeps one message's keywords and its move apart: flags hold
+	// it shared, moves exclusively. A STORE on one connection racing a
+	// MOVE of the same message on another can land on the source copy
+	// after the server copied the message, and the keyword is lost while
+	// the STORE answers OK. Taken before a session, never after.
+	order sync.RWMutex
+}
+
+// lock takes the account's order lock for kind: shared for imap.flag,
+// exclusive for imap.move. It returns the unlock.
+func (ac *account) lock(kind string) func() {
+	if kind == ticket.KindIMAPMove {
+		ac.order.Lock()
+		return ac.order.Unlock
+	}
+	ac.order.RLock()
+	return ac.order.RUnlock
 }
 
 // session is one pooled connection and what is selected on it.
@@ -169,6 +187,7 @@ func (a *Actions) with(ctx context.Context, kind, ticketID string, fn func(ac *a
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("%s: no IMAP account named %q is configured", kind, name))
 	}
+	defer ac.lock(kind)()
 	s, err := ac.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: wait for a connection to %s: %w", kind, name, err)
@@ -306,6 +325,7 @@ func (a *Actions) batchAccount(ctx context.Context, kind string, ac *account, gr
 			}
 		}
 	}
+	defer ac.lock(kind)()
 	s, err := ac.acquire(ctx)
 	if err != nil {
 		fail(groups, fmt.Errorf("%s: wait for a connection to %s: %w", kind, ac.acct.Name, err))
@@ -404,13 +424,9 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 		return g.items, nil
 	}
 	flags, _ := flagsOf(g.target) // checked by flagTarget
-	msgs, err := s.c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
+	found, err := storeFound(s.c, g, flags)
 	if err != nil {
-		return g.items, fmt.Errorf("imap.flag: store %s on %d messages in %s: %w", g.target, len(g.items), g.mailbox, err)
-	}
-	found := make(map[uint32]bool, len(msgs))
-	for _, m := range msgs {
-		found[uint32(m.UID)] = true
+		return g.items, fmt.Errorf("imap.flag: %w", err)
 	}
 	var left []item
 	for _, it := range g.items {
@@ -421,6 +437,41 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 		}
 	}
 	return left, nil
+}
+
+// storeFound adds flags to the group's messages in the selected mailbox
+// and returns the UIDs that exist there. The STORE is not silent, so the
+// server answers with the flags of each message it changed; but a server
+// may say nothing of a message whose flags did not change (Dovecot, for
+// a keyword already set: $triaged before every move), so the UIDs it did
+// not mention are looked up with one UID FETCH. Two round trips at most,
+// whatever the group's size.
+func storeFound(c *conn, g *group, flags []goimap.Flag) (map[uint32]bool, error) {
+	msgs, err := c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("store %v on %d messages in %s: %w", flags, len(g.items), g.mailbox, err)
+	}
+	found := make(map[uint32]bool, len(g.items))
+	for _, m := range msgs {
+		found[uint32(m.UID)] = true
+	}
+	var quiet goimap.UIDSet
+	for _, it := range g.items {
+		if !found[it.uid] {
+			quiet.AddNum(goimap.UID(it.uid))
+		}
+	}
+	if len(quiet) == 0 {
+		return found, nil
+	}
+	msgs, err = c.Fetch(quiet, &goimap.FetchOptions{UID: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d UIDs in %s: %w", len(g.items)-len(found), g.mailbox, err)
+	}
+	for _, m := range msgs {
+		found[uint32(m.UID)] = true
+	}
+	return found, nil
 }
 
 // flagOne sets an action's keywords on its message, wherever it is now.
@@ -503,13 +554,9 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 	if cur != g.v {
 		return g.items, nil
 	}
-	msgs, err := c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.Flag(ac.acct.Triaged)}}, nil).Collect()
+	found, err := storeFound(c, g, []goimap.Flag{goimap.Flag(ac.acct.Triaged)})
 	if err != nil {
-		return g.items, fmt.Errorf("imap.move: store %s on %d messages in %s: %w", ac.acct.Triaged, len(g.items), g.mailbox, err)
-	}
-	found := make(map[uint32]bool, len(msgs))
-	for _, m := range msgs {
-		found[uint32(m.UID)] = true
+		return g.items, fmt.Errorf("imap.move: %w", err)
 	}
 	var here, left []item
 	var set goimap.UIDSet

@@ -1268,3 +1268,99 @@ func TestPoolSeesMovesOfOtherConnections(t *testing.T) {
 		require.NoError(t, move.Send(ctx, mv), "a repeat on the other connection finds it moved")
 	})
 }
+
+// TestFlagRacingItsMove runs each message's keyword and its move the way
+// the outbox does when they fall into two claims: on two workers at once,
+// over two connections. Every keyword recorded done must be on the mail
+// in its new folder (on Dovecot a STORE racing a MOVE of the same message
+// used to answer OK and lose the keyword in 1–2 of 3,000 mails).
+func TestFlagRacingItsMove(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		acct := s.account()
+		acct.ActionConns = 2
+		acct.CreateFolders = true
+		const n = 400
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprintf("race%d@x", i))
+		}
+		tickets := seedBatch(t, s, admin, st, acct, "INBOX", ids...)
+		// The ticket's actions, as the store would show them, and the
+		// claim order: each message's keyword, then its move.
+		var all []ticket.Action
+		for i, id := range ids {
+			fl := ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: fmt.Sprintf("$kw-%d", i%3), Key: "f" + id}
+			mv := ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPMove, Target: fmt.Sprintf("Race%d", i%2), Key: "m" + id}
+			st.mu.Lock()
+			st.tickets[tickets[id]].Actions = []ticket.Action{fl, mv}
+			st.mu.Unlock()
+			all = append(all, fl, mv)
+		}
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		flag, move := acts.FlagSink().(outbox.BatchSink), acts.MoveSink().(outbox.BatchSink)
+		// Claims of 7 actions (odd, so a message's keyword and move often
+		// fall into two claims), taken by 4 workers; a claim runs its
+		// keywords, then its moves, as outbox.sendAll does.
+		claims := make(chan []ticket.Action, len(all))
+		for len(all) > 0 {
+			k := min(7, len(all))
+			claims <- all[:k]
+			all = all[k:]
+		}
+		close(claims)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failed []string
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for claim := range claims {
+					var fl, mv []ticket.Action
+					for _, a := range claim {
+						if a.Kind == ticket.KindIMAPFlag {
+							fl = append(fl, a)
+						} else {
+							mv = append(mv, a)
+						}
+					}
+					for _, step := range []struct {
+						sink outbox.BatchSink
+						as   []ticket.Action
+					}{{flag, fl}, {move, mv}} {
+						if len(step.as) == 0 {
+							continue
+						}
+						for i, err := range step.sink.SendBatch(ctx, step.as) {
+							if err != nil {
+								mu.Lock()
+								failed = append(failed, fmt.Sprintf("%s: %v", step.as[i].Key, err))
+								mu.Unlock()
+							}
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Empty(t, failed, "every action done")
+		assert.Empty(t, messages(t, admin, "INBOX"), "every mail moved")
+		boxes := []map[string][]string{messages(t, admin, "Race0"), messages(t, admin, "Race1")}
+		lost := 0
+		for i, id := range ids {
+			flags, ok := boxes[i%2][id]
+			if !assert.True(t, ok, "%s in Race%d", id, i%2) {
+				continue
+			}
+			if !slices.Contains(flags, fmt.Sprintf("$kw-%d", i%3)) {
+				lost++
+			}
+			assert.Contains(t, flags, "$triaged", id)
+		}
+		assert.Zero(t, lost, "keywords lost to their move, of %d", n)
+	})
+}
