@@ -56,7 +56,9 @@ type IMAPAccount struct {
 	// MailServer is where and how to log in (host, tls, username,
 	// password or OAuth token); TLS defaults to "implicit" (port 993).
 	MailServer `yaml:",inline"`
-	// Mailboxes are read; default [INBOX].
+	// Mailboxes are read; default [INBOX]. Write levels with '/'
+	// ("Support/Inbound") whatever the server's separator: the bot asks
+	// the server (LIST) and translates.
 	Mailboxes []string `yaml:"mailboxes"`
 	// Idle turns IMAP IDLE push on when the server offers it. Default true.
 	Idle *bool `yaml:"idle"`
@@ -98,7 +100,9 @@ type IMAPAccount struct {
 	// Keywords names the keywords the bot sets.
 	Keywords IMAPKeywords `yaml:"keywords"`
 	// Folders maps a category (the imap.move target) to a mailbox name;
-	// a target not listed is used as the mailbox name itself.
+	// a target not listed is used as the mailbox name itself. Levels are
+	// written with '/' ("Triage/Agent") and sent with the server's own
+	// separator ("Triage.Agent" on Dovecot's default Maildir layout).
 	Folders map[string]string `yaml:"folders"`
 	// CreateFolders creates a missing destination mailbox on imap.move;
 	// otherwise the action fails with a clear error.

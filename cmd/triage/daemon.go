@@ -370,6 +370,7 @@ func (r *onceReport) add(rec *store.Record) {
 func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Outbox, st store.Store, specs []pipeline.SourceSpec, rep *onceReport) error {
 	// The outbox works while the sources are drained, then finishes what
 	// is due.
+	started := time.Now()
 	octx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = ob.Run(octx); close(done) }()
@@ -415,7 +416,35 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 		}
 		fmt.Fprintf(w, "no new mail in %s\n", strings.Join(dirs, ", "))
 	}
+	failing, err := failingSince(ctx, st, started)
+	if err != nil {
+		return errors.Join(serr, oerr, err)
+	}
+	if failing > 0 {
+		// A drain that left work undone is not a success: a cron job or
+		// CI step must see it.
+		oerr = errors.Join(oerr, fmt.Errorf("%d action(s) attempted in this run are failing (parked or waiting for a retry); the dashboard lists them with their errors", failing))
+	}
 	return errors.Join(serr, oerr)
+}
+
+// failingSince counts the actions attempted since start whose last
+// attempt failed: parked as failed, or pending with an error to retry.
+// Replies held back on purpose are not failures.
+func failingSince(ctx context.Context, st store.Store, start time.Time) (int, error) {
+	n := 0
+	for _, state := range []ticket.ActionState{ticket.StateFailed, ticket.StatePending} {
+		acts, err := st.Actions(ctx, store.ActionQuery{State: state, Limit: 1 << 20})
+		if err != nil {
+			return 0, fmt.Errorf("count failing actions: %w", err)
+		}
+		for _, a := range acts {
+			if a.LastError != "" && !a.Updated.Before(start) && !strings.HasPrefix(a.LastError, "suppressed: ") {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func catalogCategories() []string {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +155,7 @@ imap:
     password: ${IMAP_TEST_PASSWORD}
     backfill: true
     create_folders: true
-    folders: {no-code: NoCode}
+    folders: {no-code: Triage/NoCode}
 smtp:
   host: %s
   tls: plain
@@ -197,6 +198,9 @@ func mailboxContents(t *testing.T, c *imapclient.Client) map[string]map[string][
 	require.NoError(t, err)
 	out := map[string]map[string][]string{}
 	for _, b := range boxes {
+		if slices.Contains(b.Attrs, goimap.MailboxAttrNoSelect) || slices.Contains(b.Attrs, goimap.MailboxAttrNonExistent) {
+			continue // a parent level only ("Triage" of Triage.NoCode)
+		}
 		sel, err := c.Select(b.Mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait()
 		require.NoError(t, err)
 		out[b.Mailbox] = map[string][]string{}
@@ -264,6 +268,10 @@ func TestEmailRunOnce(t *testing.T) {
 				assert.True(t, strings.HasPrefix(a.LastError, "suppressed: "), "only suppressed replies may fail: %s %s: %s", a.Kind, a.TicketID, a.LastError)
 			}
 
+			list, err := admin.List("", "", nil).Collect()
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			sep := string(list[0].Delim) // "Triage/NoCode" is Triage.NoCode on Dovecot's Maildir layout
 			boxes := mailboxContents(t, admin)
 			total := 0
 			for _, msgs := range boxes {
@@ -281,7 +289,7 @@ func TestEmailRunOnce(t *testing.T) {
 				case isRobot(rec.Ticket.Headers):
 					folder = "Robots"
 				case folder == "":
-					folder = "NoCode"
+					folder = "Triage" + sep + "NoCode"
 				}
 				flags, ok := boxes[folder][id]
 				if !assert.True(t, ok, "%s (%s) should be in %s", rec.Ticket.ID, id, folder) {
@@ -317,6 +325,36 @@ func TestEmailRunOnce(t *testing.T) {
 			assert.NotEmpty(t, seen, "customers got replies")
 		})
 	}
+}
+
+// TestEmailRunOnceFailingMoves: moves the server refuses (the folder is
+// missing and create_folders is off) make `run --once` exit non-zero,
+// after the summary.
+func TestEmailRunOnceFailingMoves(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	_, smtpAddr := startCatcher(t)
+	admin := adminClient(t, imapAddr)
+	raw := "From: ana@customer.example\r\nSubject: down\r\nMessage-ID: <fail-1@x>\r\n\r\nno code here\r\n"
+	cmd := admin.Append("INBOX", int64(len(raw)), nil)
+	_, _ = cmd.Write([]byte(raw))
+	require.NoError(t, cmd.Close())
+	_, err := cmd.Wait()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	cfg := strings.Replace(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr), "    create_folders: true\n", "", 1)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "secret")
+	out, errOut, code := triage(t, "", "run", "--once", "--config", cfgPath)
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "took in 1 new ticket(s)")
+	assert.Contains(t, out, "1 failed")
+	assert.Contains(t, errOut, "1 action(s) attempted in this run are failing")
+
+	var check bytes.Buffer
+	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &check)
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "folder Triage/NoCode does not exist: moves there will fail")
 }
 
 func isRobot(h map[string]string) bool {
@@ -382,7 +420,7 @@ func TestConfigCheckConnectEmail(t *testing.T) {
 	var out bytes.Buffer
 	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &out)
 	assert.Empty(t, errs)
-	assert.Contains(t, out.String(), "imap support: "+imapAddr+" reachable, login OK")
+	assert.Contains(t, out.String(), "imap support ("+imapAddr+"): folder Triage/NoCode will be created by the first move there (create_folders: true)")
 	assert.Contains(t, out.String(), "smtp: "+smtpAddr+" reachable")
 
 	t.Setenv("IMAP_TEST_PASSWORD", "wrong")

@@ -136,9 +136,12 @@ func checkEmail(ctx context.Context, cfg *config.Config, w io.Writer) []error {
 		for _, p := range problems {
 			// Missing IDLE or MOVE costs speed; these stop the bot.
 			fatal := strings.HasPrefix(p, "auth failed") || strings.HasPrefix(p, "cannot connect") ||
-				strings.HasPrefix(p, "mailbox ") || strings.HasPrefix(p, "no MOVE and no UIDPLUS")
+				strings.HasPrefix(p, "mailbox ") || strings.HasPrefix(p, "no MOVE and no UIDPLUS") ||
+				(strings.HasPrefix(p, "folder ") && !strings.Contains(p, " will be created "))
 			if fatal {
 				errs = append(errs, fmt.Errorf("imap %s (%s): %s", c.Name, c.Host, p))
+			} else if strings.Contains(p, " will be created ") {
+				fmt.Fprintf(w, "imap %s (%s): %s\n", c.Name, c.Host, p)
 			} else {
 				fmt.Fprintf(w, "imap %s (%s): warning: %s\n", c.Name, c.Host, p)
 			}

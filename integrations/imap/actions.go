@@ -83,11 +83,11 @@ type session struct {
 // selectBox selects mailbox unless it is selected already.
 func (s *session) selectBox(mailbox string) (uint32, error) {
 	c := s.c
-	if s.selected == mailbox && c.Mailbox() != nil && c.Mailbox().Name == mailbox {
+	if s.selected == mailbox && c.Mailbox() != nil && c.Mailbox().Name == c.box(mailbox) {
 		return s.selectedV, nil
 	}
 	s.selected = ""
-	sel, err := c.Select(mailbox, nil).Wait()
+	sel, err := c.Select(c.box(mailbox), nil).Wait()
 	if err != nil {
 		return 0, err
 	}
@@ -574,7 +574,7 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 	copied, err := moveUIDs(c, set, g.target)
 	ac.moves.Add(1)
 	if err != nil && !copied && isNo(err) && ac.acct.CreateFolders {
-		if cerr := c.Create(g.target, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
+		if cerr := c.Create(c.box(g.target), nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
 			return append(left, here...), fmt.Errorf("imap.move: create %s: %w", g.target, cerr)
 		}
 		a.log.Info("imap folder created", "account", ac.acct.Name, "mailbox", g.target)
@@ -625,7 +625,7 @@ func (a *Actions) moveOne(ctx context.Context, ac *account, s *session, act tick
 	_, err = moveUIDs(c, set, dest)
 	ac.moves.Add(1)
 	if err != nil && isNo(err) && ac.acct.CreateFolders {
-		if cerr := c.Create(dest, nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
+		if cerr := c.Create(c.box(dest), nil).Wait(); cerr != nil && !isCode(cerr, goimap.ResponseCodeAlreadyExists) {
 			return fmt.Errorf("imap.move: create %s: %w", dest, cerr)
 		}
 		a.log.Info("imap folder created", "account", ac.acct.Name, "mailbox", dest)
@@ -657,6 +657,7 @@ var errNoSafeMove = errors.New("the server supports neither MOVE nor UIDPLUS, so
 // that the copies were made before a later step failed.
 func moveUIDs(c *conn, set goimap.UIDSet, dest string) (copied bool, err error) {
 	caps := c.Caps()
+	dest = c.box(dest)
 	if caps.Has(goimap.CapMove) {
 		_, err := c.Move(set, dest).Wait()
 		return false, err

@@ -92,7 +92,7 @@ func (w *Watcher) session(ctx context.Context) error {
 	if !c.Caps().Has(goimap.CapIdle) {
 		return ErrNoIdle
 	}
-	if _, err := c.Select(w.mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	if _, err := c.Select(c.box(w.mailbox), &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return fmt.Errorf("imap %s: examine %s: %w", w.acct.Name, w.mailbox, err)
 	}
 	w.signal() // catch up on what arrived while disconnected

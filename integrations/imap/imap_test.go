@@ -852,11 +852,15 @@ func TestSourceInflight(t *testing.T) {
 func seedBatch(t *testing.T, s *testServer, admin *imapclient.Client, st *fakeStore, acct Account, mailbox string, ids ...string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
+	onServer := mailbox // as the admin, who writes the server's separator
+	if boxes, err := admin.List("", "", nil).Collect(); err == nil && len(boxes) > 0 {
+		onServer = serverName(mailbox, boxes[0].Delim)
+	}
 	if mailbox != "INBOX" {
-		require.NoError(t, admin.Create(mailbox, nil).Wait())
+		require.NoError(t, admin.Create(onServer, nil).Wait())
 	}
 	for _, id := range ids {
-		appendMsg(t, admin, mailbox, mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
+		appendMsg(t, admin, onServer, mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
 	}
 	in := &ingester{st: st}
 	acct.Backfill = true
@@ -1362,5 +1366,54 @@ func TestFlagRacingItsMove(t *testing.T) {
 			assert.Contains(t, flags, "$triaged", id)
 		}
 		assert.Zero(t, lost, "keywords lost to their move, of %d", n)
+	})
+}
+
+// TestFoldersWithSlash: folders are written with '/' in the config and
+// reach the server with its own separator ('.' on Dovecot's Maildir
+// layout, which refuses "Triage/Agent"); Check says which configured
+// folders are missing and whether a move will create them.
+func TestFoldersWithSlash(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		boxes, err := admin.List("", "", nil).Collect()
+		require.NoError(t, err)
+		require.Len(t, boxes, 1)
+		sep := string(boxes[0].Delim)
+		st := newFakeStore()
+		acct := s.account()
+		acct.Folders = map[string]string{"agent-auth": "Triage/Agent", "limits-billing": "Triage/Billing"}
+		acct.Mailboxes = []string{"Support/In"}
+		tickets := seedBatch(t, s, admin, st, acct, "Support/In", "s0@x", "s1@x")
+
+		got := Check(ctx, acct)
+		require.Len(t, got, 2, "%q", got)
+		assert.Contains(t, got[0], "folder Triage/Agent")
+		assert.Contains(t, got[0], "does not exist: moves there will fail")
+		acct.CreateFolders = true
+		got = Check(ctx, acct)
+		require.Len(t, got, 2, "%q", got)
+		assert.Contains(t, got[1], "folder Triage/Billing")
+		assert.Contains(t, got[1], "will be created by the first move there")
+
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		moves := []ticket.Action{
+			{TicketID: tickets["s0@x"], Kind: ticket.KindIMAPMove, Target: "agent-auth"},
+			{TicketID: tickets["s1@x"], Kind: ticket.KindIMAPMove, Target: "limits-billing"},
+		}
+		st.mu.Lock()
+		st.tickets[tickets["s0@x"]].Actions = moves[:1]
+		st.mu.Unlock()
+		errs := acts.MoveSink().(outbox.BatchSink).SendBatch(ctx, moves)
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+		require.NoError(t, acts.FlagSink().Send(ctx, ticket.Action{TicketID: tickets["s0@x"], Kind: ticket.KindIMAPFlag, Target: "$late"}),
+			"a keyword after the move finds the mail in the translated folder")
+		assert.Contains(t, messages(t, admin, "Triage"+sep+"Agent"), "s0@x")
+		assert.Contains(t, messages(t, admin, "Triage"+sep+"Billing"), "s1@x")
+		assert.Empty(t, messages(t, admin, "Support"+sep+"In"))
+		assert.Empty(t, Check(ctx, acct), "every folder exists now")
 	})
 }
