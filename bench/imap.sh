@@ -143,7 +143,7 @@ routes:
       match: {has_code: true}
       actions:
         - kind: imap.flag
-          target: "{{range .Codes}}{{if not .QuotedOnly}}\$ngrok-{{.Code}} {{end}}{{end}}\$triage-{{.Primary}}"
+          target: "\$ngrok-{code} \$triage-{{.Primary}}"
         - kind: imap.move
           target: "Triage/{{.Primary}}"
 EOF
