@@ -36,6 +36,7 @@ type Store interface {
 	CompleteBatch(ctx context.Context, ids []int64, worker string) []error
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
+	Suppress(ctx context.Context, id int64, worker, reason string) error
 	Release(ctx context.Context, id int64, worker string) error
 	CountActions(ctx context.Context) (map[ticket.ActionState]int, error)
 }
@@ -90,6 +91,30 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p)
+}
+
+// suppressed marks an action its sink held back on purpose.
+type suppressed struct{ err error }
+
+func (s suppressed) Error() string { return s.err.Error() }
+func (s suppressed) Unwrap() error { return s.err }
+
+// Suppressed marks err as the reason a sink held an action back on
+// purpose (a reply to a robot, or to a sender answered already): nothing
+// failed and nothing is to be retried. The action ends as suppressed,
+// logged at INFO and counted apart from failures. err's text is stored
+// as the reason.
+func Suppressed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return suppressed{err}
+}
+
+// IsSuppressed reports whether err was marked Suppressed.
+func IsSuppressed(err error) bool {
+	var s suppressed
+	return errors.As(err, &s)
 }
 
 type retryAfter struct {
@@ -554,6 +579,11 @@ func (o *Outbox) outcome(ctx context.Context, h *hold, a ticket.Action, err erro
 		if e == nil {
 			o.metrics.Action(a.Kind, "released")
 			log.Info("action cut off; due again at once", "why", why)
+		}
+	case IsSuppressed(err):
+		if e = o.st.Suppress(rctx, a.ID, h.worker, shortError(err)); e == nil {
+			o.metrics.Action(a.Kind, "suppressed")
+			log.Info("action held back on purpose (suppressed)", "reason", shortError(err))
 		}
 	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
 		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {

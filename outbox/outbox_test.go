@@ -133,6 +133,19 @@ func (m *memStore) Fail(ctx context.Context, id int64, worker, msg string) error
 	return err
 }
 
+func (m *memStore) Suppress(ctx context.Context, id int64, worker, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a := m.actions[id]; a != nil && a.State == ticket.StateSuppressed {
+		return nil
+	}
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State, a.LastError = ticket.StateSuppressed, reason
+	}
+	return err
+}
+
 func (m *memStore) Release(ctx context.Context, id int64, worker string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -216,6 +229,8 @@ func outcomeCases() []outcomeCase {
 		{"peer's Retry-After wins", RetryAfter(temp, 42*time.Second), 0, ticket.StatePending, 42 * time.Second, "connection reset", false},
 		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request", false},
 		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset", false},
+		{"held back on purpose: suppressed, not failed", Suppressed(errors.New("suppressed: the sender is a robot")), 0, ticket.StateSuppressed, 0, "suppressed: the sender is a robot", false},
+		{"suppressed even on the last attempt", Permanent(Suppressed(errors.New("suppressed: answered already"))), 7, ticket.StateSuppressed, 0, "suppressed: answered already", false},
 	}
 }
 
@@ -529,6 +544,10 @@ func TestErrorHelpers(t *testing.T) {
 	assert.ErrorIs(t, Permanent(base), base)
 	assert.ErrorIs(t, RetryAfter(base, time.Second), base)
 	assert.False(t, IsPermanent(base))
+	assert.Nil(t, Suppressed(nil))
+	assert.ErrorIs(t, Suppressed(base), base)
+	assert.True(t, IsSuppressed(Permanent(Suppressed(base))))
+	assert.False(t, IsSuppressed(base))
 	long := errors.New(string(make([]byte, 2000)))
 	assert.LessOrEqual(t, len(shortError(long)), 504)
 }

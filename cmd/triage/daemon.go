@@ -396,7 +396,8 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 	// (say, left in new/ for its maildir.move) is a duplicate, not new.
 	n := rep.total
 	fmt.Fprintf(w, "\ntook in %d new ticket(s)\n", n)
-	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
+	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d suppressed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning],
+		counts[ticket.StateFailed], counts[ticket.StateSuppressed], counts[ticket.StateShadow])
 	if waiting := counts[ticket.StatePending] + counts[ticket.StateRunning]; waiting > 0 {
 		fmt.Fprintf(w, "%d action(s) wait for a later retry (their last attempt failed, see the dashboard); `triage run` sends them when due\n", waiting)
 	}
@@ -430,7 +431,7 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 
 // failingSince counts the actions attempted since start whose last
 // attempt failed: parked as failed, or pending with an error to retry.
-// Replies held back on purpose are not failures.
+// Replies held back on purpose are suppressed, not failed.
 func failingSince(ctx context.Context, st store.Store, start time.Time) (int, error) {
 	n := 0
 	for _, state := range []ticket.ActionState{ticket.StateFailed, ticket.StatePending} {
@@ -439,7 +440,7 @@ func failingSince(ctx context.Context, st store.Store, start time.Time) (int, er
 			return 0, fmt.Errorf("count failing actions: %w", err)
 		}
 		for _, a := range acts {
-			if a.LastError != "" && !a.Updated.Before(start) && !strings.HasPrefix(a.LastError, "suppressed: ") {
+			if a.LastError != "" && !a.Updated.Before(start) {
 				n++
 			}
 		}

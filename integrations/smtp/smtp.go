@@ -6,9 +6,10 @@
 // bulk/junk/list, List-Id or List-Unsubscribe, X-Autoreply, delivery
 // reports (multipart/report, DSNs), an empty, MAILER-DAEMON or noreply
 // sender or return path, or the bot's own addresses; and at most one reply
-// per sender per ReplyWindow. A refused reply is returned as a permanent
-// error whose text starts with "suppressed:" and names the reason, so the
-// action is parked as failed where an operator can review it, and logged.
+// per sender per ReplyWindow. A reply held back is not a failure: it is
+// returned as an outbox.Suppressed error whose text starts with
+// "suppressed:" and names the reason, so the action ends as suppressed
+// (counted apart, never retried) and is logged at INFO.
 //
 // Each message carries a Message-ID derived from the action's idempotency
 // key, so a repeat after a crash is recognisable as the same message.
@@ -180,10 +181,11 @@ func redactCtx(ctx context.Context, s string) (string, error) {
 	return b.String(), nil
 }
 
-// suppress parks the action with the reason and logs it.
+// suppress holds the reply back on purpose, with the reason.
 func (s *Sink) suppress(a ticket.Action, to, reason string) error {
-	s.log.Warn("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "to", to, "reason", reason)
-	return outbox.Permanent(fmt.Errorf("suppressed: %s", reason))
+	s.log.Info("email reply suppressed", "ticket_id", a.TicketID, "action_id", a.ID, "to", to, "reason", reason)
+	// Permanent too, for a caller that knows only Permanent: never retried.
+	return outbox.Permanent(outbox.Suppressed(fmt.Errorf("suppressed: %s", reason)))
 }
 
 func (s *Sink) reply(ctx context.Context, a ticket.Action) error {
