@@ -410,7 +410,7 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 		}
 		fmt.Fprintf(w, "by category: %s\n", strings.Join(parts, ", "))
 	}
-	if n == 0 {
+	if n == 0 && serr == nil {
 		var dirs []string
 		for _, sp := range specs {
 			dirs = append(dirs, sp.Source.Name())

@@ -365,6 +365,22 @@ func TestEmailRunOnceFailingMoves(t *testing.T) {
 	assert.Contains(t, errs[0].Error(), "folder Triage/NoCode does not exist: moves there will fail")
 }
 
+// TestEmailRunOnceWrongPassword: a refused login is named once, with the
+// user, and --once exits 1 without claiming there was no new mail.
+func TestEmailRunOnceWrongPassword(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	_, smtpAddr := startCatcher(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr)), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "wrong")
+	out, errOut, code := triage(t, "", "run", "--once", "--config", cfgPath)
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.NotContains(t, out, "no new mail")
+	assert.Equal(t, 1, strings.Count(errOut, `"msg":"source pass failed","source":"imap:support/INBOX","err":"imap support: authentication failed for bot (`), "logged once: %s", errOut)
+	assert.Contains(t, errOut, "\ntriage: imap support: authentication failed for bot (", "and the reason to exit 1")
+}
+
 func isRobot(h map[string]string) bool {
 	for k, v := range h {
 		switch strings.ToLower(k) {

@@ -289,7 +289,7 @@ func login(ctx context.Context, c *imapclient.Client, a *Account) error {
 	if err != nil {
 		var ie *goimap.Error
 		if errors.As(err, &ie) {
-			return fmt.Errorf("imap %s: login as %s: %w: %v", a.Name, a.Username, ErrAuth, err)
+			return fmt.Errorf("imap %s: %w for %s (%v)", a.Name, ErrAuth, a.Username, err)
 		}
 		return fmt.Errorf("imap %s: login as %s: %w", a.Name, a.Username, err)
 	}

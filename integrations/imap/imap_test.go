@@ -1,10 +1,12 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"os"
@@ -1416,4 +1418,33 @@ func TestFoldersWithSlash(t *testing.T) {
 		assert.Empty(t, messages(t, admin, "Support"+sep+"In"))
 		assert.Empty(t, Check(ctx, acct), "every folder exists now")
 	})
+}
+
+// TestWrongPassword: a refused login says "authentication failed for
+// <user>" once per pass, marks the source blocked (not ready) through the
+// runner, and the IDLE watcher waits quietly instead of reporting a lost
+// connection on every retry.
+func TestWrongPassword(t *testing.T) {
+	s := newMemServer(t)
+	acct := s.account()
+	acct.Password = "wrong"
+	st := newFakeStore()
+	src := NewSource(acct, "INBOX", st, nil)
+	defer src.Close()
+	runner := &pipeline.Runner{Log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	_, err := runner.Once(ctx, []pipeline.SourceSpec{{Source: src, Interval: time.Second}})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrAuth)
+	assert.ErrorContains(t, err, "imap support: authentication failed for bot")
+	h := runner.Health()
+	require.Len(t, h, 1)
+	assert.Equal(t, "authentication failed for bot", h[0].Blocked, "not ready, and why")
+
+	var logs bytes.Buffer
+	w := NewWatcher(acct, "INBOX", slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	require.NoError(t, w.Run(wctx))
+	assert.NotContains(t, logs.String(), "IDLE connection lost", "a refused login is not a lost connection")
 }

@@ -168,6 +168,11 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 		c, err := dial(ctx, s.acct, nil)
 		if err != nil {
 			s.back.fail()
+			if errors.Is(err, ErrAuth) {
+				// Not ready until the credentials are fixed; each pass
+				// (one per backoff step) says so once.
+				err = pipeline.Blocked(err, fmt.Sprintf("authentication failed for %s", s.acct.Username))
+			}
 			return 0, err
 		}
 		s.c = c
