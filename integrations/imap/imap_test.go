@@ -1448,3 +1448,48 @@ func TestWrongPassword(t *testing.T) {
 	require.NoError(t, w.Run(wctx))
 	assert.NotContains(t, logs.String(), "IDLE connection lost", "a refused login is not a lost connection")
 }
+
+// TestMovesOfWorkersCombine: move batches sent while another is being
+// carried out are carried out together, one UID MOVE per folder for all.
+func TestMovesOfWorkersCombine(t *testing.T) {
+	s := newMemServer(t)
+	ctx := context.Background()
+	admin := s.admin(t)
+	require.NoError(t, admin.Create("DoneA", nil).Wait())
+	require.NoError(t, admin.Create("DoneB", nil).Wait())
+	st := newFakeStore()
+	acct := s.account()
+	ids := []string{"c0@x", "c1@x", "c2@x", "c3@x", "c4@x", "c5@x"}
+	tickets := seedBatch(t, s, admin, st, acct, "INBOX", ids...)
+	acts := NewActions([]Account{acct}, st, nil)
+	defer acts.Close()
+	sink := acts.MoveSink().(outbox.BatchSink)
+
+	acts.moves.run.Lock() // a batch in progress
+	results := make([][]error, 3)
+	var wg sync.WaitGroup
+	for w := range 3 {
+		batch := []ticket.Action{
+			{TicketID: tickets[ids[2*w]], Kind: ticket.KindIMAPMove, Target: "DoneA"},
+			{TicketID: tickets[ids[2*w+1]], Kind: ticket.KindIMAPMove, Target: "DoneB"},
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); results[w] = sink.SendBatch(ctx, batch) }()
+	}
+	require.Eventually(t, func() bool {
+		acts.moves.mu.Lock()
+		defer acts.moves.mu.Unlock()
+		return len(acts.moves.queue) == 3
+	}, 5*time.Second, time.Millisecond)
+	acts.moves.run.Unlock()
+	wg.Wait()
+	for w, errs := range results {
+		require.Len(t, errs, 2, "worker %d", w)
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+	}
+	assert.Equal(t, []string{"STORE 3", "MOVE 3", "STORE 3", "MOVE 3"}, s.spy.take(), "one STORE and one MOVE per folder for the three batches")
+	assert.Len(t, messages(t, admin, "DoneA"), 3)
+	assert.Len(t, messages(t, admin, "DoneB"), 3)
+	assert.Empty(t, messages(t, admin, "INBOX"))
+}
