@@ -497,6 +497,13 @@ smtp:
 		assert.Contains(t, red, "[REDACTED]")
 		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].Password, "redaction works on a copy")
 	})
+	t.Run("oauth2 defaults and redaction", func(t *testing.T) {
+		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: microsoft, tenant: contoso.example, client_id: c, client_secret: ${PW}}}\n"), getenv)
+		require.NoError(t, err)
+		assert.Equal(t, "xoauth2", cfg.IMAP[0].Auth)
+		assert.NotContains(t, cfg.Redacted(), "hunter2")
+		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].OAuth2.ClientSecret)
+	})
 	t.Run("password file", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
 		require.NoError(t, os.WriteFile(pw, []byte("from-file\n"), 0o600))
@@ -512,7 +519,7 @@ smtp:
 		{"plain only on loopback", "imap:\n  - {name: s, host: 'imap.example.com:143', tls: plain, allow_plain: true, username: u, password: p}\n", "only allowed for a loopback host"},
 		{"bad tls", "imap:\n  - {name: s, host: 'h:993', tls: ssl, username: u, password: p}\n", `tls "ssl" is not implicit, starttls or plain`},
 		{"no credentials", "imap:\n  - {name: s, host: 'h:993', username: u}\n", "no credentials"},
-		{"oauth needs a token", "imap:\n  - {name: s, host: 'h:993', username: u, auth: xoauth2}\n", "needs exactly one of token_command or token_file"},
+		{"oauth needs a token", "imap:\n  - {name: s, host: 'h:993', username: u, auth: xoauth2}\n", "needs exactly one of oauth2, token_command or token_file"},
 		{"both password and token", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, token_file: /x}\n", "both a password and an OAuth token"},
 		{"reidle over 29m", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, reidle: 30m}\n", "reidle 30m0s must be between 1m and 29m"},
 		{"bad keyword", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, keywords: {triaged: 'has space'}}\n", "not a valid IMAP keyword"},
@@ -523,6 +530,11 @@ smtp:
 		{"smtp bad from", "smtp: {host: 'h:587', from: 'not an address'}\n", "is not an address"},
 		{"smtp plain remote", "smtp: {host: 'h:25', tls: plain, allow_plain: true, from: a@b.example}\n", "only allowed for a loopback host"},
 		{"unknown key", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, pasword: x}\n", "pasword"},
+		{"oauth2 provider", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: yahoo, client_id: c}}\n", `oauth2: provider "yahoo" is not google, microsoft or generic`},
+		{"oauth2 generic needs a token URL", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: generic, client_id: c}}\n", "the generic provider needs token_url"},
+		{"oauth2 needs a client", "smtp: {host: 'h:587', username: u, from: a@b.example, oauth2: {provider: google}}\n", "client_id is empty"},
+		{"oauth2 tenant is microsoft's", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: google, client_id: c, tenant: x}}\n", "tenant is for provider microsoft only"},
+		{"oauth2 and a token file", "imap:\n  - {name: s, host: 'h:993', username: u, token_file: /x, oauth2: {provider: google, client_id: c}}\n", "needs exactly one of oauth2, token_command or token_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
