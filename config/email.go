@@ -38,6 +38,50 @@ type MailServer struct {
 	TokenCommand []string `yaml:"token_command"`
 	// TokenFile holds an OAuth access token, re-read before each login.
 	TokenFile string `yaml:"token_file"`
+	// OAuth2 is built-in OAuth2 instead of token_command or token_file:
+	// sign in once with `triage auth login <account>`; the refresh token
+	// is kept in the store and access tokens are refreshed before they
+	// expire.
+	OAuth2 *OAuth2 `yaml:"oauth2"`
+}
+
+// OAuth2 is an account's OAuth2 client.
+//
+//	oauth2:
+//	  provider: microsoft        # google, microsoft or generic
+//	  tenant: contoso.example    # microsoft only; default common
+//	  client_id: 00000000-0000-0000-0000-000000000000
+//	  client_secret: ${OAUTH_SECRET}  # or client_secret_file; Google needs one
+//	  token_url: https://…       # generic (or to override a preset)
+//	  device_auth_url: https://… # generic, for auth login
+type OAuth2 struct {
+	Provider         string   `yaml:"provider"`
+	Tenant           string   `yaml:"tenant"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     string   `yaml:"client_secret"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	TokenURL         string   `yaml:"token_url"`
+	DeviceAuthURL    string   `yaml:"device_auth_url"`
+	Scopes           []string `yaml:"scopes"`
+}
+
+// check reports what is wrong with an oauth2 block.
+func (o *OAuth2) check(bad func(string, ...any), where string) {
+	switch o.Provider {
+	case "google", "microsoft":
+	case "generic":
+		if o.TokenURL == "" {
+			bad("%s: oauth2: the generic provider needs token_url (and device_auth_url to sign in)", where)
+		}
+	default:
+		bad("%s: oauth2: provider %q is not google, microsoft or generic", where, o.Provider)
+	}
+	if o.ClientID == "" {
+		bad("%s: oauth2: client_id is empty (the app registered with the provider)", where)
+	}
+	if o.Tenant != "" && o.Provider != "microsoft" {
+		bad("%s: oauth2: tenant is for provider microsoft only", where)
+	}
 }
 
 // IMAPAccount is one IMAP account with its mailboxes.
@@ -47,7 +91,7 @@ type MailServer struct {
 //	    host: imap.example.com:993
 //	    tls: implicit              # implicit (993), starttls (143) or plain (loopback only)
 //	    username: support@example.com
-//	    password: ${IMAP_PASSWORD} # or password_file, or token_command / token_file (XOAUTH2)
+//	    password: ${IMAP_PASSWORD} # or password_file, or oauth2 (see OAuth2), token_command / token_file (XOAUTH2)
 //	    mailboxes: [INBOX]
 //	    folders: {agent-auth: Support/Agent}
 //	    create_folders: true
@@ -57,7 +101,9 @@ type IMAPAccount struct {
 	// MailServer is where and how to log in (host, tls, username,
 	// password or OAuth token); TLS defaults to "implicit" (port 993).
 	MailServer `yaml:",inline"`
-	// Mailboxes are read; default [INBOX].
+	// Mailboxes are read; default [INBOX]. Write levels with '/'
+	// ("Support/Inbound") whatever the server's separator: the bot asks
+	// the server (LIST) and translates.
 	Mailboxes []string `yaml:"mailboxes"`
 	// Idle turns IMAP IDLE push on when the server offers it. Default true.
 	Idle *bool `yaml:"idle"`
@@ -99,7 +145,9 @@ type IMAPAccount struct {
 	// Keywords names the keywords the bot sets.
 	Keywords IMAPKeywords `yaml:"keywords"`
 	// Folders maps a category (the imap.move target) to a mailbox name;
-	// a target not listed is used as the mailbox name itself.
+	// a target not listed is used as the mailbox name itself. Levels are
+	// written with '/' ("Triage/Agent") and sent with the server's own
+	// separator ("Triage.Agent" on Dovecot's default Maildir layout).
 	Folders map[string]string `yaml:"folders"`
 	// CreateFolders creates a missing destination mailbox on imap.move;
 	// otherwise the action fails with a clear error.
@@ -214,7 +262,7 @@ func (c *Config) validateEmail(bad func(format string, args ...any)) {
 		if a.Username == "" {
 			bad("%s: username is required", where)
 		}
-		checkAuth(bad, where, a.Auth, a.Password, a.TokenCommand, a.TokenFile, true)
+		checkAuth(bad, where, &a.MailServer, true)
 		seen := map[string]bool{}
 		for _, m := range a.Mailboxes {
 			if strings.TrimSpace(m) == "" {
@@ -269,7 +317,7 @@ func (c *Config) validateEmail(bad func(format string, args ...any)) {
 			bad("%s: tls %q is not implicit, starttls or plain", where, s.TLS)
 		}
 		if s.Username != "" {
-			checkAuth(bad, where, s.Auth, s.Password, s.TokenCommand, s.TokenFile, false)
+			checkAuth(bad, where, &s.MailServer, false)
 		}
 		if _, err := mail.ParseAddress(s.From); err != nil {
 			bad("%s: from %q is not an address like \"Support <support@example.com>\" (%v)", where, s.From, err)
@@ -302,13 +350,18 @@ func (c *Config) validateEmail(bad func(format string, args ...any)) {
 }
 
 // checkAuth validates one set of credentials.
-func checkAuth(bad func(string, ...any), where, auth, password string, cmd []string, file string, required bool) {
+func checkAuth(bad func(string, ...any), where string, m *MailServer, required bool) {
+	auth, password := m.Auth, m.Password
 	tokens := 0
-	if len(cmd) > 0 {
+	if len(m.TokenCommand) > 0 {
 		tokens++
 	}
-	if file != "" {
+	if m.TokenFile != "" {
 		tokens++
+	}
+	if m.OAuth2 != nil {
+		tokens++
+		m.OAuth2.check(bad, where)
 	}
 	switch auth {
 	case "password":
@@ -317,11 +370,11 @@ func checkAuth(bad func(string, ...any), where, auth, password string, cmd []str
 		}
 	case "xoauth2", "oauthbearer":
 		if tokens != 1 {
-			bad("%s: auth: %s needs exactly one of token_command or token_file", where, auth)
+			bad("%s: auth: %s needs exactly one of oauth2, token_command or token_file", where, auth)
 		}
 	case "":
 		if required {
-			bad("%s: no credentials: set password (${ENV} or password_file), or token_command / token_file for OAuth", where)
+			bad("%s: no credentials: set password (${ENV} or password_file), or oauth2 / token_command / token_file for OAuth", where)
 		}
 	default:
 		bad("%s: auth %q is not password, xoauth2 or oauthbearer", where, auth)
@@ -334,13 +387,23 @@ func checkAuth(bad func(string, ...any), where, auth, password string, cmd []str
 // redactEmail replaces this section's secrets in a copy being printed.
 func (c *Config) redactEmail(hide func(string) string) {
 	accts := append([]IMAPAccount(nil), c.IMAP...)
+	hideOAuth := func(o *OAuth2) *OAuth2 {
+		if o == nil {
+			return nil
+		}
+		cp := *o
+		cp.ClientSecret = hide(cp.ClientSecret)
+		return &cp
+	}
 	for i := range accts {
 		accts[i].Password = hide(accts[i].Password)
+		accts[i].OAuth2 = hideOAuth(accts[i].OAuth2)
 	}
 	c.IMAP = accts
 	if c.SMTP != nil {
 		s := *c.SMTP
 		s.Password = hide(s.Password)
+		s.OAuth2 = hideOAuth(s.OAuth2)
 		c.SMTP = &s
 	}
 }
@@ -350,14 +413,20 @@ func (c *Config) readEmailSecrets(read func(field, path string, dst *string)) {
 	for i := range c.IMAP {
 		a := &c.IMAP[i]
 		read("imap["+a.Name+"].password_file", a.PasswordFile, &a.Password)
+		if o := a.OAuth2; o != nil {
+			read("imap["+a.Name+"].oauth2.client_secret_file", o.ClientSecretFile, &o.ClientSecret)
+		}
 		a.defaultAuth()
 	}
 	if s := c.SMTP; s != nil {
 		read("smtp.password_file", s.PasswordFile, &s.Password)
+		if o := s.OAuth2; o != nil {
+			read("smtp.oauth2.client_secret_file", o.ClientSecretFile, &o.ClientSecret)
+		}
 		if s.Auth == "" && s.Username != "" {
 			if s.Password != "" {
 				s.Auth = "password"
-			} else if len(s.TokenCommand) > 0 || s.TokenFile != "" {
+			} else if len(s.TokenCommand) > 0 || s.TokenFile != "" || s.OAuth2 != nil {
 				s.Auth = "xoauth2"
 			}
 		}
@@ -370,7 +439,7 @@ func (a *IMAPAccount) defaultAuth() {
 	}
 	if a.Password != "" {
 		a.Auth = "password"
-	} else if len(a.TokenCommand) > 0 || a.TokenFile != "" {
+	} else if len(a.TokenCommand) > 0 || a.TokenFile != "" || a.OAuth2 != nil {
 		a.Auth = "xoauth2"
 	}
 }

@@ -110,7 +110,7 @@ func (m *Metrics) ActionStates(counts map[string]int) {
 	if m == nil {
 		return
 	}
-	for _, s := range []string{"pending", "running", "done", "failed", "shadow"} {
+	for _, s := range []string{"pending", "running", "done", "failed", "suppressed", "shadow"} {
 		m.actionState.WithLabelValues(s).Set(float64(counts[s]))
 	}
 }

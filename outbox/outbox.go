@@ -36,6 +36,7 @@ type Store interface {
 	CompleteBatch(ctx context.Context, ids []int64, worker string) []error
 	Retry(ctx context.Context, id int64, worker, errMsg string, next time.Time) error
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
+	Suppress(ctx context.Context, id int64, worker, reason string) error
 	Release(ctx context.Context, id int64, worker string) error
 	CountActions(ctx context.Context) (map[ticket.ActionState]int, error)
 }
@@ -94,9 +95,10 @@ func (s suppressed) Unwrap() error { return permanent(s) }
 
 // Suppressed marks err as a sink's deliberate refusal to act (a reply
 // held back by policy: a robot, an unauthenticated sender, a spent
-// budget), worded as the reason. The action is parked as failed, as with
-// Permanent, but logged at INFO as suppressed rather than as an error,
-// and counted with the result "suppressed".
+// budget), worded as the reason: nothing failed and nothing is to be
+// retried. The action ends as suppressed (its own state, never offered
+// for Retry), logged at INFO and counted apart from failures. A
+// Suppressed error is also Permanent, for callers that know only that.
 func Suppressed(err error) error {
 	if err == nil {
 		return nil
@@ -580,9 +582,9 @@ func (o *Outbox) outcome(ctx context.Context, h *hold, a ticket.Action, err erro
 			log.Info("action cut off; due again at once", "why", why)
 		}
 	case IsSuppressed(err):
-		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {
+		if e = o.st.Suppress(rctx, a.ID, h.worker, shortError(err)); e == nil {
 			o.metrics.Action(a.Kind, "suppressed")
-			log.Info("action suppressed and parked", "reason", shortError(err))
+			log.Info("action held back on purpose (suppressed)", "reason", shortError(err))
 		}
 	case IsPermanent(err) || a.Attempts >= o.cfg.MaxAttempts:
 		if e = o.st.Fail(rctx, a.ID, h.worker, shortError(err)); e == nil {

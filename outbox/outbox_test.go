@@ -135,6 +135,19 @@ func (m *memStore) Fail(ctx context.Context, id int64, worker, msg string) error
 	return err
 }
 
+func (m *memStore) Suppress(ctx context.Context, id int64, worker, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a := m.actions[id]; a != nil && a.State == ticket.StateSuppressed {
+		return nil
+	}
+	a, err := m.held(id, worker)
+	if err == nil {
+		a.State, a.LastError = ticket.StateSuppressed, reason
+	}
+	return err
+}
+
 func (m *memStore) Release(ctx context.Context, id int64, worker string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -218,6 +231,8 @@ func outcomeCases() []outcomeCase {
 		{"peer's Retry-After wins", RetryAfter(temp, 42*time.Second), 0, ticket.StatePending, 42 * time.Second, "connection reset", false},
 		{"permanent errors park at once", Permanent(errors.New("400 Bad Request")), 0, ticket.StateFailed, 0, "400 Bad Request", false},
 		{"last attempt parks", temp, 7, ticket.StateFailed, 0, "connection reset", false},
+		{"held back on purpose: suppressed, not failed", Suppressed(errors.New("suppressed: the sender is a robot")), 0, ticket.StateSuppressed, 0, "suppressed: the sender is a robot", false},
+		{"suppressed even on the last attempt", Permanent(Suppressed(errors.New("suppressed: answered already"))), 7, ticket.StateSuppressed, 0, "suppressed: answered already", false},
 	}
 }
 
@@ -525,9 +540,9 @@ func TestRunWakesOnNotify(t *testing.T) {
 	}
 }
 
-// TestSuppressedIsParkedQuietly: a sink's deliberate refusal is parked
-// with its reason like a permanent failure, logged at INFO, not ERROR,
-// and counted as suppressed.
+// TestSuppressedIsParkedQuietly: a sink's deliberate refusal ends as
+// suppressed with its reason, logged at INFO, not ERROR, and counted as
+// suppressed.
 func TestSuppressedIsParkedQuietly(t *testing.T) {
 	st := newMemStore(ticket.Action{Kind: "test", Key: "k", NextAttempt: time.Now()})
 	var logs bytes.Buffer
@@ -540,9 +555,9 @@ func TestSuppressedIsParkedQuietly(t *testing.T) {
 	_, err := o.Drain(context.Background())
 	require.NoError(t, err)
 	a := st.get(1)
-	assert.Equal(t, ticket.StateFailed, a.State)
+	assert.Equal(t, ticket.StateSuppressed, a.State)
 	assert.Equal(t, "suppressed: the sender is not authenticated", a.LastError)
-	assert.Contains(t, logs.String(), `level=INFO msg="action suppressed and parked"`)
+	assert.Contains(t, logs.String(), `level=INFO msg="action held back on purpose (suppressed)"`)
 	assert.NotContains(t, logs.String(), "level=ERROR")
 	assert.Equal(t, 1.0, actionCount(t, m, "test", "suppressed"))
 	assert.Zero(t, actionCount(t, m, "test", "failed"))
@@ -581,6 +596,10 @@ func TestErrorHelpers(t *testing.T) {
 	assert.ErrorIs(t, Permanent(base), base)
 	assert.ErrorIs(t, RetryAfter(base, time.Second), base)
 	assert.False(t, IsPermanent(base))
+	assert.Nil(t, Suppressed(nil))
+	assert.ErrorIs(t, Suppressed(base), base)
+	assert.True(t, IsSuppressed(Permanent(Suppressed(base))))
+	assert.False(t, IsSuppressed(base))
 	long := errors.New(string(make([]byte, 2000)))
 	assert.LessOrEqual(t, len(shortError(long)), 504)
 }

@@ -50,6 +50,40 @@ type Health struct {
 	LastError   string    `json:"last_error,omitempty"`
 	Standby     bool      `json:"standby,omitempty"`
 	Stale       bool      `json:"stale"`
+	// Blocked is the reason the last pass failed when it will not heal
+	// by itself (see Blocked): the source is not ready at once, however
+	// recent its last success.
+	Blocked string `json:"blocked,omitempty"`
+}
+
+// blocked is a source error that waits for a person.
+type blocked struct {
+	err    error
+	reason string
+}
+
+func (b blocked) Error() string { return b.err.Error() }
+func (b blocked) Unwrap() error { return b.err }
+
+// Blocked marks a source's error as one that will not heal by itself
+// (the server refused the credentials): the runner reports the source
+// not ready with reason, a short sentence for the operator ("authentication
+// failed for support@example.com"), until a pass succeeds. The source
+// still backs off and tries again: the fix may come without a restart.
+func Blocked(err error, reason string) error {
+	if err == nil {
+		return nil
+	}
+	return blocked{err: err, reason: reason}
+}
+
+// blockedReason returns the reason of an error marked Blocked, else "".
+func blockedReason(err error) string {
+	var b blocked
+	if errors.As(err, &b) {
+		return b.reason
+	}
+	return ""
 }
 
 // Runner drives sources into a Pipeline.
@@ -73,6 +107,7 @@ type sourceState struct {
 	started time.Time
 	last    time.Time
 	lastErr string
+	blocked string
 	standby bool
 }
 
@@ -139,9 +174,9 @@ func (r *Runner) record(name string, err error, standby bool) {
 	r.mu.Lock()
 	st := r.health[name]
 	if err == nil {
-		st.last, st.lastErr = now, ""
+		st.last, st.lastErr, st.blocked = now, "", ""
 	} else {
-		st.lastErr = err.Error()
+		st.lastErr, st.blocked = err.Error(), blockedReason(err)
 	}
 	st.standby = standby
 	r.mu.Unlock()
@@ -220,7 +255,7 @@ func (r *Runner) Health() []Health {
 			ref = st.started
 		}
 		out = append(out, Health{
-			Name: name, LastSuccess: st.last, LastError: st.lastErr, Standby: st.standby,
+			Name: name, LastSuccess: st.last, LastError: st.lastErr, Standby: st.standby, Blocked: st.blocked,
 			Stale: st.spec.StaleAfter > 0 && now.Sub(ref) > st.spec.StaleAfter,
 		})
 	}

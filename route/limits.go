@@ -286,7 +286,8 @@ func keywordProblem(w string) string {
 		}
 		return fmt.Sprintf(`%s is not a system flag the bot sets (write a keyword such as $Triage, or one of %s)`, w, strings.Join(systemFlags, ", "))
 	}
-	for _, r := range w {
+	// The per-code form ($ngrok-{code}) becomes one keyword per code.
+	for _, r := range strings.ReplaceAll(w, PerCode, "0") {
 		if r <= ' ' || r >= 0x7f || strings.ContainsRune(keywordSpecials, r) {
 			return fmt.Sprintf(`%q is not a valid IMAP keyword (letters, digits and $ - _ . only; no spaces, brackets, quotes or \)`, w)
 		}

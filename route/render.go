@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -205,6 +206,11 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 	if target == "" && targetRequired(a.kind) {
 		return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered empty for ticket %s", a.targetText, v.t.ID))
 	}
+	if a.kind == ticket.KindIMAPFlag && strings.Contains(target, PerCode) {
+		if target = expandPerCode(target, data.Written); target == "" {
+			return ticket.Action{}, errNothingToPlan
+		}
+	}
 	if folderKind(a.kind) && a.target != nil {
 		if p := folderProblem(target, a.targetText); p != "" {
 			return ticket.Action{}, renderError(ruleName, index, a.kind, "target", fmt.Errorf("%q rendered for ticket %s: %s; the action is left out", a.targetText, v.t.ID, p))
@@ -251,6 +257,41 @@ func (a *action) plan(v *view, ruleName string, index int, state ticket.ActionSt
 		Key:      Key(v.t.ID, ruleName, a.kind, target, index),
 		State:    state,
 	}, nil
+}
+
+// PerCode is the placeholder of imap.flag's per-code form: a word of the
+// target that holds it becomes one keyword per code written in the new
+// text (.Written: not inferred, not only quoted), so "$ngrok-{code}
+// $triaged-by-bot" sets "$ngrok-108 $ngrok-3200 $triaged-by-bot". Words
+// without it are kept as they are; a target left with no word (no code
+// written, nothing else) plans no action.
+const PerCode = "{code}"
+
+// errNothingToPlan is plan's answer for an action with nothing to do for
+// this ticket; Decide leaves it out without an error.
+var errNothingToPlan = errors.New("route: nothing to plan")
+
+// expandPerCode writes each word of target holding PerCode once per code
+// of written, in order, without repeats.
+func expandPerCode(target string, written []CodeView) string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(w string) {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	for _, w := range strings.Fields(target) {
+		if !strings.Contains(w, PerCode) {
+			add(w)
+			continue
+		}
+		for _, c := range written {
+			add(strings.ReplaceAll(w, PerCode, strconv.Itoa(c.Code)))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // codeGroups are a ticket's codes split as TemplateData shows them.

@@ -147,6 +147,9 @@ func (r *Rules) Decide(in Input) (Decision, error) {
 		planRule = func(name string, state ticket.ActionState, acts []*action) {
 			for i, a := range acts {
 				act, err := a.plan(v, name, i, state)
+				if errors.Is(err, errNothingToPlan) {
+					continue
+				}
 				if err != nil {
 					errs = append(errs, err)
 					act = a.parked(v, name, i, state, err)

@@ -130,6 +130,11 @@ stop)
       sleep 0.05
     done
   fi
+  # A mail process may still be writing as the master exits: try again.
+  for _ in $(seq 1 20); do
+    rm -rf "$base" 2>/dev/null && break
+    sleep 0.1
+  done
   rm -rf "$base"
   ;;
 *)

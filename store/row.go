@@ -61,7 +61,7 @@ func PrepareRow(rec *Record, now time.Time) (Row, error) {
 		switch a.State {
 		case "":
 			a.State = ticket.StatePending
-		case ticket.StatePending, ticket.StateDone, ticket.StateFailed, ticket.StateShadow:
+		case ticket.StatePending, ticket.StateDone, ticket.StateFailed, ticket.StateSuppressed, ticket.StateShadow:
 		default:
 			return r, fmt.Errorf("action %d: cannot store an action as %q", i, a.State)
 		}

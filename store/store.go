@@ -166,6 +166,12 @@ type Store interface {
 	// neither held by worker nor failed (done, pending, or held by another
 	// worker).
 	Fail(ctx context.Context, id int64, worker, errMsg string) error
+	// Suppress records that the sink held the action back on purpose
+	// (reason says why) and ends it as suppressed: final, like done, and
+	// not a failure, so Requeue refuses it. Idempotent like Fail: an
+	// action suppressed already stays as it is and Suppress returns nil.
+	// ErrLeaseLost if the action is neither held by worker nor suppressed.
+	Suppress(ctx context.Context, id int64, worker, reason string) error
 	// Release gives a claimed action back, pending and due at once, without
 	// counting the attempt: only for an action whose attempt never started
 	// (claimed, then shutdown began). ErrLeaseLost if worker no longer

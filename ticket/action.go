@@ -6,14 +6,17 @@ import "time"
 type ActionState string
 
 // Action states. An action moves pending → running → done, or back to
-// pending for a retry, or to failed after its last attempt. Shadow actions
-// are recorded for review and never run.
+// pending for a retry, or to failed after its last attempt, or to
+// suppressed when its sink held it back on purpose (a reply to a robot,
+// or to a sender answered already): final like done, not a failure, never
+// retried. Shadow actions are recorded for review and never run.
 const (
-	StatePending ActionState = "pending"
-	StateRunning ActionState = "running"
-	StateDone    ActionState = "done"
-	StateFailed  ActionState = "failed"
-	StateShadow  ActionState = "shadow"
+	StatePending    ActionState = "pending"
+	StateRunning    ActionState = "running"
+	StateDone       ActionState = "done"
+	StateFailed     ActionState = "failed"
+	StateSuppressed ActionState = "suppressed"
+	StateShadow     ActionState = "shadow"
 )
 
 // Action kinds carried out by sinks.

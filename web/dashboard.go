@@ -567,6 +567,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	failed = redactActions(failed)
+	suppressed, err := d.store.Actions(ctx, store.ActionQuery{State: ticket.StateSuppressed, Limit: 20})
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	suppressed = redactActions(suppressed)
 	counts, err := d.store.CountActions(ctx)
 	if err != nil {
 		d.fail(w, err)
@@ -576,6 +582,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		"Overview": ov, "Rows": rows(recs), "Search": search, "Category": tq.Category,
 		"Searching": search != "" || tq.Category != "", "Failed": failed, "Counts": counts,
 		"Pending": counts[ticket.StatePending] + counts[ticket.StateRunning], "FailedCount": counts[ticket.StateFailed],
+		"Suppressed": suppressed, "SuppressedCount": counts[ticket.StateSuppressed],
 		"ChartHeight": chartHeight, "ChartWidth": 40 + 60*len(ov.Bars), "Legend": legend(ov),
 	})
 }

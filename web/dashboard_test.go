@@ -430,3 +430,31 @@ func TestDashboardTicketPageMarksInferredAndAgentAPI(t *testing.T) {
 	assert.Contains(t, page, "(inferred: not written, named by the words “limited to 1 simultaneous ngrok agent session”)")
 	assert.Contains(t, page, `<table id="agent-api"><tr><th>number</th><th>meaning</th></tr>`+"\n<tr><td>104</td><td>"+html.EscapeString(catalog.AgentAPI(104).Summary))
 }
+
+// TestDashboardSuppressedApart: a reply held back on purpose is shown in
+// its own table with its reason, counted apart from failures, and never
+// offered for a retry.
+func TestDashboardSuppressedApart(t *testing.T) {
+	s := seedDashboard(t, 40)
+	ctx := context.Background()
+	rec := &store.Record{Ticket: ticket.Ticket{ID: "api:robot", Source: "api", Channel: "api", From: "noreply@example.com", Subject: "auto"},
+		Received: dashNow.Add(-time.Minute), Rules: []string{"reply"},
+		Actions: []ticket.Action{{TicketID: "api:robot", Kind: ticket.KindEmailReply, Rule: "reply", Key: "api:robot/reply"}}}
+	require.NoError(t, s.st.Ingest(ctx, rec))
+	claimed, err := s.st.Claim(ctx, "w", dashNow, time.Minute, 10, 0)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	id := claimed[0].ID
+	require.NoError(t, s.st.Suppress(ctx, id, "w", "suppressed: noreply@example.com is a no-reply address"))
+
+	srv := newDashboardServer(t, s.st, DashboardConfig{})
+	code, page := get(t, srv.Client(), srv.URL+"/")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, page, fmt.Sprintf("%d failed", len(s.failed)), "not counted as failed")
+	assert.Contains(t, page, "1 suppressed")
+	held := tableRE("suppressed").FindString(page)
+	assert.Contains(t, held, fmt.Sprintf(`data-action="%d"`, id))
+	assert.Contains(t, held, "is a no-reply address")
+	assert.NotContains(t, tableRE("failed").FindString(page), fmt.Sprintf(`data-action="%d"`, id))
+	assert.NotContains(t, page, fmt.Sprintf(`id="retry-%d"`, id), "nothing to retry")
+}

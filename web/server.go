@@ -251,7 +251,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		var stale []string
 		for i, h := range rd.Sources {
 			if !local {
-				rd.Sources[i].LastError = ""
+				rd.Sources[i].LastError, rd.Sources[i].Blocked = "", ""
+			}
+			if h.Blocked != "" {
+				msg := h.Name + ": cannot work until a person acts (ask from the machine itself for details)"
+				if local {
+					msg = h.Name + ": " + h.Blocked
+				}
+				stale = append(stale, msg)
+				continue
 			}
 			if h.Stale {
 				msg := h.Name + " has not completed a pass since " + h.LastSuccess.UTC().Format(time.RFC3339)

@@ -216,8 +216,19 @@ func TestHealthReadyMetrics(t *testing.T) {
 	assert.Equal(t, 503, code)
 	assert.Contains(t, body["problem"], "maildir:support has not completed a pass since 2026-11-27T09:00:00Z (last error: permission denied)")
 
-	s.Ping = func(ctx context.Context) error { return errors.New("database is locked") }
+	// A source blocked on its credentials is not ready at once, however
+	// recent its last success, and says why.
 	healthy = true
+	s.Sources = func() []pipeline.Health {
+		return []pipeline.Health{{Name: "imap:support/INBOX", LastSuccess: time.Now(), LastError: "imap support: authentication failed for bot (NO)",
+			Blocked: "authentication failed for bot"}}
+	}
+	code, body = do(t, "GET", srv.URL+"/readyz", "", "", "")
+	assert.Equal(t, 503, code)
+	assert.Equal(t, "imap:support/INBOX: authentication failed for bot", body["problem"])
+
+	s.Ping = func(ctx context.Context) error { return errors.New("database is locked") }
+	s.Sources = nil
 	code, body = do(t, "GET", srv.URL+"/readyz", "", "", "")
 	assert.Equal(t, 503, code)
 	assert.Contains(t, body["problem"], "database is locked")

@@ -434,6 +434,7 @@ func (r *onceReport) add(rec *store.Record) {
 func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Outbox, st store.Store, specs []pipeline.SourceSpec, rep *onceReport) error {
 	// The outbox works while the sources are drained, then finishes what
 	// is due.
+	started := time.Now()
 	octx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = ob.Run(octx); close(done) }()
@@ -459,7 +460,8 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 	// (say, left in new/ for its maildir.move) is a duplicate, not new.
 	n := rep.total
 	fmt.Fprintf(w, "\ntook in %d new ticket(s)\n", n)
-	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning], counts[ticket.StateFailed], counts[ticket.StateShadow])
+	fmt.Fprintf(w, "outbox: %d done, %d pending, %d failed, %d suppressed, %d shadow\n", counts[ticket.StateDone], counts[ticket.StatePending]+counts[ticket.StateRunning],
+		counts[ticket.StateFailed], counts[ticket.StateSuppressed], counts[ticket.StateShadow])
 	if waiting := counts[ticket.StatePending] + counts[ticket.StateRunning]; waiting > 0 {
 		fmt.Fprintf(w, "%d action(s) wait for a later retry (their last attempt failed, see the dashboard); `triage run` sends them when due\n", waiting)
 	}
@@ -472,14 +474,42 @@ func runOnce(ctx context.Context, e env, runner *pipeline.Runner, ob *outbox.Out
 		}
 		fmt.Fprintf(w, "by category: %s\n", strings.Join(parts, ", "))
 	}
-	if n == 0 {
+	if n == 0 && serr == nil {
 		var dirs []string
 		for _, sp := range specs {
 			dirs = append(dirs, sp.Source.Name())
 		}
 		fmt.Fprintf(w, "no new mail in %s\n", strings.Join(dirs, ", "))
 	}
+	failing, err := failingSince(ctx, st, started)
+	if err != nil {
+		return errors.Join(serr, oerr, err)
+	}
+	if failing > 0 {
+		// A drain that left work undone is not a success: a cron job or
+		// CI step must see it.
+		oerr = errors.Join(oerr, fmt.Errorf("%d action(s) attempted in this run are failing (parked or waiting for a retry); the dashboard lists them with their errors", failing))
+	}
 	return errors.Join(serr, oerr)
+}
+
+// failingSince counts the actions attempted since start whose last
+// attempt failed: parked as failed, or pending with an error to retry.
+// Replies held back on purpose are suppressed, not failed.
+func failingSince(ctx context.Context, st store.Store, start time.Time) (int, error) {
+	n := 0
+	for _, state := range []ticket.ActionState{ticket.StateFailed, ticket.StatePending} {
+		acts, err := st.Actions(ctx, store.ActionQuery{State: state, Limit: 1 << 20})
+		if err != nil {
+			return 0, fmt.Errorf("count failing actions: %w", err)
+		}
+		for _, a := range acts {
+			if a.LastError != "" && !a.Updated.Before(start) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func catalogCategories() []string {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +155,7 @@ imap:
     password: ${IMAP_TEST_PASSWORD}
     backfill: true
     create_folders: true
-    folders: {no-code: NoCode}
+    folders: {no-code: Triage/NoCode}
 smtp:
   host: %s
   tls: plain
@@ -200,6 +201,9 @@ func mailboxContents(t *testing.T, c *imapclient.Client) map[string]map[string][
 	require.NoError(t, err)
 	out := map[string]map[string][]string{}
 	for _, b := range boxes {
+		if slices.Contains(b.Attrs, goimap.MailboxAttrNoSelect) || slices.Contains(b.Attrs, goimap.MailboxAttrNonExistent) {
+			continue // a parent level only ("Triage" of Triage.NoCode)
+		}
 		sel, err := c.Select(b.Mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait()
 		require.NoError(t, err)
 		out[b.Mailbox] = map[string][]string{}
@@ -264,9 +268,21 @@ func TestEmailRunOnce(t *testing.T) {
 			failed, err := st.Actions(context.Background(), store.ActionQuery{State: ticket.StateFailed})
 			require.NoError(t, err)
 			for _, a := range failed {
-				assert.True(t, strings.HasPrefix(a.LastError, "suppressed: "), "only suppressed replies may fail: %s %s: %s", a.Kind, a.TicketID, a.LastError)
+				t.Errorf("no action may fail: %s %s: %s", a.Kind, a.TicketID, a.LastError)
 			}
+			held, err := st.Actions(context.Background(), store.ActionQuery{State: ticket.StateSuppressed})
+			require.NoError(t, err)
+			require.NotEmpty(t, held, "replies to robots are held back")
+			for _, a := range held {
+				assert.Equal(t, ticket.KindEmailReply, a.Kind)
+				assert.True(t, strings.HasPrefix(a.LastError, "suppressed: "), a.LastError)
+			}
+			assert.Contains(t, out, fmt.Sprintf("%d suppressed", len(held)), "the summary counts them apart")
 
+			list, err := admin.List("", "", nil).Collect()
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			sep := string(list[0].Delim) // "Triage/NoCode" is Triage.NoCode on Dovecot's Maildir layout
 			boxes := mailboxContents(t, admin)
 			total := 0
 			for _, msgs := range boxes {
@@ -284,7 +300,7 @@ func TestEmailRunOnce(t *testing.T) {
 				case isRobot(rec.Ticket.Headers):
 					folder = "Robots"
 				case folder == "":
-					folder = "NoCode"
+					folder = "Triage" + sep + "NoCode"
 				}
 				flags, ok := boxes[folder][id]
 				if !assert.True(t, ok, "%s (%s) should be in %s", rec.Ticket.ID, id, folder) {
@@ -320,6 +336,52 @@ func TestEmailRunOnce(t *testing.T) {
 			assert.NotEmpty(t, seen, "customers got replies")
 		})
 	}
+}
+
+// TestEmailRunOnceFailingMoves: moves the server refuses (the folder is
+// missing and create_folders is off) make `run --once` exit non-zero,
+// after the summary.
+func TestEmailRunOnceFailingMoves(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	_, smtpAddr := startCatcher(t)
+	admin := adminClient(t, imapAddr)
+	raw := "From: ana@customer.example\r\nSubject: down\r\nMessage-ID: <fail-1@x>\r\n\r\nno code here\r\n"
+	cmd := admin.Append("INBOX", int64(len(raw)), nil)
+	_, _ = cmd.Write([]byte(raw))
+	require.NoError(t, cmd.Close())
+	_, err := cmd.Wait()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	cfg := strings.Replace(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr), "    create_folders: true\n", "", 1)
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "secret")
+	out, errOut, code := triage(t, "", "run", "--once", "--config", cfgPath)
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "took in 1 new ticket(s)")
+	assert.Contains(t, out, "1 failed")
+	assert.Contains(t, errOut, "1 action(s) attempted in this run are failing")
+
+	var check bytes.Buffer
+	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &check)
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "folder Triage/NoCode does not exist: moves there will fail")
+}
+
+// TestEmailRunOnceWrongPassword: a refused login is named once, with the
+// user, and --once exits 1 without claiming there was no new mail.
+func TestEmailRunOnceWrongPassword(t *testing.T) {
+	imapAddr := startMemIMAP(t)
+	_, smtpAddr := startCatcher(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr)), 0o600))
+	t.Setenv("IMAP_TEST_PASSWORD", "wrong")
+	out, errOut, code := triage(t, "", "run", "--once", "--config", cfgPath)
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.NotContains(t, out, "no new mail")
+	assert.Equal(t, 1, strings.Count(errOut, `"msg":"source pass failed","source":"imap:support/INBOX","err":"imap support: authentication failed for bot (`), "logged once: %s", errOut)
+	assert.Contains(t, errOut, "\ntriage: imap support: authentication failed for bot (", "and the reason to exit 1")
 }
 
 func isRobot(h map[string]string) bool {
@@ -385,7 +447,7 @@ func TestConfigCheckConnectEmail(t *testing.T) {
 	var out bytes.Buffer
 	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &out)
 	assert.Empty(t, errs)
-	assert.Contains(t, out.String(), "imap support: "+imapAddr+" reachable, login OK")
+	assert.Contains(t, out.String(), "imap support ("+imapAddr+"): folder Triage/NoCode will be created by the first move there (create_folders: true)")
 	assert.Contains(t, out.String(), "smtp: "+smtpAddr+" reachable")
 
 	t.Setenv("IMAP_TEST_PASSWORD", "wrong")
@@ -446,6 +508,13 @@ smtp:
 		assert.Contains(t, red, "[REDACTED]")
 		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].Password, "redaction works on a copy")
 	})
+	t.Run("oauth2 defaults and redaction", func(t *testing.T) {
+		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: microsoft, tenant: contoso.example, client_id: c, client_secret: ${PW}}}\n"), getenv)
+		require.NoError(t, err)
+		assert.Equal(t, "xoauth2", cfg.IMAP[0].Auth)
+		assert.NotContains(t, cfg.Redacted(), "hunter2")
+		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].OAuth2.ClientSecret)
+	})
 	t.Run("password file", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
 		require.NoError(t, os.WriteFile(pw, []byte("from-file\n"), 0o600))
@@ -461,7 +530,7 @@ smtp:
 		{"plain only on loopback", "imap:\n  - {name: s, host: 'imap.example.com:143', tls: plain, allow_plain: true, username: u, password: p}\n", "only allowed for a loopback host"},
 		{"bad tls", "imap:\n  - {name: s, host: 'h:993', tls: ssl, username: u, password: p}\n", `tls "ssl" is not implicit, starttls or plain`},
 		{"no credentials", "imap:\n  - {name: s, host: 'h:993', username: u}\n", "no credentials"},
-		{"oauth needs a token", "imap:\n  - {name: s, host: 'h:993', username: u, auth: xoauth2}\n", "needs exactly one of token_command or token_file"},
+		{"oauth needs a token", "imap:\n  - {name: s, host: 'h:993', username: u, auth: xoauth2}\n", "needs exactly one of oauth2, token_command or token_file"},
 		{"both password and token", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, token_file: /x}\n", "both a password and an OAuth token"},
 		{"reidle over 29m", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, reidle: 30m}\n", "reidle 30m0s must be between 1m and 29m"},
 		{"bad keyword", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, keywords: {triaged: 'has space'}}\n", "not a valid IMAP keyword"},
@@ -476,6 +545,11 @@ smtp:
 		{"reply budget too big", "smtp: {host: 'h:587', from: a@b.example, auth_serv_id: mx.example.com, replies_per_hour: 100000}\n", "replies_per_hour 100000 must be between 1 and 10000"},
 		{"negative domain budget", "smtp: {host: 'h:587', from: a@b.example, require_sender_auth: false, replies_per_domain_per_hour: -1}\n", "replies_per_domain_per_hour -1 must be between"},
 		{"unknown key", "imap:\n  - {name: s, host: 'h:993', username: u, password: p, pasword: x}\n", "pasword"},
+		{"oauth2 provider", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: yahoo, client_id: c}}\n", `oauth2: provider "yahoo" is not google, microsoft or generic`},
+		{"oauth2 generic needs a token URL", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: generic, client_id: c}}\n", "the generic provider needs token_url"},
+		{"oauth2 needs a client", "smtp: {host: 'h:587', username: u, from: a@b.example, oauth2: {provider: google}}\n", "client_id is empty"},
+		{"oauth2 tenant is microsoft's", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: google, client_id: c, tenant: x}}\n", "tenant is for provider microsoft only"},
+		{"oauth2 and a token file", "imap:\n  - {name: s, host: 'h:993', username: u, token_file: /x, oauth2: {provider: google, client_id: c}}\n", "needs exactly one of oauth2, token_command or token_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

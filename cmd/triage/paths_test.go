@@ -69,7 +69,8 @@ routes:
 	assert.Contains(t, stderr, "built from .Ticket.Subject")
 
 	stdout, stderr, code := triage(t, "", "run", "--once", "--config", cfg)
-	require.Equal(t, 0, code, stderr)
+	require.Equal(t, 1, code, "the refused writes are failures of this run: %s", stderr)
+	assert.Contains(t, stderr, "5 action(s) attempted in this run are failing")
 	assert.Contains(t, stdout, "took in 6 new ticket(s)")
 
 	var escaped []string

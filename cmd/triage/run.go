@@ -60,6 +60,9 @@ Usage:
                                       dry run: which rules match each ticket and what would run
   triage config check [--config FILE] [--connect]
   triage config show [--config FILE]  the configuration with secrets redacted
+  triage auth login [--config FILE] ACCOUNT
+                                      OAuth2 sign-in (device code, works over SSH) for an
+                                      imap account or smtp with an oauth2 block
   triage version
 
 Common flags:
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdRules(ctx, e, rest)
 	case "config":
 		return cmdConfig(ctx, e, rest)
+	case "auth":
+		return cmdAuth(ctx, e, rest)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "triage", version)
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/triage-bot/triage/integrations/smtp"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
+	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -29,6 +30,13 @@ func wireEmail(ctx context.Context, d *runDeps) (wiring, error) {
 		var accts []imap.Account
 		for _, c := range cfg.IMAP {
 			a := imapAccount(c)
+			tok, err := oauthToken(c.Name, &c.MailServer, d.store)
+			if err != nil {
+				return w, fmt.Errorf("imap %s: %w", c.Name, err)
+			}
+			if tok != nil {
+				a.Token = tok
+			}
 			accts = append(accts, a)
 			for _, box := range a.Mailboxes {
 				src := imap.NewSource(a, box, d.store, d.log)
@@ -52,6 +60,13 @@ func wireEmail(ctx context.Context, d *runDeps) (wiring, error) {
 	if s := cfg.SMTP; s != nil {
 		sc := smtpConfig(s)
 		sc.Holder, sc.Metrics = d.holder, d.metrics
+		tok, err := oauthToken("smtp", &s.MailServer, d.store)
+		if err != nil {
+			return w, fmt.Errorf("smtp: %w", err)
+		}
+		if tok != nil {
+			sc.Token = tok
+		}
 		sink, err := smtp.New(sc, d.store, d.log)
 		if err != nil {
 			return w, err
@@ -132,8 +147,30 @@ func tokenSource(command []string, file string) func(context.Context) (string, e
 // MOVE is a printed warning; what stops the bot is returned.
 func checkEmail(ctx context.Context, cfg *config.Config, w io.Writer) []error {
 	var errs []error
+	var st store.Store // opened for the first account with oauth2
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 	for _, c := range cfg.IMAP {
-		problems := imap.Check(ctx, imapAccount(c))
+		a := imapAccount(c)
+		if c.OAuth2 != nil {
+			if st == nil {
+				var err error
+				if st, err = openStore(ctx, cfg); err != nil {
+					errs = append(errs, fmt.Errorf("imap %s: oauth2: the token is in the store, which did not open: %w", c.Name, err))
+					continue
+				}
+			}
+			tok, err := oauthToken(c.Name, &c.MailServer, st)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("imap %s: %w", c.Name, err))
+				continue
+			}
+			a.Token = tok
+		}
+		problems := imap.Check(ctx, a)
 		if len(problems) == 0 {
 			fmt.Fprintf(w, "imap %s: %s reachable, login OK, IDLE and MOVE supported, mailboxes %s open\n", c.Name, c.Host, strings.Join(c.Mailboxes, ", "))
 			continue
@@ -141,9 +178,12 @@ func checkEmail(ctx context.Context, cfg *config.Config, w io.Writer) []error {
 		for _, p := range problems {
 			// Missing IDLE or MOVE costs speed; these stop the bot.
 			fatal := strings.HasPrefix(p, "auth failed") || strings.HasPrefix(p, "cannot connect") ||
-				strings.HasPrefix(p, "mailbox ") || strings.HasPrefix(p, "no MOVE and no UIDPLUS")
+				strings.HasPrefix(p, "mailbox ") || strings.HasPrefix(p, "no MOVE and no UIDPLUS") ||
+				(strings.HasPrefix(p, "folder ") && !strings.Contains(p, " will be created "))
 			if fatal {
 				errs = append(errs, fmt.Errorf("imap %s (%s): %s", c.Name, c.Host, p))
+			} else if strings.Contains(p, " will be created ") {
+				fmt.Fprintf(w, "imap %s (%s): %s\n", c.Name, c.Host, p)
 			} else {
 				fmt.Fprintf(w, "imap %s (%s): warning: %s\n", c.Name, c.Host, p)
 			}

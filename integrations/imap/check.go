@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -12,8 +13,11 @@ import (
 // Check connects to the account, logs in, and reports in plain words what
 // would keep the bot from working well there: "cannot connect …", "auth
 // failed …", "no IDLE …", "no MOVE …", a missing mailbox, keywords that
-// cannot be stored. No problems means nil. It changes nothing on the
-// server (mailboxes are EXAMINEd).
+// cannot be stored, a folder of Folders that does not exist. No problems
+// means nil. It changes nothing on the server (mailboxes are EXAMINEd):
+// a missing folder that create_folders will create is reported as
+// "folder … will be created …", one that cannot be as "folder … does not
+// exist …".
 func Check(ctx context.Context, acct Account) []string {
 	acct.defaults()
 	c, err := dial(ctx, &acct, nil)
@@ -39,7 +43,7 @@ func Check(ctx context.Context, acct Account) []string {
 		}
 	}
 	for _, box := range acct.Mailboxes {
-		sel, err := c.Select(box, &goimap.SelectOptions{ReadOnly: true}).Wait()
+		sel, err := c.Select(c.box(box), &goimap.SelectOptions{ReadOnly: true}).Wait()
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("mailbox %s: cannot open it (%v)", box, err))
 			continue
@@ -49,6 +53,32 @@ func Check(ctx context.Context, acct Account) []string {
 			problems = append(problems, fmt.Sprintf("mailbox %s: the server does not let clients store new keywords, so %s cannot be set", box, acct.Triaged))
 		}
 	}
+	problems = append(problems, checkFolders(c, &acct)...)
 	_ = c.Logout().Wait()
+	return problems
+}
+
+// checkFolders looks up each folder of the account's Folders by its name
+// on the server (configured with '/', sent with the server's separator).
+func checkFolders(c *conn, acct *Account) []string {
+	var problems []string
+	folders := slices.Sorted(maps.Values(acct.Folders))
+	for _, f := range slices.Compact(folders) {
+		name := c.box(f)
+		shown := f
+		if name != f {
+			shown = fmt.Sprintf("%s (%s on this server)", f, name)
+		}
+		boxes, err := c.List("", name, nil).Collect()
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("folder %s: cannot look it up (%v)", shown, err))
+		case len(boxes) > 0:
+		case acct.CreateFolders:
+			problems = append(problems, fmt.Sprintf("folder %s will be created by the first move there (create_folders: true)", shown))
+		default:
+			problems = append(problems, fmt.Sprintf("folder %s does not exist: moves there will fail; create it or set create_folders: true", shown))
+		}
+	}
 	return problems
 }

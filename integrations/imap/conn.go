@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -164,6 +165,25 @@ func (c *silentConn) sinceRead() time.Duration {
 type conn struct {
 	*imapclient.Client
 	raw *silentConn
+	// delim is the server's hierarchy separator (from LIST "" ""), 0
+	// for a flat server.
+	delim rune
+}
+
+// box translates a mailbox name as configured, with '/' between levels
+// ("Triage/Agent"), to the server's separator ("Triage.Agent" on
+// Dovecot's default Maildir layout). INBOX and names on a '/' server are
+// unchanged.
+func (c *conn) box(name string) string {
+	return serverName(name, c.delim)
+}
+
+// serverName writes a configured mailbox name with the separator delim.
+func serverName(name string, delim rune) string {
+	if delim == 0 || delim == '/' {
+		return name
+	}
+	return strings.ReplaceAll(name, "/", string(delim))
 }
 
 // dial connects, logs in and returns the connection. The handler, when
@@ -216,7 +236,15 @@ func dial(ctx context.Context, a *Account, handler *imapclient.UnilateralDataHan
 		c.Close()
 		return nil, ctx.Err()
 	}
-	return &conn{Client: c, raw: raw}, nil
+	cn := &conn{Client: c, raw: raw, delim: '/'}
+	// The separator, so that configured names with '/' work everywhere.
+	if boxes, err := c.List("", "", nil).Collect(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap %s: ask %s for its folder separator: %w", a.Name, a.Host, err)
+	} else if len(boxes) > 0 {
+		cn.delim = boxes[0].Delim
+	}
+	return cn, nil
 }
 
 // bind closes the connection when ctx is done, until the returned stop is
@@ -261,7 +289,7 @@ func login(ctx context.Context, c *imapclient.Client, a *Account) error {
 	if err != nil {
 		var ie *goimap.Error
 		if errors.As(err, &ie) {
-			return fmt.Errorf("imap %s: login as %s: %w: %v", a.Name, a.Username, ErrAuth, err)
+			return fmt.Errorf("imap %s: %w for %s (%v)", a.Name, ErrAuth, a.Username, err)
 		}
 		return fmt.Errorf("imap %s: login as %s: %w", a.Name, a.Username, err)
 	}

@@ -64,6 +64,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 			b.reset()
 		}
 		b.fail()
+		if errors.Is(err, ErrAuth) {
+			// The source's pass says so, once per its own backoff step.
+			w.log.Debug("imap IDLE cannot log in; waiting", "source", "imap:"+w.acct.Name+"/"+w.mailbox, "retry_in", b.delay().Round(time.Millisecond))
+			if err := b.wait(ctx); err != nil {
+				return nil
+			}
+			continue
+		}
 		w.log.Warn("imap IDLE connection lost; reconnecting", "source", "imap:"+w.acct.Name+"/"+w.mailbox, "err", err, "retry_in", b.delay().Round(time.Millisecond))
 		if err := b.wait(ctx); err != nil {
 			return nil
@@ -92,7 +100,7 @@ func (w *Watcher) session(ctx context.Context) error {
 	if !c.Caps().Has(goimap.CapIdle) {
 		return ErrNoIdle
 	}
-	if _, err := c.Select(w.mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	if _, err := c.Select(c.box(w.mailbox), &goimap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return fmt.Errorf("imap %s: examine %s: %w", w.acct.Name, w.mailbox, err)
 	}
 	w.signal() // catch up on what arrived while disconnected

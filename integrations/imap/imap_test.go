@@ -1,10 +1,12 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"os"
@@ -852,11 +854,15 @@ func TestSourceInflight(t *testing.T) {
 func seedBatch(t *testing.T, s *testServer, admin *imapclient.Client, st *fakeStore, acct Account, mailbox string, ids ...string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
+	onServer := mailbox // as the admin, who writes the server's separator
+	if boxes, err := admin.List("", "", nil).Collect(); err == nil && len(boxes) > 0 {
+		onServer = serverName(mailbox, boxes[0].Delim)
+	}
 	if mailbox != "INBOX" {
-		require.NoError(t, admin.Create(mailbox, nil).Wait())
+		require.NoError(t, admin.Create(onServer, nil).Wait())
 	}
 	for _, id := range ids {
-		appendMsg(t, admin, mailbox, mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
+		appendMsg(t, admin, onServer, mkmail(id, "ana@example.com", "s", "ERR_NGROK_108"))
 	}
 	in := &ingester{st: st}
 	acct.Backfill = true
@@ -1267,4 +1273,223 @@ func TestPoolSeesMovesOfOtherConnections(t *testing.T) {
 		assert.Contains(t, messages(t, admin, "INBOX")["b@x"], "$two")
 		require.NoError(t, move.Send(ctx, mv), "a repeat on the other connection finds it moved")
 	})
+}
+
+// TestFlagRacingItsMove runs each message's keyword and its move the way
+// the outbox does when they fall into two claims: on two workers at once,
+// over two connections. Every keyword recorded done must be on the mail
+// in its new folder (on Dovecot a STORE racing a MOVE of the same message
+// used to answer OK and lose the keyword in 1–2 of 3,000 mails).
+func TestFlagRacingItsMove(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		st := newFakeStore()
+		acct := s.account()
+		acct.ActionConns = 2
+		acct.CreateFolders = true
+		const n = 400
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprintf("race%d@x", i))
+		}
+		tickets := seedBatch(t, s, admin, st, acct, "INBOX", ids...)
+		// The ticket's actions, as the store would show them, and the
+		// claim order: each message's keyword, then its move.
+		var all []ticket.Action
+		for i, id := range ids {
+			fl := ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: fmt.Sprintf("$kw-%d", i%3), Key: "f" + id}
+			mv := ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPMove, Target: fmt.Sprintf("Race%d", i%2), Key: "m" + id}
+			st.mu.Lock()
+			st.tickets[tickets[id]].Actions = []ticket.Action{fl, mv}
+			st.mu.Unlock()
+			all = append(all, fl, mv)
+		}
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		flag, move := acts.FlagSink().(outbox.BatchSink), acts.MoveSink().(outbox.BatchSink)
+		// Claims of 7 actions (odd, so a message's keyword and move often
+		// fall into two claims), taken by 4 workers; a claim runs its
+		// keywords, then its moves, as outbox.sendAll does.
+		claims := make(chan []ticket.Action, len(all))
+		for len(all) > 0 {
+			k := min(7, len(all))
+			claims <- all[:k]
+			all = all[k:]
+		}
+		close(claims)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var failed []string
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for claim := range claims {
+					var fl, mv []ticket.Action
+					for _, a := range claim {
+						if a.Kind == ticket.KindIMAPFlag {
+							fl = append(fl, a)
+						} else {
+							mv = append(mv, a)
+						}
+					}
+					for _, step := range []struct {
+						sink outbox.BatchSink
+						as   []ticket.Action
+					}{{flag, fl}, {move, mv}} {
+						if len(step.as) == 0 {
+							continue
+						}
+						for i, err := range step.sink.SendBatch(ctx, step.as) {
+							if err != nil {
+								mu.Lock()
+								failed = append(failed, fmt.Sprintf("%s: %v", step.as[i].Key, err))
+								mu.Unlock()
+							}
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Empty(t, failed, "every action done")
+		assert.Empty(t, messages(t, admin, "INBOX"), "every mail moved")
+		boxes := []map[string][]string{messages(t, admin, "Race0"), messages(t, admin, "Race1")}
+		lost := 0
+		for i, id := range ids {
+			flags, ok := boxes[i%2][id]
+			if !assert.True(t, ok, "%s in Race%d", id, i%2) {
+				continue
+			}
+			if !slices.Contains(flags, fmt.Sprintf("$kw-%d", i%3)) {
+				lost++
+			}
+			assert.Contains(t, flags, "$triaged", id)
+		}
+		assert.Zero(t, lost, "keywords lost to their move, of %d", n)
+	})
+}
+
+// TestFoldersWithSlash: folders are written with '/' in the config and
+// reach the server with its own separator ('.' on Dovecot's Maildir
+// layout, which refuses "Triage/Agent"); Check says which configured
+// folders are missing and whether a move will create them.
+func TestFoldersWithSlash(t *testing.T) {
+	servers(t, func(t *testing.T, s *testServer) {
+		ctx := context.Background()
+		admin := s.admin(t)
+		boxes, err := admin.List("", "", nil).Collect()
+		require.NoError(t, err)
+		require.Len(t, boxes, 1)
+		sep := string(boxes[0].Delim)
+		st := newFakeStore()
+		acct := s.account()
+		acct.Folders = map[string]string{"agent-auth": "Triage/Agent", "limits-billing": "Triage/Billing"}
+		acct.Mailboxes = []string{"Support/In"}
+		tickets := seedBatch(t, s, admin, st, acct, "Support/In", "s0@x", "s1@x")
+
+		got := Check(ctx, acct)
+		require.Len(t, got, 2, "%q", got)
+		assert.Contains(t, got[0], "folder Triage/Agent")
+		assert.Contains(t, got[0], "does not exist: moves there will fail")
+		acct.CreateFolders = true
+		got = Check(ctx, acct)
+		require.Len(t, got, 2, "%q", got)
+		assert.Contains(t, got[1], "folder Triage/Billing")
+		assert.Contains(t, got[1], "will be created by the first move there")
+
+		acts := NewActions([]Account{acct}, st, nil)
+		defer acts.Close()
+		moves := []ticket.Action{
+			{TicketID: tickets["s0@x"], Kind: ticket.KindIMAPMove, Target: "agent-auth"},
+			{TicketID: tickets["s1@x"], Kind: ticket.KindIMAPMove, Target: "limits-billing"},
+		}
+		st.mu.Lock()
+		st.tickets[tickets["s0@x"]].Actions = moves[:1]
+		st.mu.Unlock()
+		errs := acts.MoveSink().(outbox.BatchSink).SendBatch(ctx, moves)
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+		require.NoError(t, acts.FlagSink().Send(ctx, ticket.Action{TicketID: tickets["s0@x"], Kind: ticket.KindIMAPFlag, Target: "$late"}),
+			"a keyword after the move finds the mail in the translated folder")
+		assert.Contains(t, messages(t, admin, "Triage"+sep+"Agent"), "s0@x")
+		assert.Contains(t, messages(t, admin, "Triage"+sep+"Billing"), "s1@x")
+		assert.Empty(t, messages(t, admin, "Support"+sep+"In"))
+		assert.Empty(t, Check(ctx, acct), "every folder exists now")
+	})
+}
+
+// TestWrongPassword: a refused login says "authentication failed for
+// <user>" once per pass, marks the source blocked (not ready) through the
+// runner, and the IDLE watcher waits quietly instead of reporting a lost
+// connection on every retry.
+func TestWrongPassword(t *testing.T) {
+	s := newMemServer(t)
+	acct := s.account()
+	acct.Password = "wrong"
+	st := newFakeStore()
+	src := NewSource(acct, "INBOX", st, nil)
+	defer src.Close()
+	runner := &pipeline.Runner{Log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	_, err := runner.Once(ctx, []pipeline.SourceSpec{{Source: src, Interval: time.Second}})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrAuth)
+	assert.ErrorContains(t, err, "imap support: authentication failed for bot")
+	h := runner.Health()
+	require.Len(t, h, 1)
+	assert.Equal(t, "authentication failed for bot", h[0].Blocked, "not ready, and why")
+
+	var logs bytes.Buffer
+	w := NewWatcher(acct, "INBOX", slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	require.NoError(t, w.Run(wctx))
+	assert.NotContains(t, logs.String(), "IDLE connection lost", "a refused login is not a lost connection")
+}
+
+// TestMovesOfWorkersCombine: move batches sent while another is being
+// carried out are carried out together, one UID MOVE per folder for all.
+func TestMovesOfWorkersCombine(t *testing.T) {
+	s := newMemServer(t)
+	ctx := context.Background()
+	admin := s.admin(t)
+	require.NoError(t, admin.Create("DoneA", nil).Wait())
+	require.NoError(t, admin.Create("DoneB", nil).Wait())
+	st := newFakeStore()
+	acct := s.account()
+	ids := []string{"c0@x", "c1@x", "c2@x", "c3@x", "c4@x", "c5@x"}
+	tickets := seedBatch(t, s, admin, st, acct, "INBOX", ids...)
+	acts := NewActions([]Account{acct}, st, nil)
+	defer acts.Close()
+	sink := acts.MoveSink().(outbox.BatchSink)
+
+	acts.moves.run.Lock() // a batch in progress
+	results := make([][]error, 3)
+	var wg sync.WaitGroup
+	for w := range 3 {
+		batch := []ticket.Action{
+			{TicketID: tickets[ids[2*w]], Kind: ticket.KindIMAPMove, Target: "DoneA"},
+			{TicketID: tickets[ids[2*w+1]], Kind: ticket.KindIMAPMove, Target: "DoneB"},
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); results[w] = sink.SendBatch(ctx, batch) }()
+	}
+	require.Eventually(t, func() bool {
+		acts.moves.mu.Lock()
+		defer acts.moves.mu.Unlock()
+		return len(acts.moves.queue) == 3
+	}, 5*time.Second, time.Millisecond)
+	acts.moves.run.Unlock()
+	wg.Wait()
+	for w, errs := range results {
+		require.Len(t, errs, 2, "worker %d", w)
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+	}
+	assert.Equal(t, []string{"STORE 3", "MOVE 3", "STORE 3", "MOVE 3"}, s.spy.take(), "one STORE and one MOVE per folder for the three batches")
+	assert.Len(t, messages(t, admin, "DoneA"), 3)
+	assert.Len(t, messages(t, admin, "DoneB"), 3)
+	assert.Empty(t, messages(t, admin, "INBOX"))
 }

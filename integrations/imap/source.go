@@ -77,7 +77,7 @@ type window struct {
 // with cursor cur, and keeps the rest for the next pass.
 func (w *window) take(c *conn, mailbox string, cur *cursor, n int) []goimap.UID {
 	if w.c == nil || w.c != c || cur == nil || cur.UIDValidity != w.v || cur.UID < w.after ||
-		c.Mailbox() == nil || c.Mailbox().Name != mailbox {
+		c.Mailbox() == nil || c.Mailbox().Name != c.box(mailbox) {
 		*w = window{}
 		return nil
 	}
@@ -168,6 +168,11 @@ func (s *Source) Poll(ctx context.Context, ingest func(context.Context, pipeline
 		c, err := dial(ctx, s.acct, nil)
 		if err != nil {
 			s.back.fail()
+			if errors.Is(err, ErrAuth) {
+				// Not ready until the credentials are fixed; each pass
+				// (one per backoff step) says so once.
+				err = pipeline.Blocked(err, fmt.Sprintf("authentication failed for %s", s.acct.Username))
+			}
 			return 0, err
 		}
 		s.c = c
@@ -223,7 +228,7 @@ func (s *Source) pass(ctx context.Context, c *conn, ingest func(context.Context,
 			return s.fetch(ctx, c, cur.UIDValidity, cur, uids, ingest)
 		}
 	}
-	sel, err := c.Select(s.mailbox, nil).Wait()
+	sel, err := c.Select(c.box(s.mailbox), nil).Wait()
 	if err != nil {
 		return 0, fmt.Errorf("imap %s: select: %w", s.Name(), err)
 	}

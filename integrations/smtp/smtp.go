@@ -16,10 +16,11 @@
 // per recipient domain and RepliesPerHour in all, in any hour (see
 // takeReply).
 //
-// A refused reply is returned as an outbox.Suppressed error whose text
-// starts with "suppressed:" and names the reason, so the action is parked
-// as failed where an operator can review it, never retried; it is logged
-// at INFO and counted (triage_email_replies_held_total by reason class).
+// A reply held back is not a failure: it is returned as an
+// outbox.Suppressed error whose text starts with "suppressed:" and names
+// the reason, so the action ends as suppressed (counted apart, never
+// retried); it is logged at INFO and counted
+// (triage_email_replies_held_total by reason class).
 //
 // Each message carries a Message-ID derived from the action's idempotency
 // key, so a repeat after a crash is recognisable as the same message.

@@ -194,6 +194,12 @@ func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error
 	return s.finish(ctx, "fail", id, worker, string(ticket.StateFailed), `state = 'failed', last_error = $4`, store.Clean(errMsg))
 }
 
+// Suppress ends the action as suppressed with the reason in last_error
+// (see store.Store.Suppress).
+func (s *Store) Suppress(ctx context.Context, id int64, worker, reason string) error {
+	return s.finish(ctx, "suppress", id, worker, string(ticket.StateSuppressed), `state = 'suppressed', last_error = $4`, store.Clean(reason))
+}
+
 // Release makes the action pending and due at once without counting the
 // attempt. Errors as for Complete.
 func (s *Store) Release(ctx context.Context, id int64, worker string) error {

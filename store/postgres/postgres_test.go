@@ -101,6 +101,34 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, s.SetCursor(ctx, "x", "1"), "version 2 tables exist")
 	})
 
+	t.Run("upgrade from version 3: held-back replies become suppressed", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		old, err := open(ctx, dsn, migrations[:3])
+		require.NoError(t, err)
+		rec := &store.Record{
+			Ticket:   ticket.Ticket{ID: "t1", Source: "email"},
+			Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+			Actions: []ticket.Action{{Kind: ticket.KindEmailReply, Key: "r1"}, {Kind: ticket.KindEmailReply, Key: "r2"},
+				{Kind: ticket.KindWebhook, Key: "w1"}},
+		}
+		require.NoError(t, old.Ingest(ctx, rec))
+		_, err = old.pool.Exec(ctx, `UPDATE actions SET state = 'failed', last_error = CASE key
+			WHEN 'r1' THEN 'suppressed: the sender is a robot' ELSE 'suppressed: not really' END`)
+		require.NoError(t, err)
+		_, err = old.pool.Exec(ctx, `UPDATE actions SET last_error = '550 no such user' WHERE key = 'r2'`)
+		require.NoError(t, err)
+		require.NoError(t, old.Close())
+
+		s := openDSN(t, dsn)
+		assert.Equal(t, all, versions(t, s))
+		got, err := s.Ticket(ctx, "t1")
+		require.NoError(t, err)
+		require.Len(t, got.Actions, 3)
+		assert.Equal(t, ticket.StateSuppressed, got.Actions[0].State, "a held-back reply")
+		assert.Equal(t, ticket.StateFailed, got.Actions[1].State, "a reply that failed")
+		assert.Equal(t, ticket.StateFailed, got.Actions[2].State, "not a reply")
+	})
+
 	t.Run("newer database refused", func(t *testing.T) {
 		dsn := pgtest.Schema(t)
 		s := openDSN(t, dsn)

@@ -84,4 +84,13 @@ ALTER TABLE actions DROP CONSTRAINT actions_key_key;
 DROP INDEX actions_ticket;
 CREATE UNIQUE INDEX actions_ticket_key ON actions (ticket_id, key);
 `,
+	// 4: the suppressed state (see the sqlite package's version 4); the
+	// replies parked as failed with a "suppressed: " reason become it.
+	`
+ALTER TABLE actions DROP CONSTRAINT actions_state_check;
+ALTER TABLE actions ADD CONSTRAINT actions_state_check
+	CHECK (state IN ('pending', 'running', 'done', 'failed', 'suppressed', 'shadow'));
+UPDATE actions SET state = 'suppressed'
+	WHERE state = 'failed' AND kind = 'email.reply' AND starts_with(last_error, 'suppressed: ');
+`,
 }

@@ -237,6 +237,7 @@ const (
 	completeSet = `state = 'done'`
 	retrySet    = `state = 'pending', last_error = ?, next_attempt = ?`
 	failSet     = `state = 'failed', last_error = ?`
+	suppressSet = `state = 'suppressed', last_error = ?`
 	releaseSet  = `state = 'pending', attempts = max(attempts - 1, 0), next_attempt = min(next_attempt, ?)`
 )
 
@@ -315,6 +316,12 @@ func (s *Store) Retry(ctx context.Context, id int64, worker, errMsg string, next
 // errors as for Complete.
 func (s *Store) Fail(ctx context.Context, id int64, worker, errMsg string) error {
 	return s.finish(ctx, "fail", id, worker, string(ticket.StateFailed), failSet, errMsg)
+}
+
+// Suppress ends the action as suppressed with the reason in last_error
+// (see store.Store.Suppress).
+func (s *Store) Suppress(ctx context.Context, id int64, worker, reason string) error {
+	return s.finish(ctx, "suppress", id, worker, string(ticket.StateSuppressed), suppressSet, reason)
 }
 
 // Release makes the action pending and due at once without counting the

@@ -112,4 +112,37 @@ CREATE INDEX actions_due ON actions (state, next_attempt, id);
 CREATE INDEX actions_claim ON actions (state, claim_until);
 CREATE UNIQUE INDEX actions_ticket_key ON actions (ticket_id, key);
 `,
+	// 4: the suppressed state (a reply held back on purpose is not a
+	// failure). A CHECK constraint cannot be changed in place: the table
+	// is rebuilt as in version 3, IDs and sequence kept.
+	`
+CREATE TABLE actions_v4 (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	ticket_id    TEXT NOT NULL REFERENCES tickets (id),
+	kind         TEXT NOT NULL,
+	target       TEXT NOT NULL,
+	rule         TEXT NOT NULL,
+	payload      BLOB,
+	key          TEXT,
+	state        TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'suppressed', 'shadow')),
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	claimed_by   TEXT,
+	claim_until  INTEGER,
+	last_error   TEXT NOT NULL DEFAULT '',
+	created      INTEGER NOT NULL,
+	updated      INTEGER NOT NULL
+) STRICT;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'actions_v4', seq FROM sqlite_sequence WHERE name = 'actions';
+INSERT INTO actions_v4 (id, ticket_id, kind, target, rule, payload, key, state, attempts, next_attempt,
+	claimed_by, claim_until, last_error, created, updated)
+	SELECT id, ticket_id, kind, target, rule, payload, key,
+		CASE WHEN state = 'failed' AND kind = 'email.reply' AND last_error LIKE 'suppressed: %' THEN 'suppressed' ELSE state END,
+		attempts, next_attempt, claimed_by, claim_until, last_error, created, updated FROM actions;
+DROP TABLE actions;
+ALTER TABLE actions_v4 RENAME TO actions;
+CREATE INDEX actions_due ON actions (state, next_attempt, id);
+CREATE INDEX actions_claim ON actions (state, claim_until);
+CREATE UNIQUE INDEX actions_ticket_key ON actions (ticket_id, key);
+`,
 }

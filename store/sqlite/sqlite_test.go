@@ -145,6 +145,38 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, s.SetCursor(ctx, "x", "1"), "version 2 tables exist")
 	})
 
+	t.Run("upgrade from version 3: held-back replies become suppressed", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "triage.db")
+		old, err := open(ctx, path, migrations[:3])
+		require.NoError(t, err)
+		rec := &store.Record{
+			Ticket:   ticket.Ticket{ID: "t1", Source: "email"},
+			Received: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+			Actions: []ticket.Action{{Kind: ticket.KindEmailReply, Key: "r1"}, {Kind: ticket.KindEmailReply, Key: "r2"},
+				{Kind: ticket.KindWebhook, Key: "w1"}},
+		}
+		require.NoError(t, old.Ingest(ctx, rec))
+		_, err = old.write.Exec(`UPDATE actions SET state = 'failed', last_error = CASE key
+			WHEN 'r2' THEN '550 no such user' ELSE 'suppressed: the sender is a robot' END`)
+		require.NoError(t, err)
+		_, err = old.write.Exec(`UPDATE sqlite_sequence SET seq = 100 WHERE name = 'actions'`)
+		require.NoError(t, err)
+		require.NoError(t, old.Close())
+
+		s := openTemp(t, path)
+		assert.Equal(t, all, versions(t, s.write))
+		got, err := s.Ticket(ctx, "t1")
+		require.NoError(t, err)
+		require.Len(t, got.Actions, 3)
+		assert.Equal(t, ticket.StateSuppressed, got.Actions[0].State, "a held-back reply")
+		assert.Equal(t, ticket.StateFailed, got.Actions[1].State, "a reply that failed")
+		assert.Equal(t, ticket.StateFailed, got.Actions[2].State, "not a reply")
+		next := &store.Record{Ticket: ticket.Ticket{ID: "t2", Source: "email"}, Received: rec.Received,
+			Actions: []ticket.Action{{Kind: ticket.KindWebhook, Key: "k1"}}}
+		require.NoError(t, s.Ingest(ctx, next))
+		assert.Equal(t, int64(101), next.Actions[0].ID, "the sequence survives the rebuild")
+	})
+
 	t.Run("upgrade from version 2 rebuilds actions", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "triage.db")
 		old, err := open(ctx, path, migrations[:2])

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transitions", testTransitions},
 		{"Retry", testRetry},
 		{"Fail", testFail},
+		{"Suppress", testSuppress},
 		{"Release", testRelease},
 		{"Complete", testComplete},
 		{"Requeue", testRequeue},
@@ -840,6 +841,36 @@ func testFail(t *testing.T, open opener) {
 	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10, noCap)
 	require.NoError(t, err)
 	assert.Empty(t, got, "failed actions are parked")
+}
+
+func testSuppress(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	ids := ingestActions(t, s, "sup", 2)
+	now := time.Now()
+	_, err := s.Claim(ctx, "w1", now, time.Minute, 2, noCap)
+	require.NoError(t, err)
+	require.NoError(t, s.Suppress(ctx, ids[0], "w1", "suppressed: the sender is a robot"))
+	require.NoError(t, s.Suppress(ctx, ids[0], "w1", "again"), "suppressing is idempotent")
+	a := actionByID(t, s, ids[0])
+	assert.Equal(t, ticket.StateSuppressed, a.State)
+	assert.Equal(t, "suppressed: the sender is a robot", a.LastError)
+	assert.Equal(t, 1, a.Attempts)
+	assert.ErrorIs(t, s.Suppress(ctx, ids[1], "w2", "x"), store.ErrLeaseLost, "only the holder suppresses")
+	assert.ErrorIs(t, s.Requeue(ctx, ids[0]), store.ErrNotFound, "not a failure: never offered for a retry")
+	got, err := s.Claim(ctx, "w2", now.Add(time.Hour), time.Minute, 10, noCap)
+	require.NoError(t, err)
+	for _, g := range got {
+		assert.NotEqual(t, ids[0], g.ID, "a suppressed action is final")
+	}
+	list, err := s.Actions(ctx, store.ActionQuery{State: ticket.StateSuppressed})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, ids[0], list[0].ID)
+	counts, err := s.CountActions(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, counts[ticket.StateSuppressed])
+	assert.Zero(t, counts[ticket.StateFailed])
 }
 
 func testRelease(t *testing.T, open opener) {
