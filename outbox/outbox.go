@@ -6,11 +6,12 @@
 // and a repeat after a crash carries the same key, so the receiver can
 // drop it.
 //
-// Delivery is at least once. A worker records each success before its
-// next send (see record.go), so a process killed at any moment leaves at
-// most one action per worker that reached its peer without being marked
-// done, and only those are sent again; an InPlace sink's successes are
-// recorded once per batch instead, since its repeats reach nobody.
+// Delivery is at least once. A worker records the successes of each
+// send before its next one (see record.go), so a process killed at any
+// moment leaves at most one send per worker (one action, or one
+// SendBatch call) that reached its peer without being marked done, and
+// only that is sent again; an InPlace sink's successes are recorded once
+// per batch instead, since its repeats reach nobody.
 //
 // A worker keeps its claim while it works (a heartbeat renews it, see
 // lease.go) and stops sending when it cannot: a slow send is never

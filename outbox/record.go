@@ -9,11 +9,12 @@ import (
 
 // Recording successes. An action that took effect but is not yet marked
 // done in the store is sent again after a crash, with the same key. So a
-// worker records each success before its next send (recordNow), and a
-// crash leaves at most one action per worker that reached its peer
-// unrecorded: the one in flight, or the one whose record was under way.
-// The exception is a sink that is InPlace: its repeats reach nobody, so
-// its successes are recorded with the rest of the batch, once.
+// worker records the successes of each send (one action, or a BatchSink's
+// call) before its next send (recordNow), and a crash leaves at most one
+// send per worker that reached its peer unrecorded: the one in flight, or
+// the one whose record was under way. The exception is a sink that is
+// InPlace: its repeats reach nobody, so its successes are recorded with
+// the rest of the batch, once.
 //
 // Recording a success costs a store transaction, and the worker waits
 // for it. To keep that cheap the workers do not commit their own: a
