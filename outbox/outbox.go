@@ -61,12 +61,12 @@ type Sink interface {
 	Send(ctx context.Context, a ticket.Action) error
 }
 
-// InPlace is a Sink whose effect the sink makes and can see itself (a
-// line in a local file that it reads back, a message already in its
-// folder) and checks for before making it again: a repeat after a crash
-// is dropped by the sink and reaches nobody. The outbox records an
+// InPlace is a Sink whose repeat changes nothing anyone sees: it finds
+// its own earlier effect before making it again (a line in a local file
+// that it reads back, a message already in its folder), or making it
+// twice is making it once (a flag set again). The outbox records an
 // in-place sink's successes together, once per batch, rather than each
-// one before the next send; a sink whose effect reaches a peer (a
+// one before the next send. A sink whose effect a peer receives (a
 // request, a chat message, a mail) must not be InPlace.
 type InPlace interface {
 	Sink
