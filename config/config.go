@@ -147,7 +147,9 @@ type Webhook struct {
 
 // Outbox tunes action delivery.
 type Outbox struct {
-	// Workers run actions in parallel. Default 4.
+	// Workers run actions in parallel. Default 4. Each records a
+	// success before its next send, so a crash repeats at most this many
+	// deliveries.
 	Workers int `yaml:"workers"`
 	// MaxAttempts parks an action as failed after this many. Default 8.
 	MaxAttempts int `yaml:"max_attempts"`

@@ -133,7 +133,7 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 }
 
 // runDirect runs handed-over actions, first and whatever more is waiting
-// up to a batch, and hands the successes to rec to be recorded. Actions
+// up to a batch, and has rec record the successes. Actions
 // that waited too long are released to the store instead, due at once.
 func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	defer o.survivePanic(o.directWorker())
@@ -172,95 +172,17 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	}
 	h := o.newHold(ctx, worker, batch, claimed)
 	defer h.stop()
-	done := o.sendAll(ctx, h, batch)
+	done := o.sendAll(ctx, h, rec, batch)
 	if len(done) == 0 {
 		return
 	}
-	// The recorder records them soon, under claims no longer renewed:
-	// fine while they have most of a lease left. After a slow send, or
-	// when Run gave up waiting for this worker (a send that ignored the
-	// grace period) and stopped the recorder, record them here.
-	if !h.fresh() || !rec.put(done) {
-		o.complete(ctx, worker, done)
+	// What is left are in-place sinks' successes (see sendAll). The
+	// recorder records them soon, under claims no longer renewed: fine
+	// while they have most of a lease left, and the worker goes on to
+	// the next batch meanwhile. After a slow send, or when Run gave up
+	// waiting for this worker (a send that ignored the grace period) and
+	// stopped the recorder, record them here.
+	if !h.fresh() || !rec.put(worker, done) {
+		o.recordNow(h, nil, done)
 	}
-}
-
-// recorder records the direct path's successes in the store on behalf of
-// the workers. A worker hands its batch's successes over and goes on to
-// the next batch while the store commits, and the successes of several
-// workers share one transaction. Workers that waited for their own
-// commit, behind ingest's on the one SQLite writer, fell behind ingest
-// and made it store actions pending (claimed later: one more write per
-// action). A success not yet recorded when the process dies is sent
-// again after a restart, with the same key, like one whose commit was cut
-// off; in is bounded, so that is at most a few batches per process.
-type recorder struct {
-	o    *Outbox
-	in   chan []ticket.Action
-	done chan struct{}
-
-	mu     sync.Mutex // guards closed and sending on in
-	closed bool
-}
-
-// recordMax bounds the successes recorded in one transaction.
-const recordMax = 1024
-
-func (o *Outbox) startRecorder() *recorder {
-	r := &recorder{o: o, in: make(chan []ticket.Action, o.cfg.Workers), done: make(chan struct{})}
-	go r.run()
-	return r
-}
-
-// run records what arrives until in is closed, each time with whatever
-// else is waiting (up to recordMax) in the same transaction.
-func (r *recorder) run() {
-	defer close(r.done)
-	for batch := range r.in {
-	more:
-		for len(batch) < recordMax {
-			select {
-			case b, ok := <-r.in:
-				if !ok {
-					break more
-				}
-				batch = append(batch, b...)
-			default:
-				break more
-			}
-		}
-		r.record(batch)
-	}
-}
-
-// record records one merged batch; a panic in the store is counted and
-// logged like a worker's, and the recorder goes on (the batch's actions
-// are claimed again once their claim runs out).
-func (r *recorder) record(batch []ticket.Action) {
-	defer r.o.survivePanic(r.o.directWorker())
-	// Recorded even while shutting down (complete does not end with the
-	// caller's context).
-	r.o.complete(context.Background(), r.o.directWorker(), batch)
-}
-
-// put hands successes over to be recorded; false when the recorder was
-// stopped (the caller records them itself).
-func (r *recorder) put(done []ticket.Action) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false
-	}
-	r.in <- done
-	return true
-}
-
-// stop records what was handed over and returns; put refuses what comes
-// after.
-func (r *recorder) stop() {
-	r.mu.Lock()
-	r.closed = true
-	close(r.in)
-	r.mu.Unlock()
-	<-r.done
 }

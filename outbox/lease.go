@@ -37,11 +37,15 @@ type hold struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	mu       sync.Mutex
-	ids      map[int64]bool // held and not yet finished
-	deadline time.Time      // the claims run out then (this process's clock), unless renewed
-	renew    *time.Timer    // renews the claims
-	expire   *time.Timer    // gives up the hold shortly before deadline
+	mu sync.Mutex
+	// ids are the actions held and not yet finished: true while being
+	// worked on, false once their success is being recorded (still
+	// renewed, but a claim that ends then is no loss: the record may
+	// have ended it).
+	ids      map[int64]bool
+	deadline time.Time   // the claims run out then (this process's clock), unless renewed
+	renew    *time.Timer // renews the claims
+	expire   *time.Timer // gives up the hold shortly before deadline
 	stopped  bool
 	onShut   func() bool // stops watching the caller's context
 }
@@ -144,6 +148,19 @@ func (h *hold) finish(id int64) {
 	h.mu.Lock()
 	delete(h.ids, id)
 	h.mu.Unlock()
+}
+
+// settling marks actions whose success is about to be recorded: their
+// claims are still renewed, but a claim found gone is no longer taken
+// as lost (the record ends it).
+func (h *hold) settling(as []ticket.Action) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range as {
+		if _, ok := h.ids[a.ID]; ok {
+			h.ids[a.ID] = false
+		}
+	}
 }
 
 // fresh reports whether the claims have at least half a lease left.

@@ -6,6 +6,13 @@
 // and a repeat after a crash carries the same key, so the receiver can
 // drop it.
 //
+// Delivery is at least once. A worker records the successes of each
+// send before its next one (see record.go), so a process killed at any
+// moment leaves at most one send per worker (one action, or one
+// SendBatch call) that reached its peer without being marked done, and
+// only that is sent again; an InPlace sink's successes are recorded once
+// per batch instead, since its repeats reach nobody.
+//
 // A worker keeps its claim while it works (a heartbeat renews it, see
 // lease.go) and stops sending when it cannot: a slow send is never
 // claimed and sent again by another worker. Attempts are counted when an
@@ -53,6 +60,19 @@ type Store interface {
 // begun once ctx is done — another worker may hold the action by then.
 type Sink interface {
 	Send(ctx context.Context, a ticket.Action) error
+}
+
+// InPlace is a Sink whose repeat changes nothing anyone sees: it finds
+// its own earlier effect before making it again (a line in a local file
+// that it reads back, a message already in its folder), or making it
+// twice is making it once (a flag set again). The outbox records an
+// in-place sink's successes together, once per batch, rather than each
+// one before the next send. A sink whose effect a peer receives (a
+// request, a chat message, a mail) must not be InPlace.
+type InPlace interface {
+	Sink
+	// InPlace does nothing; it marks the sink.
+	InPlace()
 }
 
 // BatchSink is a Sink that can carry out many actions of its kind at once
@@ -256,7 +276,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 				default:
 				}
 				looked = time.Now()
-				n := o.step(ctx, worker)
+				n := o.step(ctx, worker, rec)
 				if n == o.cfg.Batch {
 					o.Notify() // more may be due: wake an idle worker to help
 				}
@@ -314,6 +334,8 @@ const graceSlack = 500 * time.Millisecond
 // Actions waiting for a later retry stay pending.
 func (o *Outbox) Drain(ctx context.Context) (int, error) {
 	total := 0
+	rec := o.startRecorder()
+	defer rec.stop()
 	var (
 		mu        sync.Mutex
 		waited    time.Time // since when nothing was due while others held claims
@@ -326,7 +348,7 @@ func (o *Outbox) Drain(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n := o.step(ctx, fmt.Sprintf("%s/%d", o.cfg.Worker, i))
+				n := o.step(ctx, fmt.Sprintf("%s/%d", o.cfg.Worker, i), rec)
 				mu.Lock()
 				round += n
 				mu.Unlock()
@@ -380,10 +402,10 @@ func (o *Outbox) survivePanic(worker string) {
 	}
 }
 
-// step claims and runs up to one batch of actions; it returns how many
-// it took from the store (those it found out of attempts and parked
-// included).
-func (o *Outbox) step(ctx context.Context, worker string) (n int) {
+// step claims and runs up to one batch of actions, recording successes
+// through rec (itself when rec is nil); it returns how many it took from
+// the store (those it found out of attempts and parked included).
+func (o *Outbox) step(ctx context.Context, worker string, rec *recorder) (n int) {
 	defer o.survivePanic(worker)
 	now := o.cfg.Now()
 	actions, err := o.st.Claim(ctx, worker, now, o.cfg.Lease, o.cfg.Batch, o.cfg.MaxAttempts)
@@ -400,7 +422,7 @@ func (o *Outbox) step(ctx context.Context, worker string) (n int) {
 	}
 	h := o.newHold(ctx, worker, actions, now.Add(o.cfg.Lease))
 	defer h.stop()
-	o.complete(ctx, worker, o.sendAll(ctx, h, actions))
+	o.recordNow(h, rec, o.sendAll(ctx, h, rec, actions))
 	return n
 }
 
@@ -420,14 +442,16 @@ func (o *Outbox) parkedAtClaim(actions []ticket.Action) []ticket.Action {
 	return claimed
 }
 
-// sendAll sends actions held by h and records every failed outcome; it
-// returns the actions that took effect, which the caller records in bulk
-// (complete). Actions are grouped by kind in the order each kind first
-// appears, keeping the claim order within a kind: a BatchSink gets its
-// group in one SendBatch call, any other sink one Send per action. When
-// ctx (shutdown) or the hold is done before a group or action starts, it
-// and everything after it is released without counting the attempt.
-func (o *Outbox) sendAll(ctx context.Context, h *hold, actions []ticket.Action) (done []ticket.Action) {
+// sendAll sends actions held by h and records every outcome, each
+// success before the next send (through rec, see recordNow), except the
+// successes of InPlace sinks: those it returns for the caller to record
+// with the batch. Actions are grouped by kind in the order each kind
+// first appears, keeping the claim order within a kind: a BatchSink gets
+// its group in one SendBatch call, any other sink one Send per action.
+// When ctx (shutdown) or the hold is done before a group or action
+// starts, it and everything after it is released without counting the
+// attempt.
+func (o *Outbox) sendAll(ctx context.Context, h *hold, rec *recorder, actions []ticket.Action) (later []ticket.Action) {
 	var kinds []string
 	groups := map[string][]ticket.Action{}
 	for _, a := range actions {
@@ -440,6 +464,20 @@ func (o *Outbox) sendAll(ctx context.Context, h *hold, actions []ticket.Action) 
 	for _, k := range kinds {
 		left = append(left, groups[k]...)
 	}
+	// settle records the successes of one send before the next, or
+	// keeps an in-place sink's for later (recorded with the next
+	// success recorded here, or by the caller).
+	settle := func(sink Sink, done []ticket.Action) {
+		if len(done) == 0 {
+			return
+		}
+		if _, ok := sink.(InPlace); ok {
+			later = append(later, done...)
+			return
+		}
+		o.recordNow(h, rec, append(later, done...))
+		later = nil
+	}
 kinds:
 	for _, k := range kinds {
 		group := groups[k]
@@ -448,7 +486,7 @@ kinds:
 				break
 			}
 			left = left[len(group):]
-			done = append(done, o.runBatch(ctx, h, bs, group)...)
+			settle(bs, o.runBatch(ctx, h, bs, group))
 			continue
 		}
 		for _, a := range group {
@@ -457,7 +495,7 @@ kinds:
 			}
 			left = left[1:]
 			if o.run(ctx, h, a) {
-				done = append(done, a)
+				settle(o.sinks[k], []ticket.Action{a})
 			}
 		}
 	}
@@ -469,10 +507,10 @@ kinds:
 		}
 		o.release(ctx, h.worker, left)
 	}
-	return done
+	return later
 }
 
-// complete records the batch's successes in one transaction.
+// complete records successes in one transaction.
 func (o *Outbox) complete(ctx context.Context, worker string, done []ticket.Action) {
 	if len(done) == 0 {
 		return
@@ -510,7 +548,7 @@ func (o *Outbox) release(ctx context.Context, worker string, actions []ticket.Ac
 }
 
 // run sends one held action and records a failed outcome; it reports
-// success to the caller, which records successes in bulk.
+// success to the caller, which records it.
 func (o *Outbox) run(ctx context.Context, h *hold, a ticket.Action) (ok bool) {
 	sctx, cancel := context.WithTimeout(h.ctx, o.cfg.SendTimeout)
 	defer cancel()
@@ -525,7 +563,7 @@ func (o *Outbox) run(ctx context.Context, h *hold, a ticket.Action) (ok bool) {
 
 // runBatch sends one kind's held actions through its BatchSink in one
 // call and records each failed outcome as run does; it returns the
-// actions that took effect.
+// actions that took effect, for the caller to record.
 func (o *Outbox) runBatch(ctx context.Context, h *hold, sink BatchSink, group []ticket.Action) (done []ticket.Action) {
 	sctx, cancel := context.WithTimeout(h.ctx, o.cfg.SendTimeout)
 	defer cancel()
@@ -553,7 +591,7 @@ func noSink(kind string) error {
 
 // outcome records what err (the result of sending a under hold h) means
 // for the action: nil is success, reported to the caller, which records
-// successes in bulk; a send cut off because the hold ended (shutdown's
+// it; a send cut off because the hold ended (shutdown's
 // grace period over, the claim lost) is due again at once, its attempt
 // counted (it may have taken effect); a Permanent error or the last
 // attempt parks the action as failed; any other error schedules a retry

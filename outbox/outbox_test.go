@@ -27,6 +27,9 @@ type memStore struct {
 	until   map[int64]time.Time
 	claims  int // calls to Claim
 	renews  int // calls to Renew
+	records int // calls to CompleteBatch
+	// onRecord, when set, is called as CompleteBatch begins.
+	onRecord func()
 }
 
 func newMemStore(actions ...ticket.Action) *memStore {
@@ -99,8 +102,12 @@ func (m *memStore) held(id int64, worker string) (*ticket.Action, error) {
 }
 
 func (m *memStore) CompleteBatch(ctx context.Context, ids []int64, worker string) []error {
+	if m.onRecord != nil {
+		m.onRecord()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.records++
 	errs := make([]error, len(ids))
 	for i, id := range ids {
 		a, err := m.held(id, worker)
@@ -157,6 +164,19 @@ func (m *memStore) Release(ctx context.Context, id int64, worker string) error {
 		a.Attempts--
 	}
 	return err
+}
+
+// done returns the IDs of the actions done, in order.
+func (m *memStore) done() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []int64
+	for id := int64(1); id <= int64(len(m.actions)); id++ {
+		if a := m.actions[id]; a != nil && a.State == ticket.StateDone {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (m *memStore) get(id int64) ticket.Action {
@@ -411,7 +431,7 @@ func TestBatchShutdown(t *testing.T) {
 				"a": first, "b": second,
 				"c": sinkFunc(func(context.Context, ticket.Action) error { plain++; return nil }),
 			}, quiet, nil)
-			n := o.step(ctx, "w")
+			n := o.step(ctx, "w", nil)
 			assert.Equal(t, 4, n)
 			assert.Len(t, first.calls, 1)
 			assert.Empty(t, second.calls, "not started after shutdown began")

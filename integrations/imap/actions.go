@@ -189,6 +189,10 @@ func (a *Actions) MoveSink() outbox.Sink { return moveSink{a} }
 
 type flagSink struct{ a *Actions }
 
+// InPlace marks the sink as outbox.InPlace: a flag set twice changes
+// nothing.
+func (flagSink) InPlace() {}
+
 func (f flagSink) Send(ctx context.Context, act ticket.Action) error { return f.a.flag(ctx, act) }
 
 func (f flagSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
@@ -196,6 +200,10 @@ func (f flagSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 }
 
 type moveSink struct{ a *Actions }
+
+// InPlace marks the sink as outbox.InPlace: a message already in the
+// destination counts as moved.
+func (moveSink) InPlace() {}
 
 func (m moveSink) Send(ctx context.Context, act ticket.Action) error { return m.a.move(ctx, act) }
 

@@ -902,12 +902,17 @@ func expunge(t *testing.T, admin *imapclient.Client, mailbox, id string) {
 	require.NoError(t, admin.Unselect().Wait())
 }
 
+// TestSinksAreBatchSinks: both sinks take a claim's actions at once and
+// are in place (a repeat changes nothing), so the outbox records their
+// successes once per batch.
 func TestSinksAreBatchSinks(t *testing.T) {
 	acts := NewActions(nil, nil, nil)
-	_, ok := acts.FlagSink().(outbox.BatchSink)
-	assert.True(t, ok, "imap.flag")
-	_, ok = acts.MoveSink().(outbox.BatchSink)
-	assert.True(t, ok, "imap.move")
+	for name, sink := range map[string]outbox.Sink{"imap.flag": acts.FlagSink(), "imap.move": acts.MoveSink()} {
+		_, ok := sink.(outbox.BatchSink)
+		assert.True(t, ok, "%s is a BatchSink", name)
+		_, ok = sink.(outbox.InPlace)
+		assert.True(t, ok, "%s is InPlace", name)
+	}
 }
 
 // TestBatchFlag sends a claim's imap.flag actions across two targets in

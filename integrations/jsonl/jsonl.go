@@ -62,6 +62,11 @@ func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 	return s.SendBatch(ctx, []ticket.Action{a})[0]
 }
 
+// InPlace marks the sink as outbox.InPlace: a repeat is found among the
+// file's recent keys and not written again, so the outbox may record its
+// successes once per batch.
+func (s *Sink) InPlace() {}
+
 // SendBatch is Send for many actions, with one write per file: the
 // outbox hands a claimed batch's jsonl actions over together.
 func (s *Sink) SendBatch(ctx context.Context, as []ticket.Action) []error {

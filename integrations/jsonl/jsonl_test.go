@@ -62,7 +62,10 @@ func TestNoTarget(t *testing.T) {
 	assert.True(t, outbox.IsPermanent(err))
 }
 
-var _ outbox.BatchSink = (*Sink)(nil)
+var (
+	_ outbox.BatchSink = (*Sink)(nil)
+	_ outbox.InPlace   = (*Sink)(nil)
+)
 
 func TestSendBatch(t *testing.T) {
 	dir := t.TempDir()

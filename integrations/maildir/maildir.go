@@ -372,6 +372,11 @@ func NewMoveSink(sources ...*Source) *MoveSink {
 	return m
 }
 
+// InPlace marks the sink as outbox.InPlace: a repeated move finds the
+// message in its folder already and does nothing, so the outbox may
+// record its successes once per batch.
+func (m *MoveSink) InPlace() {}
+
 // Send moves the message; it is idempotent: a message already in the
 // destination folder counts as moved.
 func (m *MoveSink) Send(ctx context.Context, a ticket.Action) error {

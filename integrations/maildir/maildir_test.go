@@ -27,7 +27,7 @@ import (
 
 var (
 	_ pipeline.Source = (*Source)(nil)
-	_ outbox.Sink     = (*MoveSink)(nil)
+	_ outbox.InPlace  = (*MoveSink)(nil)
 )
 
 func writeMail(t *testing.T, dir, name, body string) {
