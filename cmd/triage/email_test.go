@@ -509,7 +509,7 @@ smtp:
 		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].Password, "redaction works on a copy")
 	})
 	t.Run("oauth2 defaults and redaction", func(t *testing.T) {
-		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: microsoft, tenant: contoso.example, client_id: c, client_secret: ${PW}}}\n"), getenv)
+		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: microsoft, tenant: contoso.example, client_id: c, client_secret: '${PW}'}}\n"), getenv)
 		require.NoError(t, err)
 		assert.Equal(t, "xoauth2", cfg.IMAP[0].Auth)
 		assert.NotContains(t, cfg.Redacted(), "hunter2")
