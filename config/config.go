@@ -48,6 +48,8 @@ type Config struct {
 	SMTP *SMTP `yaml:"smtp"`
 	// Slack connects the bot to a Slack workspace (config/slack.go).
 	Slack *Slack `yaml:"slack"`
+	// Zendesk connects the bot to a Zendesk account (config/zendesk.go).
+	Zendesk *Zendesk `yaml:"zendesk"`
 	// Dashboard configures the web dashboard (config/dashboard.go).
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Alerts configures spike alerts (config/dashboard.go).
@@ -398,6 +400,7 @@ func (c *Config) readSecretFiles() error {
 	read("http.metrics_token_file", c.HTTP.MetricsTokenFile, &c.HTTP.MetricsToken)
 	c.readEmailSecrets(read)
 	c.readSlackSecrets(read)
+	c.readZendeskSecrets(read)
 	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
@@ -484,6 +487,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateEmail(bad)
 	c.validateSlack(bad)
+	c.validateZendesk(bad)
 	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -550,6 +554,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.redactEmail(hide)
 	cp.redactSlack(hide)
+	cp.redactZendesk(hide)
 	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

@@ -280,7 +280,7 @@ func TestExampleConfigs(t *testing.T) {
 	bin := binary(t)
 	files, err := filepath.Glob("examples/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, files, 3, "Gmail + Slack, Microsoft 365 + helpdesk, Dovecot + Slack")
+	require.GreaterOrEqual(t, len(files), 3, "Gmail + Slack, Microsoft 365 + helpdesk, Dovecot + Slack, one per helpdesk")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)

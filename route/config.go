@@ -688,7 +688,13 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // targetRequired reports whether an action of kind needs a target.
 func targetRequired(kind string) bool {
-	return kind != ticket.KindSlackReply && kind != ticket.KindEmailReply
+	switch kind {
+	case ticket.KindSlackReply, ticket.KindEmailReply:
+		return false
+	case ticket.KindZendeskNote, ticket.KindZendeskTag, ticket.KindZendeskAssign: // Zendesk
+		return false
+	}
+	return true
 }
 
 // targetHelp says what `target` means for each kind.
@@ -704,4 +710,8 @@ var targetHelp = map[string]string{
 	ticket.KindEmailReply:   "optional: empty replies to the sender",
 	ticket.KindEmailForward: "the address to forward to, e.g. billing@example.com",
 	ticket.KindAlert:        "the alert receiver's name, e.g. on-call",
+	// Zendesk
+	ticket.KindZendeskNote:   "optional: empty or default writes the internal note on the ticket itself",
+	ticket.KindZendeskTag:    "optional: space-separated tags; empty adds ngrok-err-<n> per code and triage-<category>",
+	ticket.KindZendeskAssign: "optional: a group name or ID, or a category mapped through zendesk.groups; empty means {{.Primary}}",
 }

@@ -34,6 +34,9 @@ routes:
         - {kind: email.reply}
         - {kind: email.forward, target: billing@example.com}
         - {kind: alert, target: on-call}
+        - {kind: zendesk.note}
+        - {kind: zendesk.tag}
+        - {kind: zendesk.assign}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -77,6 +80,10 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindIMAPFlag:     " and 4995 more",
 		ticket.KindIMAPMove:     " and 4995 more",
 		ticket.KindMaildirMove:  " and 4995 more",
+		// Zendesk
+		ticket.KindZendeskNote:   "…and 4995 more (the ticket in triage lists them all)",
+		ticket.KindZendeskTag:    " and 4995 more",
+		ticket.KindZendeskAssign: " and 4995 more",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

@@ -633,6 +633,23 @@ Message:
 {{end}}{{if .More.AgentAPI}}- and {{.More.AgentAPI}} more agent API numbers
 {{end}}`
 
+	// zendeskNoteText is the Zendesk internal note: for the agents, every
+	// code with how sure we are of it.
+	zendeskNoteText = `triage: {{if .Primary}}{{.Primary}}{{else}}no ngrok error code found{{end}}
+{{range .Codes}}
+{{.Name}} ({{.Category}}) — {{if and .Inferred .QuotedOnly}}inferred from quoted history only, going by the words "{{.Phrase}}"{{else if .Inferred}}looks like it, going by the words "{{.Phrase}}" (not written){{else if .QuotedOnly}}written only in quoted history, not what the customer reports now{{else if ge .Confidence 1.0}}written{{else}}loose: written as {{.Form}}{{end}}
+  Meaning: {{if .Known}}{{.Summary}}{{else}}not in the catalog yet{{end}}
+  Docs: {{.DocsURL}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+{{end}}{{if .More.Codes}}
+…and {{.More.Codes}} more (the ticket in triage lists them all)
+{{end}}{{range .AgentAPI}}
+{{.Name}}{{if .QuotedOnly}} (quoted only){{end}}: a number of the ngrok agent's local API, not an ngrok error code. {{.Summary}}{{if .Hint}}
+  First step: {{.Hint}}{{end}}
+{{end}}{{if .More.AgentAPI}}…and {{.More.AgentAPI}} more agent API numbers
+{{end}}`
+
 	shortText = `{{if .Codes}}{{join ", " .Codes}}{{if .More.Codes}} and {{.More.Codes}} more{{end}}{{else}}no ngrok error code{{end}}`
 )
 
@@ -649,6 +666,10 @@ var defaultTexts = map[string]string{
 	ticket.KindIMAPFlag:     shortText,
 	ticket.KindIMAPMove:     shortText,
 	ticket.KindMaildirMove:  shortText,
+	// Zendesk
+	ticket.KindZendeskNote:   zendeskNoteText,
+	ticket.KindZendeskTag:    shortText,
+	ticket.KindZendeskAssign: shortText,
 }
 
 // defaultText returns the default text for kind.
@@ -684,6 +705,8 @@ func sampleData() TemplateData {
 func inPlace(kind string) bool {
 	switch kind {
 	case ticket.KindMaildirMove, ticket.KindIMAPFlag, ticket.KindIMAPMove, ticket.KindSlackReact:
+		return true
+	case ticket.KindZendeskTag, ticket.KindZendeskAssign: // Zendesk
 		return true
 	}
 	return false

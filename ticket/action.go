@@ -32,6 +32,11 @@ const (
 	KindEmailReply   = "email.reply"
 	KindEmailForward = "email.forward"
 	KindAlert        = "alert"
+
+	// Zendesk
+	KindZendeskNote   = "zendesk.note"
+	KindZendeskTag    = "zendesk.tag"
+	KindZendeskAssign = "zendesk.assign"
 )
 
 // Action is one side effect planned for a ticket and carried out through
