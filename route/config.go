@@ -688,7 +688,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // targetRequired reports whether an action of kind needs a target.
 func targetRequired(kind string) bool {
-	return kind != ticket.KindSlackReply && kind != ticket.KindEmailReply
+	return kind != ticket.KindSlackReply && kind != ticket.KindEmailReply &&
+		kind != ticket.KindFreshdeskNote && kind != ticket.KindFreshdeskTag
 }
 
 // targetHelp says what `target` means for each kind.
@@ -704,4 +705,8 @@ var targetHelp = map[string]string{
 	ticket.KindEmailReply:   "optional: empty replies to the sender",
 	ticket.KindEmailForward: "the address to forward to, e.g. billing@example.com",
 	ticket.KindAlert:        "the alert receiver's name, e.g. on-call",
+	// Freshdesk
+	ticket.KindFreshdeskNote:   "optional: empty notes on the ticket itself",
+	ticket.KindFreshdeskTag:    "optional: space-separated tags; empty adds ngrok-err-<n> and triage-<category>",
+	ticket.KindFreshdeskAssign: "a category looked up in freshdesk.groups (or auto), or a group name or ID",
 }

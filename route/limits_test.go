@@ -34,6 +34,9 @@ routes:
         - {kind: email.reply}
         - {kind: email.forward, target: billing@example.com}
         - {kind: alert, target: on-call}
+        - {kind: freshdesk.note}
+        - {kind: freshdesk.tag}
+        - {kind: freshdesk.assign, target: auto}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -77,6 +80,10 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindIMAPFlag:     " and 4995 more",
 		ticket.KindIMAPMove:     " and 4995 more",
 		ticket.KindMaildirMove:  " and 4995 more",
+		// Freshdesk
+		ticket.KindFreshdeskNote:   "- and 4995 more\n",
+		ticket.KindFreshdeskTag:    "- and 4995 more\n",
+		ticket.KindFreshdeskAssign: "- and 4995 more\n",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

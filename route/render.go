@@ -608,6 +608,11 @@ var defaultTexts = map[string]string{
 	ticket.KindIMAPFlag:     shortText,
 	ticket.KindIMAPMove:     shortText,
 	ticket.KindMaildirMove:  shortText,
+	// Freshdesk: the text is kept in the action for the dashboard; the
+	// sinks build their notes and tags from the ticket view.
+	ticket.KindFreshdeskNote:   plainText,
+	ticket.KindFreshdeskTag:    plainText,
+	ticket.KindFreshdeskAssign: plainText,
 }
 
 // defaultText returns the default text for kind.

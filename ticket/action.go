@@ -29,6 +29,11 @@ const (
 	KindEmailReply   = "email.reply"
 	KindEmailForward = "email.forward"
 	KindAlert        = "alert"
+
+	// Freshdesk
+	KindFreshdeskNote   = "freshdesk.note"
+	KindFreshdeskTag    = "freshdesk.tag"
+	KindFreshdeskAssign = "freshdesk.assign"
 )
 
 // Action is one side effect planned for a ticket and carried out through

@@ -459,11 +459,12 @@ func TestNoteHTML(t *testing.T) {
 		payload     func() route.Payload
 		want, avoid []string
 	}{
-		{"rule text is redacted and escaped", func() route.Payload {
+		{"text is redacted and escaped; the rule's text is not used", func() route.Payload {
 			p := samplePayload()
-			p.Text = "see <script> and authtoken 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGH"
+			p.Text = "the rule's own text"
+			p.Ticket.Codes[1].Phrase = "<script> tunnel not found --authtoken 2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGH"
 			return p
-		}, []string{"&lt;script&gt;"}, []string{"<script>", "2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGH"}},
+		}, []string{"&lt;script&gt;", "[REDACTED]"}, []string{"<script>", "2abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGH", "rule's own text"}},
 		{"no codes", func() route.Payload { return route.Payload{} }, []string{"no ngrok error code found"}, []string{"<ul>"}},
 		{"loose form", func() route.Payload {
 			p := samplePayload()

@@ -106,17 +106,14 @@ func (d *Desk) remember(ctx context.Context, key string, noteID int64) {
 	}
 }
 
-// NoteHTML renders a note's HTML body: the rule's own text (when its
-// template gives one), then for each code its name, how sure the bot is,
+// NoteHTML renders a note's HTML body from the payload's ticket view
+// (its rendered text is not used): for each code its name, how sure the bot is,
 // its meaning, docs link and first hint; agent API numbers apart; and the
 // line carrying the action key. Every piece of text is redacted and
 // escaped.
 func NoteHTML(p route.Payload, key string) string {
 	esc := func(s string) string { return html.EscapeString(redact.String(s)) }
 	var b strings.Builder
-	if text := strings.TrimSpace(p.Text); text != "" {
-		b.WriteString("<p>" + strings.ReplaceAll(esc(text), "\n", "<br>") + "</p>\n")
-	}
 	tv := p.Ticket
 	if len(tv.Codes) == 0 && len(tv.AgentAPI) == 0 {
 		b.WriteString("<p><b>triage</b>: no ngrok error code found in this message.</p>\n")
