@@ -94,6 +94,7 @@ type Server struct {
 	calls   map[string]int
 	limited int // calls still to answer 429
 	retry   int // their Retry-After, seconds
+	onRoute map[string][2]int // route → {calls still to answer 429, Retry-After}
 	nextID  int64
 	now     time.Time
 }
@@ -145,6 +146,17 @@ func (s *Server) RateLimit(n, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.retry = n, retryAfter
+}
+
+// RateLimitRoute makes the next n calls of one route (as named for
+// Calls) answer 429 with Retry-After.
+func (s *Server) RateLimitRoute(route string, n, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.onRoute == nil {
+		s.onRoute = map[string][2]int{}
+	}
+	s.onRoute[route] = [2]int{n, retryAfter}
 }
 
 func (s *Server) stamp() time.Time {
@@ -239,10 +251,13 @@ func (s *Server) guard(next *http.ServeMux) http.Handler {
 		s.mu.Lock()
 		s.calls[pattern]++
 		limited := s.limited > 0
+		retry := s.retry
 		if limited {
 			s.limited--
+		} else if rl := s.onRoute[pattern]; rl[0] > 0 {
+			limited, retry = true, rl[1]
+			s.onRoute[pattern] = [2]int{rl[0] - 1, rl[1]}
 		}
-		retry := s.retry
 		s.mu.Unlock()
 		w.Header().Set("X-RateLimit-Total", "3000")
 		if limited {
