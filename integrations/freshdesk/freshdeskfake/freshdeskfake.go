@@ -92,8 +92,8 @@ type Server struct {
 	convs   map[int64][]*Conversation
 	groups  []Group
 	calls   map[string]int
-	limited int // calls still to answer 429
-	retry   int // their Retry-After, seconds
+	limited int               // calls still to answer 429
+	retry   int               // their Retry-After, seconds
 	onRoute map[string][2]int // route → {calls still to answer 429, Retry-After}
 	nextID  int64
 	now     time.Time
