@@ -187,6 +187,15 @@ func TestWebhookReadsLatestCustomerMessage(t *testing.T) {
 				c := f.AddReply(42, true, `<div>Now it says ERR_NGROK_3200</div><div class="freshdesk_quote"><blockquote class="freshdesk_quote">On Mon, support wrote:<br>ERR_NGROK_108 is a session limit</blockquote></div>`)
 				return c.ID
 			}, wantBody: "Now it says ERR_NGROK_3200", wantQuoted: "> ERR_NGROK_108 is a session limit"},
+		{name: "the latest reply is on the second page", body: freshdeskfake.WebhookBody(42),
+			setup: func(f *freshdeskfake.Server) int64 {
+				f.AddTicket(42, "tunnel down", "<p>ERR_NGROK_108</p>")
+				var last freshdeskfake.Conversation
+				for i := range 130 {
+					last = f.AddReply(42, i%2 == 0, fmt.Sprintf("<p>message %d ERR_NGROK_3200</p>", i))
+				}
+				return last.ID - 1 // the last one is an agent's
+			}, wantBody: "message 128 ERR_NGROK_3200"},
 		{name: "agent's reply after the customer's is not the customer's", body: freshdeskfake.WebhookBody(42),
 			setup: func(f *freshdeskfake.Server) int64 {
 				f.AddTicket(42, "tunnel down", "<p>ERR_NGROK_108</p>")
