@@ -50,6 +50,8 @@ type Config struct {
 	Slack *Slack `yaml:"slack"`
 	// Zendesk connects the bot to a Zendesk account (config/zendesk.go).
 	Zendesk *Zendesk `yaml:"zendesk"`
+	// Freshdesk connects the bot to a Freshdesk account (config/freshdesk.go).
+	Freshdesk *Freshdesk `yaml:"freshdesk"`
 	// Dashboard configures the web dashboard (config/dashboard.go).
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Alerts configures spike alerts (config/dashboard.go).
@@ -280,6 +282,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.defaultsEmail()
 	c.defaultsSlack()
+	c.defaultsFreshdesk()
 	c.defaultsDashboard()
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
@@ -401,6 +404,7 @@ func (c *Config) readSecretFiles() error {
 	c.readEmailSecrets(read)
 	c.readSlackSecrets(read)
 	c.readZendeskSecrets(read)
+	c.readFreshdeskSecrets(read)
 	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
@@ -488,6 +492,7 @@ func (c *Config) Validate() error {
 	c.validateEmail(bad)
 	c.validateSlack(bad)
 	c.validateZendesk(bad)
+	c.validateFreshdesk(bad)
 	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -555,6 +560,7 @@ func (c *Config) Redacted() string {
 	cp.redactEmail(hide)
 	cp.redactSlack(hide)
 	cp.redactZendesk(hide)
+	cp.redactFreshdesk(hide)
 	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -293,7 +294,9 @@ func TestExampleConfigs(t *testing.T) {
 			}
 			cfg := checkConfig(t, bin, f, env)
 			assert.Equal(t, "/var/lib/triage", cfg.DataDir, "data_dir is the systemd StateDirectory")
-			assert.NotEmpty(t, cfg.IMAP, "reads a mailbox")
+			if !slices.Contains([]string{"zendesk.yaml", "freshdesk.yaml", "front.yaml", "helpscout.yaml"}, filepath.Base(f)) {
+				assert.NotEmpty(t, cfg.IMAP, "reads a mailbox")
+			}
 			assert.NotEmpty(t, cfg.Alerts.Rules, "shows spike alerts")
 		})
 	}

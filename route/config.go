@@ -693,6 +693,8 @@ func targetRequired(kind string) bool {
 		return false
 	case ticket.KindZendeskNote, ticket.KindZendeskTag, ticket.KindZendeskAssign: // Zendesk
 		return false
+	case ticket.KindFreshdeskNote, ticket.KindFreshdeskTag: // Freshdesk
+		return false
 	}
 	return true
 }
@@ -714,4 +716,8 @@ var targetHelp = map[string]string{
 	ticket.KindZendeskNote:   "optional: empty or default writes the internal note on the ticket itself",
 	ticket.KindZendeskTag:    "optional: space-separated tags; empty adds ngrok-err-<n> per code and triage-<category>",
 	ticket.KindZendeskAssign: "optional: a group name or ID, or a category mapped through zendesk.groups; empty means {{.Primary}}",
+	// Freshdesk
+	ticket.KindFreshdeskNote:   "optional: empty notes on the ticket itself",
+	ticket.KindFreshdeskTag:    "optional: space-separated tags; empty adds ngrok-err-<n> and triage-<category>",
+	ticket.KindFreshdeskAssign: "a category looked up in freshdesk.groups (or auto), or a group name or ID",
 }

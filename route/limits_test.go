@@ -37,6 +37,9 @@ routes:
         - {kind: zendesk.note}
         - {kind: zendesk.tag}
         - {kind: zendesk.assign}
+        - {kind: freshdesk.note}
+        - {kind: freshdesk.tag}
+        - {kind: freshdesk.assign, target: auto}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -84,6 +87,10 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindZendeskNote:   "…and 4995 more (the ticket in triage lists them all)",
 		ticket.KindZendeskTag:    " and 4995 more",
 		ticket.KindZendeskAssign: " and 4995 more",
+		// Freshdesk
+		ticket.KindFreshdeskNote:   "- and 4995 more\n",
+		ticket.KindFreshdeskTag:    "- and 4995 more\n",
+		ticket.KindFreshdeskAssign: "- and 4995 more\n",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

@@ -670,6 +670,11 @@ var defaultTexts = map[string]string{
 	ticket.KindZendeskNote:   zendeskNoteText,
 	ticket.KindZendeskTag:    shortText,
 	ticket.KindZendeskAssign: shortText,
+	// Freshdesk: the text is kept in the action for the dashboard; the
+	// sinks build their notes and tags from the ticket view.
+	ticket.KindFreshdeskNote:   plainText,
+	ticket.KindFreshdeskTag:    plainText,
+	ticket.KindFreshdeskAssign: plainText,
 }
 
 // defaultText returns the default text for kind.

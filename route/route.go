@@ -50,14 +50,13 @@ func Kinds() []string {
 		ticket.KindIMAPFlag, ticket.KindIMAPMove,
 		ticket.KindEmailReply, ticket.KindEmailForward, ticket.KindAlert,
 		ticket.KindZendeskNote, ticket.KindZendeskTag, ticket.KindZendeskAssign, // Zendesk
+		ticket.KindFreshdeskNote, ticket.KindFreshdeskTag, ticket.KindFreshdeskAssign,
 	}
 }
 
 // Sources returns the ticket sources a rule may name in `source:`.
 func Sources() []string {
-	return []string{"email", "slack", "api", "file",
-		"zendesk", // Zendesk
-	}
+	return []string{"email", "slack", "api", "file", "zendesk", "freshdesk"}
 }
 
 // DefaultRule is the name recorded in Decision.Matched and Action.Rule when

@@ -37,6 +37,10 @@ const (
 	KindZendeskNote   = "zendesk.note"
 	KindZendeskTag    = "zendesk.tag"
 	KindZendeskAssign = "zendesk.assign"
+	// Freshdesk
+	KindFreshdeskNote   = "freshdesk.note"
+	KindFreshdeskTag    = "freshdesk.tag"
+	KindFreshdeskAssign = "freshdesk.assign"
 )
 
 // Action is one side effect planned for a ticket and carried out through

@@ -74,8 +74,8 @@ func (w *wiring) merge(o wiring) error {
 // no-op when its config section is absent.
 func wireIntegrations(ctx context.Context, d *runDeps) (wiring, error) {
 	var all wiring
-	for _, wire := range []func(context.Context, *runDeps) (wiring, error){wireEmail, wireSlack, wireDashboard,
-		wireZendesk,
+	for _, wire := range []func(context.Context, *runDeps) (wiring, error){
+		wireEmail, wireSlack, wireDashboard, wireZendesk, wireFreshdesk,
 	} {
 		w, err := wire(ctx, d)
 		if err != nil {
