@@ -688,7 +688,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // targetRequired reports whether an action of kind needs a target.
 func targetRequired(kind string) bool {
-	return kind != ticket.KindSlackReply && kind != ticket.KindEmailReply
+	return kind != ticket.KindSlackReply && kind != ticket.KindEmailReply &&
+		kind != ticket.KindFrontNote && kind != ticket.KindFrontTag
 }
 
 // targetHelp says what `target` means for each kind.
@@ -704,4 +705,8 @@ var targetHelp = map[string]string{
 	ticket.KindEmailReply:   "optional: empty replies to the sender",
 	ticket.KindEmailForward: "the address to forward to, e.g. billing@example.com",
 	ticket.KindAlert:        "the alert receiver's name, e.g. on-call",
+	// Front
+	ticket.KindFrontNote:   "optional: empty comments on the ticket's own conversation",
+	ticket.KindFrontTag:    "optional: tag names separated by spaces; empty tags ngrok-err-<n> per code and triage-<category>",
+	ticket.KindFrontAssign: "a name from front.assignees, or a teammate (tea_…, alt:email:…) or inbox (inb_…) ID, e.g. {{.Primary}}",
 }

@@ -34,6 +34,9 @@ routes:
         - {kind: email.reply}
         - {kind: email.forward, target: billing@example.com}
         - {kind: alert, target: on-call}
+        - {kind: front.note}
+        - {kind: front.tag}
+        - {kind: front.assign, target: "{{.Primary}}"}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -77,6 +80,9 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindIMAPFlag:     " and 4995 more",
 		ticket.KindIMAPMove:     " and 4995 more",
 		ticket.KindMaildirMove:  " and 4995 more",
+		ticket.KindFrontNote:    "…and 4995 more codes",
+		ticket.KindFrontTag:     " and 4995 more",
+		ticket.KindFrontAssign:  " and 4995 more",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

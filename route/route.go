@@ -49,11 +49,12 @@ func Kinds() []string {
 		ticket.KindSlackReply, ticket.KindSlackPost, ticket.KindSlackReact,
 		ticket.KindIMAPFlag, ticket.KindIMAPMove,
 		ticket.KindEmailReply, ticket.KindEmailForward, ticket.KindAlert,
+		ticket.KindFrontNote, ticket.KindFrontTag, ticket.KindFrontAssign,
 	}
 }
 
 // Sources returns the ticket sources a rule may name in `source:`.
-func Sources() []string { return []string{"email", "slack", "api", "file"} }
+func Sources() []string { return []string{"email", "slack", "api", "file", "front"} }
 
 // DefaultRule is the name recorded in Decision.Matched and Action.Rule when
 // the default actions apply. No rule may have this name.

@@ -29,6 +29,11 @@ const (
 	KindEmailReply   = "email.reply"
 	KindEmailForward = "email.forward"
 	KindAlert        = "alert"
+
+	// Front
+	KindFrontNote   = "front.note"
+	KindFrontTag    = "front.tag"
+	KindFrontAssign = "front.assign"
 )
 
 // Action is one side effect planned for a ticket and carried out through
