@@ -95,6 +95,7 @@ type Server struct {
 	next      int
 	calls     map[string]int
 	failures  map[string][]failure
+	latency   time.Duration
 }
 
 // New starts a fake Front; it stops when the test ends.
@@ -215,6 +216,14 @@ func (s *Server) Fail(route string, n, status, retryAfter int) {
 	}
 }
 
+// SetLatency makes every write (POST, PUT, PATCH) take d before it is
+// answered, as a real Front across the Internet does.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
 // routes maps a request to its pattern and path parameters.
 func routeOf(method, path string) (string, []string) {
 	seg := strings.Split(strings.Trim(path, "/"), "/")
@@ -251,6 +260,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route, params := routeOf(r.Method, r.URL.Path)
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d > 0 && r.Method != http.MethodGet {
+		time.Sleep(d)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[route]++
