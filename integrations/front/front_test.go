@@ -433,3 +433,48 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestNoteSaysHowSure: the note tells written, loose and inferred codes
+// and the agent API's numbers apart, and redacts the customer's secrets.
+func TestNoteSaysHowSure(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		wants []string
+	}{
+		{"written", "<p>ERR_NGROK_108 again</p>", []string{"ERR_NGROK_108 — written by the customer", "Docs: https://ngrok.com/docs/errors/err_ngrok_108/"}},
+		{"loose", "<p>I get ngrok error 108 since today</p>", []string{"ERR_NGROK_108 — written loosely (phrase)"}},
+		{"inferred", "<p>Your account is limited to 1 simultaneous ngrok agent session.</p>", []string{"ERR_NGROK_108 — looks like it, going by the words", "ask for the code"}},
+		{"agent API", `<pre>ERR_NGROK_108 and {"error_code":103,"status_code":502,"msg":"x"}</pre>`, []string{"agent-api:103 — a number of the ngrok agent's local API, not an ngrok error code"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			cnv, msg := h.fake.Inbound("", "ana@example.com", "help", tt.body)
+			require.Equal(t, http.StatusOK, h.post(t, frontfake.RuleRequest(h.srv.URL, frontfake.APISecret, h.fake.Event("evt_1", cnv, msg, false, time.Now()))))
+			h.run(t)
+			waitFor(t, "the note", func() bool { return len(h.fake.Conversation(cnv).Comments) == 1 })
+			note := h.fake.Conversation(cnv).Comments[0].Body
+			for _, w := range tt.wants {
+				assert.Contains(t, note, w)
+			}
+		})
+	}
+}
+
+// TestEventWithoutMessage: an event that names no message has the
+// conversation's latest inbound message fetched.
+func TestEventWithoutMessage(t *testing.T) {
+	h := newHarness(t)
+	cnv, _ := h.fake.Inbound("", "ana@example.com", "help", "<p>first: ERR_NGROK_3200</p>")
+	_, latest := h.fake.Inbound(cnv, "ana@example.com", "help", "<p>now: ERR_NGROK_108</p>")
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(h.fake.Event("evt_1", cnv, latest, false, time.Now()), &ev))
+	delete(ev, "target")
+	body, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, h.post(t, frontfake.RuleRequest(h.srv.URL, frontfake.APISecret, body)))
+	rec := h.ticket(t, cnv, latest)
+	assert.Contains(t, rec.Ticket.Parts[1].Text, "ERR_NGROK_108")
+	assert.Equal(t, 1, h.fake.Calls("GET /conversations/{id}/messages"))
+}
