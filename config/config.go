@@ -52,6 +52,8 @@ type Config struct {
 	Zendesk *Zendesk `yaml:"zendesk"`
 	// Freshdesk connects the bot to a Freshdesk account (config/freshdesk.go).
 	Freshdesk *Freshdesk `yaml:"freshdesk"`
+	// Front connects the bot to a Front company (config/front.go).
+	Front *Front `yaml:"front"`
 	// Dashboard configures the web dashboard (config/dashboard.go).
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Alerts configures spike alerts (config/dashboard.go).
@@ -283,6 +285,7 @@ func (c *Config) applyDefaults() {
 	c.defaultsEmail()
 	c.defaultsSlack()
 	c.defaultsFreshdesk()
+	c.defaultsFront()
 	c.defaultsDashboard()
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
@@ -405,6 +408,7 @@ func (c *Config) readSecretFiles() error {
 	c.readSlackSecrets(read)
 	c.readZendeskSecrets(read)
 	c.readFreshdeskSecrets(read)
+	c.readFrontSecrets(read)
 	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
@@ -493,6 +497,7 @@ func (c *Config) Validate() error {
 	c.validateSlack(bad)
 	c.validateZendesk(bad)
 	c.validateFreshdesk(bad)
+	c.validateFront(bad)
 	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -561,6 +566,7 @@ func (c *Config) Redacted() string {
 	cp.redactSlack(hide)
 	cp.redactZendesk(hide)
 	cp.redactFreshdesk(hide)
+	cp.redactFront(hide)
 	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

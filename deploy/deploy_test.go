@@ -284,6 +284,7 @@ func TestExampleConfigs(t *testing.T) {
 	require.GreaterOrEqual(t, len(files), 3, "Gmail + Slack, Microsoft 365 + helpdesk, Dovecot + Slack, one per helpdesk")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			helpdesk := helpdeskExamples[strings.TrimSuffix(filepath.Base(f), ".yaml")]
 			data, err := os.ReadFile(f)
 			require.NoError(t, err)
 			var any map[string]any
@@ -294,12 +295,24 @@ func TestExampleConfigs(t *testing.T) {
 			}
 			cfg := checkConfig(t, bin, f, env)
 			assert.Equal(t, "/var/lib/triage", cfg.DataDir, "data_dir is the systemd StateDirectory")
+			if helpdesk != nil {
+				helpdesk(t, cfg)
+			}
 			if !slices.Contains([]string{"zendesk.yaml", "freshdesk.yaml", "front.yaml", "helpscout.yaml"}, filepath.Base(f)) {
 				assert.NotEmpty(t, cfg.IMAP, "reads a mailbox")
+				assert.NotEmpty(t, cfg.Alerts.Rules, "shows spike alerts")
 			}
-			assert.NotEmpty(t, cfg.Alerts.Rules, "shows spike alerts")
 		})
 	}
+}
+
+// helpdeskExamples check the example of each helpdesk integration, by
+// file name: these read the helpdesk, not a mailbox.
+var helpdeskExamples = map[string]func(t *testing.T, cfg *config.Config){
+	"front": func(t *testing.T, cfg *config.Config) {
+		require.NotNil(t, cfg.Front, "has a front section")
+		assert.NotEmpty(t, cfg.Front.Assignees, "maps categories to teammates or inboxes")
+	},
 }
 
 // manifest is one Kubernetes object, loosely typed.

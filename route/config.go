@@ -695,6 +695,8 @@ func targetRequired(kind string) bool {
 		return false
 	case ticket.KindFreshdeskNote, ticket.KindFreshdeskTag: // Freshdesk
 		return false
+	case ticket.KindFrontNote, ticket.KindFrontTag: // Front
+		return false
 	}
 	return true
 }
@@ -720,4 +722,8 @@ var targetHelp = map[string]string{
 	ticket.KindFreshdeskNote:   "optional: empty notes on the ticket itself",
 	ticket.KindFreshdeskTag:    "optional: space-separated tags; empty adds ngrok-err-<n> and triage-<category>",
 	ticket.KindFreshdeskAssign: "a category looked up in freshdesk.groups (or auto), or a group name or ID",
+	// Front
+	ticket.KindFrontNote:   "optional: empty comments on the ticket's own conversation",
+	ticket.KindFrontTag:    "optional: tag names separated by spaces; empty tags ngrok-err-<n> per code and triage-<category>",
+	ticket.KindFrontAssign: "a name from front.assignees, or a teammate (tea_…, alt:email:…) or inbox (inb_…) ID, e.g. {{.Primary}}",
 }

@@ -40,6 +40,9 @@ routes:
         - {kind: freshdesk.note}
         - {kind: freshdesk.tag}
         - {kind: freshdesk.assign, target: auto}
+        - {kind: front.note}
+        - {kind: front.tag}
+        - {kind: front.assign, target: "{{.Primary}}"}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -91,6 +94,9 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindFreshdeskNote:   "- and 4995 more\n",
 		ticket.KindFreshdeskTag:    "- and 4995 more\n",
 		ticket.KindFreshdeskAssign: "- and 4995 more\n",
+		ticket.KindFrontNote:       "…and 4995 more codes",
+		ticket.KindFrontTag:        " and 4995 more",
+		ticket.KindFrontAssign:     " and 4995 more",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

@@ -651,6 +651,27 @@ Message:
 {{end}}`
 
 	shortText = `{{if .Codes}}{{join ", " .Codes}}{{if .More.Codes}} and {{.More.Codes}} more{{end}}{{else}}no ngrok error code{{end}}`
+
+	// helpdeskNoteText is the internal note on a helpdesk conversation,
+	// for agents only: every code with its meaning, first step and docs
+	// link, and how sure the bot is of it.
+	helpdeskNoteText = `triage: {{if .Primary}}{{.Primary}}{{else}}no ngrok error code{{end}} (rule "{{.Rule}}")
+{{range .Codes}}
+{{.Name}} — {{if .Inferred}}looks like it, going by the words "{{.Phrase}}" (inferred, not written; ask for the code){{else if .QuotedOnly}}only in quoted history, not what the customer reports now{{else if lt .Confidence 1.0}}written loosely ({{.Form}}){{else}}written by the customer{{end}}
+  {{if .Known}}{{.Summary}}{{else}}Not in our catalog yet: {{.Summary}}{{end}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{else}}
+No ngrok error code found.
+{{end}}{{if .More.Codes}}
+…and {{.More.Codes}} more codes (the ticket lists them all).
+{{end}}{{range .AgentAPI}}
+agent-api:{{.Number}} — a number of the ngrok agent's local API, not an ngrok error code{{if .QuotedOnly}} (only in quoted history){{end}}: {{.Summary}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+{{end}}{{if .More.AgentAPI}}…and {{.More.AgentAPI}} more agent API numbers.
+{{end}}`
 )
 
 // defaultTexts maps each kind to its default text.
@@ -675,6 +696,10 @@ var defaultTexts = map[string]string{
 	ticket.KindFreshdeskNote:   plainText,
 	ticket.KindFreshdeskTag:    plainText,
 	ticket.KindFreshdeskAssign: plainText,
+	// Front
+	ticket.KindFrontNote:   helpdeskNoteText,
+	ticket.KindFrontTag:    shortText,
+	ticket.KindFrontAssign: shortText,
 }
 
 // defaultText returns the default text for kind.
@@ -709,7 +734,8 @@ func sampleData() TemplateData {
 // lies (a flag, a folder, a reaction) rather than send its content on.
 func inPlace(kind string) bool {
 	switch kind {
-	case ticket.KindMaildirMove, ticket.KindIMAPFlag, ticket.KindIMAPMove, ticket.KindSlackReact:
+	case ticket.KindMaildirMove, ticket.KindIMAPFlag, ticket.KindIMAPMove, ticket.KindSlackReact,
+		ticket.KindFrontTag, ticket.KindFrontAssign:
 		return true
 	case ticket.KindZendeskTag, ticket.KindZendeskAssign: // Zendesk
 		return true

@@ -51,12 +51,13 @@ func Kinds() []string {
 		ticket.KindEmailReply, ticket.KindEmailForward, ticket.KindAlert,
 		ticket.KindZendeskNote, ticket.KindZendeskTag, ticket.KindZendeskAssign, // Zendesk
 		ticket.KindFreshdeskNote, ticket.KindFreshdeskTag, ticket.KindFreshdeskAssign,
+		ticket.KindFrontNote, ticket.KindFrontTag, ticket.KindFrontAssign,
 	}
 }
 
 // Sources returns the ticket sources a rule may name in `source:`.
 func Sources() []string {
-	return []string{"email", "slack", "api", "file", "zendesk", "freshdesk"}
+	return []string{"email", "slack", "api", "file", "zendesk", "freshdesk", "front"}
 }
 
 // DefaultRule is the name recorded in Decision.Matched and Action.Rule when

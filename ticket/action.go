@@ -41,6 +41,10 @@ const (
 	KindFreshdeskNote   = "freshdesk.note"
 	KindFreshdeskTag    = "freshdesk.tag"
 	KindFreshdeskAssign = "freshdesk.assign"
+	// Front
+	KindFrontNote   = "front.note"
+	KindFrontTag    = "front.tag"
+	KindFrontAssign = "front.assign"
 )
 
 // Action is one side effect planned for a ticket and carried out through

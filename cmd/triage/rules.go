@@ -229,6 +229,7 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	errs = append(errs, checkEmail(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkZendesk(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkFreshdesk(ctx, cfg, e.stdout)...)
+	errs = append(errs, checkFront(ctx, cfg, e.stdout)...)
 	return errors.Join(errs...)
 }
 

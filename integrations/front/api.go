@@ -1,0 +1,203 @@
+package front
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/triage-bot/triage/outbox"
+)
+
+// maxResponseBytes bounds one Core API answer read into memory.
+const maxResponseBytes = 8 << 20
+
+// maxPages bounds one paginated listing (comments on a conversation, the
+// company's tags), so a peer that never stops paginating cannot hold a
+// worker forever.
+const maxPages = 50
+
+// APIError is an answer of the Core API other than 2xx, with Front's
+// {"_error":{"status","title","message"}} body when there is one.
+type APIError struct {
+	// Method and Path name the call ("GET /me").
+	Method, Path string
+	// Status is the HTTP status code.
+	Status int
+	// Title and Message are Front's words, if it sent any.
+	Title, Message string
+	// RetryAfter is the Retry-After header of a 429, zero otherwise.
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("front: %s %s: HTTP %d", e.Method, e.Path, e.Status)
+	if e.Title != "" {
+		s += " " + e.Title
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if hint := statusHint(e.Status); hint != "" {
+		s += " (" + hint + ")"
+	}
+	return s
+}
+
+// statusHint says what a person can do about an answer.
+func statusHint(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "the API token is not valid: check front.api_token"
+	case http.StatusForbidden:
+		return "the API token lacks a scope or access to this inbox: see docs/helpdesks/front.md"
+	case http.StatusNotFound:
+		return "it does not exist or the token cannot see it"
+	}
+	return ""
+}
+
+// classify turns an error of a call into an outbox error: 429 waits as
+// Front asks, 408 and 5xx and network errors are retried, any other 4xx
+// parks the action.
+func classify(err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch {
+	case ae.Status == http.StatusTooManyRequests:
+		return outbox.RetryAfter(err, max(ae.RetryAfter, time.Second))
+	case ae.Status == http.StatusRequestTimeout || ae.Status >= 500:
+		return err
+	case ae.Status >= 400:
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+// isStatus reports whether err is an APIError with that status.
+func isStatus(err error, status int) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+// page is the envelope of Front's list endpoints.
+type page[T any] struct {
+	Pagination struct {
+		Next string `json:"next"`
+	} `json:"_pagination"`
+	Results []T `json:"_results"`
+}
+
+// do calls the Core API: method on path (relative to the API URL, or an
+// absolute _pagination.next URL on the same host), in as the JSON body
+// when not nil, the answer decoded into out when not nil.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	u, err := c.url(path)
+	if err != nil {
+		return err
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("front: %s %s: encode request: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return fmt.Errorf("front: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("front: %s %s: %w", method, pathOnly(u), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("front: %s %s: read answer: %w", method, pathOnly(u), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := &APIError{Method: method, Path: pathOnly(u), Status: resp.StatusCode}
+		var eb struct {
+			Error struct {
+				Title   string `json:"title"`
+				Message string `json:"message"`
+			} `json:"_error"`
+		}
+		if json.Unmarshal(data, &eb) == nil {
+			ae.Title, ae.Message = eb.Error.Title, eb.Error.Message
+		}
+		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
+			ae.RetryAfter = time.Duration(s) * time.Second
+		}
+		return ae
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("front: %s %s: answer is not the JSON expected: %w", method, pathOnly(u), err)
+	}
+	return nil
+}
+
+// url resolves path against the API URL. An absolute URL (a pagination
+// link) must point at the API URL's own scheme and host, so the token is
+// never sent elsewhere.
+func (c *Client) url(path string) (string, error) {
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		return strings.TrimSuffix(c.cfg.APIURL, "/") + path, nil
+	}
+	base, err := url.Parse(c.cfg.APIURL)
+	if err != nil {
+		return "", fmt.Errorf("front: api_url %q: %w", c.cfg.APIURL, err)
+	}
+	u, err := url.Parse(path)
+	if err != nil || u.Scheme != base.Scheme || u.Host != base.Host {
+		return "", fmt.Errorf("front: refusing to follow a pagination link off the API host (%s)", pathOnly(path))
+	}
+	return path, nil
+}
+
+// pathOnly drops the query from a URL for messages.
+func pathOnly(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Path
+	}
+	s, _, _ := strings.Cut(u, "?")
+	return s
+}
+
+// list walks a paginated listing from path, calling each for every result
+// until each returns false or the pages end.
+func list[T any](ctx context.Context, c *Client, path string, each func(T) bool) error {
+	next := path
+	for i := 0; next != "" && i < maxPages; i++ {
+		var p page[T]
+		if err := c.do(ctx, http.MethodGet, next, nil, &p); err != nil {
+			return err
+		}
+		for _, r := range p.Results {
+			if !each(r) {
+				return nil
+			}
+		}
+		next = p.Pagination.Next
+	}
+	return nil
+}
