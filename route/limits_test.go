@@ -34,6 +34,9 @@ routes:
         - {kind: email.reply}
         - {kind: email.forward, target: billing@example.com}
         - {kind: alert, target: on-call}
+        - {kind: helpscout.note, target: default}
+        - {kind: helpscout.tag, target: default}
+        - {kind: helpscout.assign, target: "{{.Primary}}"}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -77,6 +80,10 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindIMAPFlag:     " and 4995 more",
 		ticket.KindIMAPMove:     " and 4995 more",
 		ticket.KindMaildirMove:  " and 4995 more",
+		// Help Scout
+		ticket.KindHelpScoutNote:   "- and 4995 more written codes\n",
+		ticket.KindHelpScoutTag:    " and 4995 more",
+		ticket.KindHelpScoutAssign: " and 4995 more",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

@@ -592,22 +592,59 @@ Message:
 {{end}}{{if .More.AgentAPI}}- and {{.More.AgentAPI}} more agent API numbers
 {{end}}`
 
+	// helpScoutNoteText is an internal note for agents: every code with
+	// how sure we are, agent API numbers apart.
+	helpScoutNoteText = `{{if not (or .Codes .AgentAPI)}}triage: no ngrok error code found in this message.
+{{else}}triage found:
+{{range .Written}}
+- {{.Name}} ({{.Category}}): {{.Summary}}
+  How sure: {{if lt .Confidence 1.0}}loose, written as {{.Form}} rather than in full{{else}}written by the customer{{end}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.Written}}
+- and {{.More.Written}} more written codes
+{{end}}{{range .LooksLike}}
+- looks like {{.Name}} ({{.Category}}): {{.Summary}}
+  How sure: inferred from the words "{{.Phrase}}"; the customer did not write the code
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.LooksLike}}
+- and {{.More.LooksLike}} more inferred codes
+{{end}}{{range .Quoted}}
+- {{.Name}} ({{.Category}}), only in quoted history: an earlier message, not taken as the problem reported now
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.Quoted}}
+- and {{.More.Quoted}} more quoted codes
+{{end}}{{range .AgentAPI}}
+- agent API error {{.Number}}, the ngrok agent's local API, not an ngrok error code: {{.Summary}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}{{if .QuotedOnly}}
+  Only in quoted history.{{end}}
+{{end}}{{if .More.AgentAPI}}
+- and {{.More.AgentAPI}} more agent API numbers
+{{end}}{{end}}`
+
 	shortText = `{{if .Codes}}{{join ", " .Codes}}{{if .More.Codes}} and {{.More.Codes}} more{{end}}{{else}}no ngrok error code{{end}}`
 )
 
 // defaultTexts maps each kind to its default text.
 var defaultTexts = map[string]string{
-	ticket.KindSlackReply:   slackReplyText,
-	ticket.KindSlackPost:    slackPostText,
-	ticket.KindEmailReply:   emailReplyText,
-	ticket.KindEmailForward: emailForwardText,
-	ticket.KindWebhook:      plainText,
-	ticket.KindJSONL:        plainText,
-	ticket.KindAlert:        plainText,
-	ticket.KindSlackReact:   shortText,
-	ticket.KindIMAPFlag:     shortText,
-	ticket.KindIMAPMove:     shortText,
-	ticket.KindMaildirMove:  shortText,
+	ticket.KindSlackReply:      slackReplyText,
+	ticket.KindSlackPost:       slackPostText,
+	ticket.KindEmailReply:      emailReplyText,
+	ticket.KindEmailForward:    emailForwardText,
+	ticket.KindWebhook:         plainText,
+	ticket.KindJSONL:           plainText,
+	ticket.KindAlert:           plainText,
+	ticket.KindSlackReact:      shortText,
+	ticket.KindIMAPFlag:        shortText,
+	ticket.KindIMAPMove:        shortText,
+	ticket.KindMaildirMove:     shortText,
+	ticket.KindHelpScoutNote:   helpScoutNoteText,
+	ticket.KindHelpScoutTag:    shortText,
+	ticket.KindHelpScoutAssign: shortText,
 }
 
 // defaultText returns the default text for kind.
@@ -643,6 +680,8 @@ func sampleData() TemplateData {
 func inPlace(kind string) bool {
 	switch kind {
 	case ticket.KindMaildirMove, ticket.KindIMAPFlag, ticket.KindIMAPMove, ticket.KindSlackReact:
+		return true
+	case ticket.KindHelpScoutTag, ticket.KindHelpScoutAssign:
 		return true
 	}
 	return false

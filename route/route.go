@@ -49,11 +49,16 @@ func Kinds() []string {
 		ticket.KindSlackReply, ticket.KindSlackPost, ticket.KindSlackReact,
 		ticket.KindIMAPFlag, ticket.KindIMAPMove,
 		ticket.KindEmailReply, ticket.KindEmailForward, ticket.KindAlert,
+		ticket.KindHelpScoutNote, ticket.KindHelpScoutTag, ticket.KindHelpScoutAssign,
 	}
 }
 
 // Sources returns the ticket sources a rule may name in `source:`.
-func Sources() []string { return []string{"email", "slack", "api", "file"} }
+func Sources() []string {
+	return []string{"email", "slack", "api", "file",
+		"helpscout",
+	}
+}
 
 // DefaultRule is the name recorded in Decision.Matched and Action.Rule when
 // the default actions apply. No rule may have this name.

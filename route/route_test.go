@@ -373,7 +373,7 @@ func TestCompileErrors(t *testing.T) {
 		{5, `rule "agent"`, `match.category: unknown category "agent" (valid: agent-auth, upstream-gateway`},
 		{6, `rule "agent"`, `match.code: range "3299-3200" is reversed (write 3200-3299)`},
 		{6, `rule "agent"`, `match.code: "ERR_NGROK_x" is not an ngrok error code`},
-		{7, `rule "agent"`, `match.source: unknown source "fax" (valid: email, slack, api, file)`},
+		{7, `rule "agent"`, `match.source: unknown source "fax" (valid: email, slack, api, file, helpscout)`},
 		{8, `rule "agent"`, `match.sender: bad pattern "[a": unclosed [`},
 		{9, `rule "agent"`, `match.sender_domain: "@example.com" is not a domain`},
 		{10, `rule "agent"`, `match: unknown key "colour" (valid keys: category, code`},
@@ -514,7 +514,7 @@ func TestTemplates(t *testing.T) {
 				assert.Contains(t, p.Text, "ERR_NGROK_108")
 				assert.Contains(t, p.Text, "ERR_NGROK_3200")
 				assert.Contains(t, p.Text, "ERR_NGROK_99999")
-				if kind != ticket.KindSlackReact && kind != ticket.KindIMAPFlag && kind != ticket.KindIMAPMove && kind != ticket.KindMaildirMove {
+				if !inPlace(kind) {
 					assert.Contains(t, p.Text, "https://ngrok.com/docs/errors/err_ngrok_108/", "docs link")
 					assert.Contains(t, p.Text, ann.Codes[0].Summary, "summary")
 				}
