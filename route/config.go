@@ -693,17 +693,19 @@ func targetRequired(kind string) bool {
 
 // targetHelp says what `target` means for each kind.
 var targetHelp = map[string]string{
-	ticket.KindWebhook:         "the name of a webhook from the webhooks: section",
-	ticket.KindJSONL:           "the path of a JSON Lines file to append to",
-	ticket.KindMaildirMove:     "the Maildir folder to move the message to, e.g. Triage/{{.Primary}}",
-	ticket.KindSlackReply:      "optional: empty replies in the ticket's own thread",
-	ticket.KindSlackPost:       "the Slack channel to post to, e.g. #support-agent or C0123456789",
-	ticket.KindSlackReact:      "the emoji name to react with, without colons, e.g. eyes",
-	ticket.KindIMAPFlag:        "the IMAP keyword or flag to set, e.g. $Triage or \\Flagged",
-	ticket.KindIMAPMove:        "the mailbox to move the message to, e.g. Triage/{{.Primary}}",
-	ticket.KindEmailReply:      "optional: empty replies to the sender",
-	ticket.KindEmailForward:    "the address to forward to, e.g. billing@example.com",
-	ticket.KindAlert:           "the alert receiver's name, e.g. on-call",
+	ticket.KindWebhook:      "the name of a webhook from the webhooks: section",
+	ticket.KindJSONL:        "the path of a JSON Lines file to append to",
+	ticket.KindMaildirMove:  "the Maildir folder to move the message to, e.g. Triage/{{.Primary}}",
+	ticket.KindSlackReply:   "optional: empty replies in the ticket's own thread",
+	ticket.KindSlackPost:    "the Slack channel to post to, e.g. #support-agent or C0123456789",
+	ticket.KindSlackReact:   "the emoji name to react with, without colons, e.g. eyes",
+	ticket.KindIMAPFlag:     "the IMAP keyword or flag to set, e.g. $Triage or \\Flagged",
+	ticket.KindIMAPMove:     "the mailbox to move the message to, e.g. Triage/{{.Primary}}",
+	ticket.KindEmailReply:   "optional: empty replies to the sender",
+	ticket.KindEmailForward: "the address to forward to, e.g. billing@example.com",
+	ticket.KindAlert:        "the alert receiver's name, e.g. on-call",
+
+	// Help Scout
 	ticket.KindHelpScoutNote:   "default (the note goes on the ticket's own conversation)",
 	ticket.KindHelpScoutTag:    "tags separated by spaces; the word default stands for ngrok-err-<n> and triage-<category>",
 	ticket.KindHelpScoutAssign: "a name from helpscout.assignees (a category such as {{.Primary}} works), a user or team ID, or inbox:<name>",

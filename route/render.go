@@ -631,17 +631,19 @@ Message:
 
 // defaultTexts maps each kind to its default text.
 var defaultTexts = map[string]string{
-	ticket.KindSlackReply:      slackReplyText,
-	ticket.KindSlackPost:       slackPostText,
-	ticket.KindEmailReply:      emailReplyText,
-	ticket.KindEmailForward:    emailForwardText,
-	ticket.KindWebhook:         plainText,
-	ticket.KindJSONL:           plainText,
-	ticket.KindAlert:           plainText,
-	ticket.KindSlackReact:      shortText,
-	ticket.KindIMAPFlag:        shortText,
-	ticket.KindIMAPMove:        shortText,
-	ticket.KindMaildirMove:     shortText,
+	ticket.KindSlackReply:   slackReplyText,
+	ticket.KindSlackPost:    slackPostText,
+	ticket.KindEmailReply:   emailReplyText,
+	ticket.KindEmailForward: emailForwardText,
+	ticket.KindWebhook:      plainText,
+	ticket.KindJSONL:        plainText,
+	ticket.KindAlert:        plainText,
+	ticket.KindSlackReact:   shortText,
+	ticket.KindIMAPFlag:     shortText,
+	ticket.KindIMAPMove:     shortText,
+	ticket.KindMaildirMove:  shortText,
+
+	// Help Scout
 	ticket.KindHelpScoutNote:   helpScoutNoteText,
 	ticket.KindHelpScoutTag:    shortText,
 	ticket.KindHelpScoutAssign: shortText,
