@@ -48,6 +48,8 @@ type Config struct {
 	SMTP *SMTP `yaml:"smtp"`
 	// Slack connects the bot to a Slack workspace (config/slack.go).
 	Slack *Slack `yaml:"slack"`
+	// HelpScout connects the bot to a Help Scout account (config/helpscout.go).
+	HelpScout *HelpScout `yaml:"helpscout"`
 	// Dashboard configures the web dashboard (config/dashboard.go).
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Alerts configures spike alerts (config/dashboard.go).
@@ -276,6 +278,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.defaultsEmail()
 	c.defaultsSlack()
+	c.defaultsHelpScout()
 	c.defaultsDashboard()
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
@@ -396,6 +399,7 @@ func (c *Config) readSecretFiles() error {
 	read("http.metrics_token_file", c.HTTP.MetricsTokenFile, &c.HTTP.MetricsToken)
 	c.readEmailSecrets(read)
 	c.readSlackSecrets(read)
+	c.readHelpScoutSecrets(read)
 	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
@@ -482,6 +486,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateEmail(bad)
 	c.validateSlack(bad)
+	c.validateHelpScout(bad)
 	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -548,6 +553,7 @@ func (c *Config) Redacted() string {
 	}
 	cp.redactEmail(hide)
 	cp.redactSlack(hide)
+	cp.redactHelpScout(hide)
 	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

@@ -74,7 +74,7 @@ func (w *wiring) merge(o wiring) error {
 // no-op when its config section is absent.
 func wireIntegrations(ctx context.Context, d *runDeps) (wiring, error) {
 	var all wiring
-	for _, wire := range []func(context.Context, *runDeps) (wiring, error){wireEmail, wireSlack, wireDashboard} {
+	for _, wire := range []func(context.Context, *runDeps) (wiring, error){wireEmail, wireSlack, wireHelpScout, wireDashboard} {
 		w, err := wire(ctx, d)
 		if err != nil {
 			return all, err

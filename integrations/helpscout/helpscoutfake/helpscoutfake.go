@@ -102,6 +102,7 @@ type Server struct {
 	limited   int
 	retry     int
 	failures  map[string]int
+	limitedOn map[string][2]int // name → {calls left, retry after}
 	nextID    int
 	issued    int
 	tagPuts   map[int]int
@@ -115,7 +116,7 @@ type Server struct {
 // one team.
 func New() *Server {
 	s := &Server{PageSize: 50, convs: map[int]*Conversation{}, calls: map[string]int{}, tokens: map[string]bool{},
-		failures: map[string]int{}, nextID: 10000, tagPuts: map[int]int{}, assigns: map[int]int{},
+		failures: map[string]int{}, limitedOn: map[string][2]int{}, nextID: 10000, tagPuts: map[int]int{}, assigns: map[int]int{},
 		mailboxes: map[int]string{MailboxSupport: "Support", MailboxBilling: "Billing"},
 		users:     map[int]string{UserAna: "Ana Agent", UserBot: "Triage Bot"},
 		teams:     map[int]string{TeamAgents: "Agent team"}}
@@ -159,6 +160,14 @@ func (s *Server) RateLimit(n, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limited, s.retry = n, retryAfter
+}
+
+// RateLimitOn answers the next n calls named name (as in Calls) with 429
+// and X-RateLimit-Retry-After: retryAfter seconds.
+func (s *Server) RateLimitOn(name string, n, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitedOn[name] = [2]int{n, retryAfter}
 }
 
 // Fail answers the next n calls named name (as in Calls) with status
@@ -368,10 +377,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-RateLimit-Limit-Minute", "400")
+	retry := -1
 	if s.limited > 0 {
 		s.limited--
+		retry = s.retry
+	} else if l := s.limitedOn[name]; l[0] > 0 {
+		s.limitedOn[name] = [2]int{l[0] - 1, l[1]}
+		retry = l[1]
+	}
+	if retry >= 0 {
 		w.Header().Set("X-RateLimit-Remaining-Minute", "0")
-		w.Header().Set("X-RateLimit-Retry-After", strconv.Itoa(s.retry))
+		w.Header().Set("X-RateLimit-Retry-After", strconv.Itoa(retry))
 		vndError(w, http.StatusTooManyRequests, "Rate limit exceeded")
 		return
 	}
