@@ -54,6 +54,8 @@ type Config struct {
 	Freshdesk *Freshdesk `yaml:"freshdesk"`
 	// Front connects the bot to a Front company (config/front.go).
 	Front *Front `yaml:"front"`
+	// HelpScout connects the bot to a Help Scout account (config/helpscout.go).
+	HelpScout *HelpScout `yaml:"helpscout"`
 	// Dashboard configures the web dashboard (config/dashboard.go).
 	Dashboard Dashboard `yaml:"dashboard"`
 	// Alerts configures spike alerts (config/dashboard.go).
@@ -286,6 +288,7 @@ func (c *Config) applyDefaults() {
 	c.defaultsSlack()
 	c.defaultsFreshdesk()
 	c.defaultsFront()
+	c.defaultsHelpScout()
 	c.defaultsDashboard()
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")
@@ -409,6 +412,7 @@ func (c *Config) readSecretFiles() error {
 	c.readZendeskSecrets(read)
 	c.readFreshdeskSecrets(read)
 	c.readFrontSecrets(read)
+	c.readHelpScoutSecrets(read)
 	c.readDashboardSecrets(read)
 	if c.HTTP.APITokenFile != "" {
 		var tok string
@@ -498,6 +502,7 @@ func (c *Config) Validate() error {
 	c.validateZendesk(bad)
 	c.validateFreshdesk(bad)
 	c.validateFront(bad)
+	c.validateHelpScout(bad)
 	c.validateDashboard(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -567,6 +572,7 @@ func (c *Config) Redacted() string {
 	cp.redactZendesk(hide)
 	cp.redactFreshdesk(hide)
 	cp.redactFront(hide)
+	cp.redactHelpScout(hide)
 	cp.redactDashboard(hide)
 	out, err := yaml.Marshal(&cp)
 	if err != nil {

@@ -726,4 +726,9 @@ var targetHelp = map[string]string{
 	ticket.KindFrontNote:   "optional: empty comments on the ticket's own conversation",
 	ticket.KindFrontTag:    "optional: tag names separated by spaces; empty tags ngrok-err-<n> per code and triage-<category>",
 	ticket.KindFrontAssign: "a name from front.assignees, or a teammate (tea_…, alt:email:…) or inbox (inb_…) ID, e.g. {{.Primary}}",
+
+	// Help Scout
+	ticket.KindHelpScoutNote:   "default (the note goes on the ticket's own conversation)",
+	ticket.KindHelpScoutTag:    "tags separated by spaces; the word default stands for ngrok-err-<n> and triage-<category>",
+	ticket.KindHelpScoutAssign: "a name from helpscout.assignees (a category such as {{.Primary}} works), a user or team ID, or inbox:<name>",
 }

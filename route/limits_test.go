@@ -43,6 +43,9 @@ routes:
         - {kind: front.note}
         - {kind: front.tag}
         - {kind: front.assign, target: "{{.Primary}}"}
+        - {kind: helpscout.note, target: default}
+        - {kind: helpscout.tag, target: default}
+        - {kind: helpscout.assign, target: "{{.Primary}}"}
 `
 
 // mailTicket reads a mail from testdata and annotates it as the pipeline
@@ -97,6 +100,10 @@ func TestFanoutBounded(t *testing.T) {
 		ticket.KindFrontNote:       "…and 4995 more codes",
 		ticket.KindFrontTag:        " and 4995 more",
 		ticket.KindFrontAssign:     " and 4995 more",
+		// Help Scout
+		ticket.KindHelpScoutNote:   "- and 4995 more written codes\n",
+		ticket.KindHelpScoutTag:    " and 4995 more",
+		ticket.KindHelpScoutAssign: " and 4995 more",
 	}
 	for _, a := range d.Actions {
 		t.Run(a.Kind, func(t *testing.T) {

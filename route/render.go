@@ -649,6 +649,39 @@ Message:
   First step: {{.Hint}}{{end}}
 {{end}}{{if .More.AgentAPI}}…and {{.More.AgentAPI}} more agent API numbers
 {{end}}`
+	// helpScoutNoteText is an internal note for agents: every code with
+	// how sure we are, agent API numbers apart.
+	helpScoutNoteText = `{{if not (or .Codes .AgentAPI)}}triage: no ngrok error code found in this message.
+{{else}}triage found:
+{{range .Written}}
+- {{.Name}} ({{.Category}}): {{.Summary}}
+  How sure: {{if lt .Confidence 1.0}}loose, written as {{.Form}} rather than in full{{else}}written by the customer{{end}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.Written}}
+- and {{.More.Written}} more written codes
+{{end}}{{range .LooksLike}}
+- looks like {{.Name}} ({{.Category}}): {{.Summary}}
+  How sure: inferred from the words "{{.Phrase}}"; the customer did not write the code
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.LooksLike}}
+- and {{.More.LooksLike}} more inferred codes
+{{end}}{{range .Quoted}}
+- {{.Name}} ({{.Category}}), only in quoted history: an earlier message, not taken as the problem reported now
+  Docs: {{.DocsURL}}
+{{end}}{{if .More.Quoted}}
+- and {{.More.Quoted}} more quoted codes
+{{end}}{{range .AgentAPI}}
+- agent API error {{.Number}}, the ngrok agent's local API, not an ngrok error code: {{.Summary}}
+{{- if .Hint}}
+  First step: {{.Hint}}{{end}}{{if .QuotedOnly}}
+  Only in quoted history.{{end}}
+{{end}}{{if .More.AgentAPI}}
+- and {{.More.AgentAPI}} more agent API numbers
+{{end}}{{end}}`
 
 	shortText = `{{if .Codes}}{{join ", " .Codes}}{{if .More.Codes}} and {{.More.Codes}} more{{end}}{{else}}no ngrok error code{{end}}`
 
@@ -700,6 +733,11 @@ var defaultTexts = map[string]string{
 	ticket.KindFrontNote:   helpdeskNoteText,
 	ticket.KindFrontTag:    shortText,
 	ticket.KindFrontAssign: shortText,
+
+	// Help Scout
+	ticket.KindHelpScoutNote:   helpScoutNoteText,
+	ticket.KindHelpScoutTag:    shortText,
+	ticket.KindHelpScoutAssign: shortText,
 }
 
 // defaultText returns the default text for kind.
@@ -738,6 +776,8 @@ func inPlace(kind string) bool {
 		ticket.KindFrontTag, ticket.KindFrontAssign:
 		return true
 	case ticket.KindZendeskTag, ticket.KindZendeskAssign: // Zendesk
+		return true
+	case ticket.KindHelpScoutTag, ticket.KindHelpScoutAssign:
 		return true
 	}
 	return false

@@ -52,12 +52,13 @@ func Kinds() []string {
 		ticket.KindZendeskNote, ticket.KindZendeskTag, ticket.KindZendeskAssign, // Zendesk
 		ticket.KindFreshdeskNote, ticket.KindFreshdeskTag, ticket.KindFreshdeskAssign,
 		ticket.KindFrontNote, ticket.KindFrontTag, ticket.KindFrontAssign,
+		ticket.KindHelpScoutNote, ticket.KindHelpScoutTag, ticket.KindHelpScoutAssign,
 	}
 }
 
 // Sources returns the ticket sources a rule may name in `source:`.
 func Sources() []string {
-	return []string{"email", "slack", "api", "file", "zendesk", "freshdesk", "front"}
+	return []string{"email", "slack", "api", "file", "zendesk", "freshdesk", "front", "helpscout"}
 }
 
 // DefaultRule is the name recorded in Decision.Matched and Action.Rule when

@@ -373,7 +373,7 @@ func TestCompileErrors(t *testing.T) {
 		{5, `rule "agent"`, `match.category: unknown category "agent" (valid: agent-auth, upstream-gateway`},
 		{6, `rule "agent"`, `match.code: range "3299-3200" is reversed (write 3200-3299)`},
 		{6, `rule "agent"`, `match.code: "ERR_NGROK_x" is not an ngrok error code`},
-		{7, `rule "agent"`, `match.source: unknown source "fax" (valid: email, slack, api, file, zendesk, freshdesk, front)`},
+		{7, `rule "agent"`, `match.source: unknown source "fax" (valid: email, slack, api, file, zendesk, freshdesk, front, helpscout)`},
 		{8, `rule "agent"`, `match.sender: bad pattern "[a": unclosed [`},
 		{9, `rule "agent"`, `match.sender_domain: "@example.com" is not a domain`},
 		{10, `rule "agent"`, `match: unknown key "colour" (valid keys: category, code`},

@@ -47,6 +47,17 @@ const (
 	KindFrontAssign = "front.assign"
 )
 
+// Help Scout
+const (
+	// KindHelpScoutNote adds a private note to the conversation.
+	KindHelpScoutNote = "helpscout.note"
+	// KindHelpScoutTag adds tags to the conversation.
+	KindHelpScoutTag = "helpscout.tag"
+	// KindHelpScoutAssign assigns the conversation to a user or team, or
+	// moves it to another inbox.
+	KindHelpScoutAssign = "helpscout.assign"
+)
+
 // Action is one side effect planned for a ticket and carried out through
 // the outbox.
 type Action struct {

@@ -230,6 +230,7 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	errs = append(errs, checkZendesk(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkFreshdesk(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkFront(ctx, cfg, e.stdout)...)
+	errs = append(errs, checkHelpScout(ctx, cfg, e.stdout)...)
 	return errors.Join(errs...)
 }
 

@@ -75,7 +75,7 @@ func (w *wiring) merge(o wiring) error {
 func wireIntegrations(ctx context.Context, d *runDeps) (wiring, error) {
 	var all wiring
 	for _, wire := range []func(context.Context, *runDeps) (wiring, error){
-		wireEmail, wireSlack, wireDashboard, wireZendesk, wireFreshdesk, wireFront,
+		wireEmail, wireSlack, wireDashboard, wireZendesk, wireFreshdesk, wireFront, wireHelpScout,
 	} {
 		w, err := wire(ctx, d)
 		if err != nil {
