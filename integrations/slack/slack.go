@@ -98,6 +98,8 @@ type Bot struct {
 
 	mu    sync.Mutex
 	ident *slackapi.AuthTestResponse
+	// serial orders the sinks' actions about one customer message.
+	serial serial
 }
 
 // New returns a Bot; it does no I/O. A nil log discards.

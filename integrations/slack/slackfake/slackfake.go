@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,6 +74,7 @@ type Server struct {
 	acks      map[string]json.RawMessage
 	connects  int
 	delivered map[string]int // envelope ID → deliveries
+	latency   time.Duration
 }
 
 type failure struct {
@@ -135,6 +137,16 @@ func (s *Server) RateLimit(method string, n, retryAfter int) {
 	for range n {
 		s.failures[method] = append(s.failures[method], failure{code: "ratelimited", retryAfter: retryAfter})
 	}
+}
+
+// SetLatency makes every Web API call wait between d/2 and 3d/2 (at
+// random) before it is answered, as calls to Slack take tens of
+// milliseconds that vary: races between calls that a local server would
+// answer at once, in order, show up then.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // AddFile makes a file downloadable at FileURL(id) with the bot token.
@@ -250,12 +262,16 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	s.mu.Lock()
 	s.calls[method]++
+	latency := s.latency
 	var f *failure
 	if q := s.failures[method]; len(q) > 0 {
 		f = &q[0]
 		s.failures[method] = q[1:]
 	}
 	s.mu.Unlock()
+	if latency > 0 {
+		time.Sleep(latency/2 + rand.N(latency))
+	}
 	if err != nil {
 		fail(w, "invalid_arguments")
 		return
