@@ -199,7 +199,16 @@ func TestExplain(t *testing.T) {
 		assert.Contains(t, stdout, "docs:     https://ngrok.com/docs/errors/err_ngrok_108/")
 		assert.Contains(t, stdout, "hint:")
 	}
-	stdout, _, code := triage(t, "", "explain", "--data-dir", dir, "99999")
+	// A word that is no code among codes: the codes are explained, the
+	// word named, and the command fails.
+	stdout, stderr, code := triage(t, "", "explain", "--data-dir", dir, "108", "garbage", "3200")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "ERR_NGROK_108  [agent-auth]")
+	assert.Contains(t, stdout, "ERR_NGROK_3200  [upstream-gateway]")
+	assert.Contains(t, stderr, `"garbage" is not an ngrok error code`)
+	assert.NotContains(t, stderr, "3200")
+
+	stdout, _, code = triage(t, "", "explain", "--data-dir", dir, "99999")
 	require.Equal(t, 0, code)
 	assert.Contains(t, stdout, "ERR_NGROK_99999  [unknown]  (unknown to the catalog)")
 	assert.Contains(t, stdout, "https://ngrok.com/docs/errors/err_ngrok_99999/")
