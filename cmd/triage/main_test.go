@@ -300,6 +300,27 @@ func TestScanLargeTextFile(t *testing.T) {
 	got := make([]int, len(tk[0].Matches))
 	for i, m := range tk[0].Matches {
 		got[i] = m.Code
+		assert.Equal(t, fmt.Sprintf("ERR_NGROK_%d", m.Code), m.Text, "each match says how it was written")
 	}
 	assert.Equal(t, want, got)
+}
+
+// TestScanTextFillsMatchText checks that plain text read as a stream
+// (stdin, a small file) gives each match its text as written.
+func TestScanTextFillsMatchText(t *testing.T) {
+	dir := t.TempDir()
+	text := "tunnel failed: ERR_NGROK_3200\nlater err\\_ngrok\\_108, then ngrok error 4018\n"
+	path := filepath.Join(dir, "short.log")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	for _, args := range [][]string{{path}, {"-"}} {
+		stdout, stderr, code := triage(t, text, append([]string{"scan", "--json", "--data-dir", dir}, args...)...)
+		require.Equal(t, 0, code, stderr)
+		tk := parseJSONL(t, stdout)
+		require.Len(t, tk, 1)
+		var got []string
+		for _, m := range tk[0].Matches {
+			got = append(got, m.Text)
+		}
+		assert.Equal(t, []string{"ERR_NGROK_3200", `err\_ngrok\_108`, "ngrok error 4018"}, got, args)
+	}
 }
