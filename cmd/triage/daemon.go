@@ -193,6 +193,9 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := configErrors(cfg, a.rules); err != nil {
+		return err
+	}
 	for _, w := range configWarnings(cfg, a.rules) {
 		log.Warn("config: " + w)
 	}

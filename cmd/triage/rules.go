@@ -157,12 +157,19 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := configErrors(cfg, a.rules); err != nil {
+		return err
+	}
 	name := cfg.File
 	if name == "" {
 		name = "embedded defaults"
 	}
+	sources := len(cfg.Sources.Maildir) + len(cfg.IMAP)
+	if cfg.Slack != nil {
+		sources++ // one workspace
+	}
 	fmt.Fprintf(e.stdout, "%s: OK — %d rule(s), %d source(s), %d webhook(s), %d catalog code(s)\n",
-		name, len(a.rules.Names()), len(cfg.Sources.Maildir), len(cfg.Webhooks), a.catalog.Len())
+		name, len(a.rules.Names()), sources, len(cfg.Webhooks), a.catalog.Len())
 	for _, w := range configWarnings(cfg, a.rules) {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}

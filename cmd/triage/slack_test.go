@@ -221,3 +221,56 @@ func TestSlackConfig(t *testing.T) {
 		assert.Equal(t, "xoxb-1-secretbot", cfg.Slack.BotToken, "redaction leaves the config alone")
 	})
 }
+
+// TestSlackConfigCheck checks what `config check` says of a Slack setup:
+// Slack counts as a source, and slack.post or slack.react that pick by
+// category without a channel or emoji to pick fail the check (and run)
+// instead of the first delivery.
+func TestSlackConfigCheck(t *testing.T) {
+	slack := func(extra, actions string) string {
+		return fmt.Sprintf(`data_dir: %s
+http: {listen: "off"}
+slack:
+  bot_token: xoxb-1
+  app_token: xapp-1
+  channels: [C0SUPPORT]
+%sroutes:
+  rules:
+    - name: answer
+      match: {source: slack}
+      actions: %s
+`, t.TempDir(), extra, actions)
+	}
+	tests := []struct {
+		name, yaml string
+		wants      []string // in stderr; none means OK
+	}{
+		{"reply only", slack("", "[{kind: slack.reply}]"), nil},
+		{"post auto without channels", slack("", "[{kind: slack.post, target: auto}]"),
+			[]string{`rule "answer": the slack.post target "auto" picks by category, but slack.triage_channels is empty`}},
+		{"react auto without emoji", slack("  triage_channels: {default: C0TRIAGE}\n", "[{kind: slack.react, target: auto}, {kind: slack.post, target: auto}]"),
+			[]string{`the slack.react target "auto" picks by category, but slack.emoji is empty`}},
+		{"category not mapped", slack("  emoji: {default: eyes}\n", "[{kind: slack.react, target: agent-auth}]"),
+			[]string{`the slack.react target "agent-auth" is a category that slack.emoji does not map`}},
+		{"all mapped", slack("  triage_channels: {default: C0TRIAGE}\n  emoji: {default: eyes}\n", "[{kind: slack.react, target: auto}, {kind: slack.post, target: auto}, {kind: slack.post, target: C0OTHER}]"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "triage.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.yaml), 0o600))
+			stdout, stderr, code := triage(t, "", "config", "check", "--config", path)
+			if len(tt.wants) == 0 {
+				require.Equal(t, 0, code, stderr)
+				assert.Contains(t, stdout, "1 source(s)", "the Slack workspace is a source")
+				return
+			}
+			assert.Equal(t, 1, code)
+			for _, w := range tt.wants {
+				assert.Contains(t, stderr, w)
+			}
+			_, stderr, code = triage(t, "", "run", "--once", "--config", path)
+			assert.Equal(t, 1, code, "run refuses it too")
+			assert.Contains(t, stderr, tt.wants[0])
+		})
+	}
+}
