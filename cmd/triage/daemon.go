@@ -297,7 +297,13 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	}
 	if cfg.HTTP.Listen != "off" {
 		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
-			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
+			Sources: func() []pipeline.Health {
+				hs := runner.Health()
+				for _, h := range wired.health {
+					hs = append(hs, h())
+				}
+				return hs
+			}, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
 			Metrics: m, Log: log, Routes: wired.routes, PublicHosts: cfg.HTTP.PublicHosts, MetricsToken: cfg.HTTP.MetricsToken,
 			Timeouts: web.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout}}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)

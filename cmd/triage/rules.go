@@ -199,6 +199,7 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "maildir %s: %s is a Maildir\n", md.Name, md.Path)
 	}
 	errs = append(errs, checkEmail(ctx, cfg, e.stdout)...)
+	errs = append(errs, checkSlack(ctx, cfg, e.stdout)...)
 	return errors.Join(errs...)
 }
 

@@ -274,3 +274,21 @@ slack:
 		})
 	}
 }
+
+func TestSlackConfigCheckConnect(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	fake.AddChannel("C0SUPPORT", "support", true)
+	cfg, _ := writeSlackConfig(t, "socket", fake.APIURL(), "off")
+	stdout, stderr, code := triage(t, "", "config", "check", "--connect", "--config", cfg)
+	assert.Equal(t, 1, code, "the bot is not in the triage channel")
+	assert.Contains(t, stdout, "slack: signed in as triage (UBOT) in Fake")
+	assert.Contains(t, stdout, "slack: channel C0SUPPORT (#support, read): the bot is a member")
+	assert.Contains(t, stderr, "slack: channel C0TRIAGE (triage channel for default): not found")
+	assert.Equal(t, 1, fake.Calls("auth.test"))
+
+	fake.AddChannel("C0TRIAGE", "triage", true)
+	stdout, stderr, code = triage(t, "", "config", "check", "--connect", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "slack: channel C0TRIAGE (#triage, triage channel for default): the bot is a member")
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -796,4 +797,59 @@ func TestEditRacingItsMessage(t *testing.T) {
 	assert.Zero(t, twoReplies, "messages with more or fewer than one reply")
 	assert.Zero(t, twoPosts, "messages with more or fewer than one triage post")
 	assert.Equal(t, runs, h.fake.Calls("reactions.add"), "one reaction per message: the edit has the same category's emoji")
+}
+
+func TestCheckSaysWhereTheBotIsMissing(t *testing.T) {
+	h := newHarness(t, func(c *slack.Config) {
+		c.Channels = []string{"C0SUPPORT", "C0GONE"}
+		c.TriageChannels = map[string]string{"default": "C0TRIAGE", "agent-auth": "C0SUPPORT"}
+	})
+	h.fake.AddChannel("C0SUPPORT", "support", true)
+	h.fake.AddChannel("C0TRIAGE", "triage", false)
+	ok, err := h.bot.Check(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		"slack: signed in as triage (UBOT) in Fake",
+		"slack: channel C0SUPPORT (#support, read): the bot is a member",
+	}, ok)
+	assert.Contains(t, err.Error(), "slack: channel C0GONE (read): not found: a wrong ID, or a private channel the bot was not invited to (/invite @triage there)")
+	assert.Contains(t, err.Error(), "slack: channel C0TRIAGE (#triage, triage channel for default): the bot is not a member (/invite @triage in #triage)")
+	assert.Equal(t, 1, h.fake.Calls("auth.test"))
+	assert.Equal(t, 3, h.fake.Calls("conversations.info"), "each channel once")
+
+	h.fake.Fail("auth.test", "invalid_auth", 1)
+	_, err = h.bot.Check(context.Background())
+	assert.ErrorContains(t, err, "the bot token is not valid")
+}
+
+func TestSocketHealth(t *testing.T) {
+	h := newHarness(t, nil)
+	var mu sync.Mutex
+	now := time.Now()
+	slack.SetNow(h.bot, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	ok, _, _ := h.bot.SocketHealth()
+	assert.False(t, ok, "not ready before the socket ever ran")
+	// Connecting at start is given SocketDown, like a reconnect.
+	h.run(t, true)
+	waitFor(t, "the socket connected", func() bool { _, lastUp, _ := h.bot.SocketHealth(); return !lastUp.IsZero() })
+	ok, lastUp, _ := h.bot.SocketHealth()
+	assert.True(t, ok)
+	assert.Equal(t, now, lastUp, "up now")
+
+	// The connection drops, and Slack refuses to open another.
+	h.fake.Fail("apps.connections.open", "internal_error", 1000)
+	waitFor(t, "the drop noticed", func() bool {
+		h.fake.DropConnections()
+		_, _, lastErr := h.bot.SocketHealth()
+		return lastErr != ""
+	})
+	ok, lastUp, _ = h.bot.SocketHealth()
+	assert.True(t, ok, "a short drop is a reconnect, still ready")
+	assert.Equal(t, now, lastUp, "lost just now")
+	mu.Lock()
+	now = now.Add(slack.SocketDown + time.Second)
+	mu.Unlock()
+	ok, _, lastErr := h.bot.SocketHealth()
+	assert.False(t, ok, "down for longer than SocketDown")
+	assert.NotEmpty(t, lastErr)
 }

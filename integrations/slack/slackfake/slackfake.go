@@ -75,6 +75,13 @@ type Server struct {
 	connects  int
 	delivered map[string]int // envelope ID → deliveries
 	latency   time.Duration
+	channels  map[string]channel
+}
+
+// channel is a conversation conversations.info knows.
+type channel struct {
+	name   string
+	member bool
 }
 
 type failure struct {
@@ -93,7 +100,7 @@ func New() *Server {
 	s := &Server{
 		messages: map[string][]*Message{}, calls: map[string]int{}, failures: map[string][]failure{},
 		files: map[string][]byte{}, nextTS: 1700000000, conns: map[*websocket.Conn]*sync.Mutex{},
-		acks: map[string]json.RawMessage{}, delivered: map[string]int{},
+		acks: map[string]json.RawMessage{}, delivered: map[string]int{}, channels: map[string]channel{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.api)
@@ -147,6 +154,15 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// AddChannel makes conversations.info know a channel by its ID, with
+// its name and whether the bot is a member. Channels not added answer
+// channel_not_found, as a private channel the bot is not in does.
+func (s *Server) AddChannel(id, name string, botIsMember bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[id] = channel{name: name, member: botIsMember}
 }
 
 // AddFile makes a file downloadable at FileURL(id) with the bot token.
@@ -377,6 +393,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]any{"ok": true, "channel": ch,
 			"permalink": "https://fake.slack.com/archives/" + ch + "/p" + strings.ReplaceAll(ts, ".", "")})
+	case "conversations.info":
+		ch, ok := s.channels[p.Get("channel")]
+		if !ok {
+			fail(w, "channel_not_found")
+			return
+		}
+		writeJSON(w, 200, map[string]any{"ok": true, "channel": map[string]any{"id": p.Get("channel"), "name": ch.name,
+			"is_channel": true, "is_member": ch.member, "is_archived": false}})
 	case "reactions.add":
 		m := s.find(p.Get("channel"), p.Get("timestamp"))
 		if m == nil {
