@@ -355,6 +355,7 @@ func Parse(path string, data []byte, getenv func(string) string) (*Config, error
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c.File = path
+	c.resolvePaths(filepath.Dir(path))
 	c.applyDefaults()
 	if err := c.readSecretFiles(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
