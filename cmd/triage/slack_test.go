@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -291,4 +292,43 @@ func TestSlackConfigCheckConnect(t *testing.T) {
 	stdout, stderr, code = triage(t, "", "config", "check", "--connect", "--config", cfg)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "slack: channel C0TRIAGE (#triage, triage channel for default): the bot is a member")
+}
+
+// TestSlackSocketReadiness checks that /readyz lists the Socket Mode
+// connection as a source of `triage run`.
+func TestSlackSocketReadiness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts triage run as a subprocess")
+	}
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg, logf := writeSlackConfig(t, "socket", fake.APIURL(), addr)
+	cmd := startCLI(t, logf, "run", "--config", cfg)
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	type health struct {
+		Name  string `json:"name"`
+		Stale bool   `json:"stale"`
+	}
+	var rd struct {
+		Ready   bool     `json:"ready"`
+		Sources []health `json:"sources"`
+	}
+	waitFor(t, 30*time.Second, "/readyz with the socket up", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if json.NewDecoder(resp.Body).Decode(&rd) != nil {
+			return false
+		}
+		open, _ := fake.Connections()
+		return open == 1 && rd.Ready && len(rd.Sources) > 0
+	})
+	assert.Equal(t, []health{{Name: "slack socket mode", Stale: false}}, rd.Sources)
+	if t.Failed() {
+		b, _ := os.ReadFile(logf)
+		t.Logf("log:\n%s", tail(string(b), 3000))
+	}
 }
