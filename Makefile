@@ -74,7 +74,7 @@ eval:
 bench-extract:
 	bash bench/extract.sh
 
-## bench-run: triage run --once on 20,000 mails vs a Python extractor.
+## bench-run: triage run --once on 20,000 mails (SQLite and PostgreSQL) vs a Python extractor.
 bench-run:
 	bash bench/run.sh
 

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -153,6 +155,10 @@ func fetch(ctx context.Context, from string, opts SyncOptions) ([]byte, error) {
 	req.Header.Set("User-Agent", "triage-catalog-sync")
 	resp, err := client.Do(req)
 	if err != nil {
+		if reason := unreachable(err); reason != "" {
+			return nil, &fetchError{msg: fmt.Sprintf("catalog sync: cannot reach %s (%s); "+
+				"without the network, fetch the table elsewhere and run: triage catalog sync --from FILE", req.URL.Host, reason), err: err}
+		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("catalog sync: %s did not answer within %s: %w", from, timeout, err)
 		}
@@ -170,6 +176,40 @@ func fetch(ctx context.Context, from string, opts SyncOptions) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// fetchError is a download that could not start, said in one line for a
+// person; the network's own error stays reachable with errors.As.
+type fetchError struct {
+	msg string
+	err error
+}
+
+func (e *fetchError) Error() string { return e.msg }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// unreachable says in a few words why a request could not reach its
+// host at all (a name that does not resolve, a refused or unroutable
+// connection), or returns "" for any other failure.
+func unreachable(err error) string {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return "its name does not resolve: offline, or no DNS"
+		}
+		return "looking up its name failed: offline, or no DNS"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return "the connection was refused"
+		case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+			return "no route to it: offline"
+		}
+		return "cannot connect"
+	}
+	return ""
 }
 
 func readCapped(r io.Reader, name string) ([]byte, error) {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,4 +156,35 @@ func TestReadOfficialDamaged(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, OfficialFile), []byte("{"), 0o644))
 	_, err := Load(LoadOptions{DataDir: dir})
 	assert.ErrorContains(t, err, "damaged")
+}
+
+func TestSyncUnreachableSaysSoInOneLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String() + "/list.mdx"
+	require.NoError(t, ln.Close())
+	tests := []struct {
+		name, from, reason string
+	}{
+		{"no DNS", "https://ngrok-docs.invalid/list.mdx", ""},
+		{"refused", closed, "the connection was refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Sync(context.Background(), SyncOptions{From: tt.from, DataDir: t.TempDir(), Timeout: 5 * time.Second})
+			require.Error(t, err)
+			msg := err.Error()
+			assert.NotContains(t, msg, "\n")
+			assert.NotContains(t, msg, "dial tcp", "the network's own words stay out of the message")
+			assert.Contains(t, msg, "triage catalog sync --from FILE")
+			if tt.name == "no DNS" {
+				assert.Contains(t, msg, "ngrok-docs.invalid (")
+				assert.Contains(t, msg, "offline, or no DNS")
+				var dns *net.DNSError
+				assert.ErrorAs(t, err, &dns, "the cause stays reachable")
+				return
+			}
+			assert.Contains(t, msg, tt.reason)
+		})
+	}
 }

@@ -185,12 +185,16 @@ type Log struct {
 }
 
 // Default returns the configuration used when no file is given.
-func Default() *Config {
-	c := &Config{}
+func Default() *Config { return DefaultIn("") }
+
+// DefaultIn is Default with its data directory (the store, the sample
+// inbox, the ticket log) in dir; "" means ./triage-data.
+func DefaultIn(dir string) *Config {
+	c := &Config{DataDir: dir}
 	c.applyDefaults()
 	c.Sources.Maildir = []Maildir{{Name: "sample", Path: filepath.Join(c.DataDir, "inbox")}}
 	c.Sources.Maildir[0].applyDefaults()
-	c.Routes = defaultRoutes()
+	c.Routes = defaultRoutes(filepath.Join(c.DataDir, "tickets.jsonl"))
 	return c
 }
 
@@ -198,22 +202,32 @@ func Default() *Config {
 // sample inbox (the defaults), which run seeds on first start.
 func (c *Config) SampleMaildir() bool { return c.File == "" }
 
-func defaultRoutes() yaml.Node {
+// defaultRoutes are defaultRoutesYAML logging to the file log.
+func defaultRoutes(log string) yaml.Node {
 	var n yaml.Node
-	_ = yaml.Unmarshal([]byte(defaultRoutesYAML), &n)
+	quoted, _ := yaml.Marshal(log)
+	_ = yaml.Unmarshal([]byte(strings.Replace(defaultRoutesYAML, "TICKET_LOG", strings.TrimSpace(string(quoted)), 1)), &n)
 	return *n.Content[0]
 }
 
-// defaultRoutesYAML logs every ticket to a JSON Lines file and files
-// each mail into a Maildir++ folder of the sample inbox named for its
-// category (or "no-code").
+// defaultRoutesYAML logs every ticket to a JSON Lines file (TICKET_LOG)
+// and files each mail into a Maildir++ folder of the sample inbox:
+// robot mail (auto-replies, bounces, newsletters) apart, so that it is
+// never a customer ticket in a category, and the rest by category (or
+// "no-code").
 const defaultRoutesYAML = `
 rules:
   - name: log every ticket
     actions:
       - kind: jsonl
-        target: triage-data/tickets.jsonl
+        target: TICKET_LOG
     continue: true
+  - name: robot mail
+    match:
+      auto_submitted: true
+    actions:
+      - kind: maildir.move
+        target: robot-mail
   - name: file by category
     match:
       has_code: true
@@ -373,6 +387,7 @@ func ParseAll(path string, data []byte, getenv func(string) string) (*Config, er
 			}
 		}
 	}
+	c.resolvePaths(filepath.Dir(path))
 	c.applyDefaults()
 	errs := w.errs
 	if err := c.readSecretFiles(); err != nil {

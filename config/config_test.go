@@ -283,3 +283,29 @@ log: {level: loud}
 	_, err = Parse("triage.yaml", []byte("store: {driver: sqlite\n"), env(nil))
 	assert.ErrorContains(t, err, "triage.yaml:1: not valid YAML")
 }
+
+func TestRelativePathsResolveAgainstTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "hook"), []byte("s3cret\n"), 0o600))
+	data := `data_dir: data
+allowed_dirs: [exports, /srv/abs]
+catalog: {files: [overlays/ours.yaml]}
+sources:
+  maildir: [{name: support, path: mail/support}]
+webhooks:
+  - {name: helpdesk, url: "https://helpdesk.example.com/hook", secret_file: secrets/hook}
+`
+	c, err := Parse(filepath.Join(dir, "triage.yaml"), []byte(data), env(nil))
+	require.NoError(t, err, "the secret file is read from beside the config, wherever triage runs")
+	assert.Equal(t, filepath.Join(dir, "data"), c.DataDir)
+	assert.Equal(t, []string{filepath.Join(dir, "exports"), "/srv/abs"}, c.AllowedDirs)
+	assert.Equal(t, []string{filepath.Join(dir, "overlays", "ours.yaml")}, c.Catalog.Files)
+	assert.Equal(t, filepath.Join(dir, "mail", "support"), c.Sources.Maildir[0].Path)
+	assert.Equal(t, "s3cret", c.Webhooks[0].Secret)
+	assert.Equal(t, "triage.db", c.Store.Path, "store.path stays relative to data_dir")
+
+	c, err = Parse(filepath.Join(dir, "other.yaml"), []byte("sources: {maildir: [{name: m, path: /var/mail/m}]}\n"), env(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "triage-data", c.DataDir, "a default is not in the file and stays as it is")
+}

@@ -427,3 +427,45 @@ func TestVectorSearchAgreesWithPortable(t *testing.T) {
 		require.Equal(t, referenceJSONNumbers(b), jsonNumbers(ms), "input %q", b)
 	}
 }
+
+// TestScanTextGivesTheWrittenBytes checks that ScanText and
+// ScanChunksText hand over each match's bytes as written, across reads
+// and chunk borders alike.
+func TestScanTextGivesTheWrittenBytes(t *testing.T) {
+	forms := []string{"ERR_NGROK_108", `err\_ngrok\_3200`, "ngrok error 4018", "https://ngrok.com/docs/errors/err_ngrok_8012/"}
+	var b strings.Builder
+	for i := 0; b.Len() < 9<<20; i++ {
+		fmt.Fprintf(&b, "line %d of filler text; ", i)
+		if i%5000 == 0 {
+			b.WriteString(forms[(i/5000)%len(forms)] + "\n")
+		}
+	}
+	text := b.String()
+	want := Find([]byte(text))
+	require.NotEmpty(t, want)
+	check := func(t *testing.T, m Match, got []byte) {
+		t.Helper()
+		assert.Equal(t, text[m.Offset:m.Offset+int64(m.Len)], string(got))
+	}
+	t.Run("stream", func(t *testing.T) {
+		n := 0
+		require.NoError(t, ScanText(iotest.HalfReader(strings.NewReader(text)), func(m Match, got []byte) error {
+			check(t, m, got)
+			n++
+			return nil
+		}))
+		assert.Equal(t, len(want), n)
+	})
+	t.Run("chunks", func(t *testing.T) {
+		n := 0
+		require.NoError(t, ScanChunksText(strings.NewReader(text), int64(len(text)), 3, func(ms []Match, at func(Match) []byte) []string {
+			var out []string
+			for _, m := range ms {
+				check(t, m, at(m))
+				out = append(out, string(at(m)))
+			}
+			return out
+		}, func(got []string) error { n += len(got); return nil }))
+		assert.Equal(t, len(want), n)
+	})
+}

@@ -164,6 +164,17 @@ func Scan(r io.Reader, fn func(Match) error) error {
 // ScanBuffer is Scan with a caller-supplied buffer, which must be larger
 // than 4 KiB.
 func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
+	return scanBuffer(r, buf, func(m Match, _ []byte) error { return fn(m) })
+}
+
+// ScanText is Scan that also hands fn each match's bytes as written
+// (err\_ngrok\_108): they are valid only during the call, so fn copies
+// what it keeps.
+func ScanText(r io.Reader, fn func(m Match, text []byte) error) error {
+	return scanBuffer(r, make([]byte, DefaultBufferSize), fn)
+}
+
+func scanBuffer(r io.Reader, buf []byte, fn func(Match, []byte) error) error {
 	if len(buf) <= 2*margin+1024 {
 		return fmt.Errorf("extract: scan buffer of %d bytes is too small (need more than %d)", len(buf), 2*margin+1024)
 	}
@@ -195,7 +206,7 @@ func ScanBuffer(r io.Reader, buf []byte, fn func(Match) error) error {
 		}
 		reg.scan(buf[:n], own0, own1)
 		for _, f := range reg.found {
-			err := fn(Match{Code: f.code, Offset: base + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
+			err := fn(Match{Code: f.code, Offset: base + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued}, buf[f.start:f.end])
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
@@ -254,6 +265,14 @@ const scanChunk = 4 << 20
 // never concurrently. An error from consume ends the scan and is
 // returned, except ErrStop, which ends it with nil.
 func ScanChunks[T any](r io.ReaderAt, size int64, workers int, work func([]Match) T, consume func(T) error) error {
+	return ScanChunksText(r, size, workers, func(ms []Match, _ func(Match) []byte) T { return work(ms) }, consume)
+}
+
+// ScanChunksText is ScanChunks whose work also gets text, which returns
+// a match's bytes as written from the chunk's window: like the slice of
+// matches they are valid only during the call, so work copies what it
+// keeps (a match is a few bytes; nothing is read again).
+func ScanChunksText[T any](r io.ReaderAt, size int64, workers int, work func(ms []Match, text func(Match) []byte) T, consume func(T) error) error {
 	const chunk = scanChunk
 	if workers < 1 {
 		workers = 1
@@ -281,12 +300,14 @@ func ScanChunks[T any](r io.ReaderAt, size int64, workers int, work func([]Match
 			}
 			var ms []Match
 			for c := range jobs {
-				var err error
-				ms, err = scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg, ms[:0])
 				var v T
-				if err == nil {
-					v = work(ms)
-				}
+				err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg, func(b []byte, start int64) {
+					ms = ms[:0]
+					for _, f := range reg.found {
+						ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
+					}
+					v = work(ms, func(m Match) []byte { return b[m.Offset-start : m.Offset-start+int64(m.Len)] })
+				})
 				results <- result{c, v, err} // never blocks: at most window chunks are out
 			}
 		}()
@@ -336,28 +357,29 @@ func ScanChunks[T any](r io.ReaderAt, size int64, workers int, work func([]Match
 	return err
 }
 
-func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region, ms []Match) ([]Match, error) {
+// scanChunkAt scans the chunk of length bytes at off, with margins on
+// both sides, into reg and calls found with the bytes scanned and their
+// offset in r while they are still held.
+func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region, found func(b []byte, start int64)) error {
 	start := max(0, off-margin)
 	end := min(size, off+length+margin)
 	var b []byte
 	if w, ok := r.(Windower); ok {
 		data, release, err := w.Window(start, end-start)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer release()
 		b = data
 	} else {
 		b = buf[:end-start]
 		if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
+			return fmt.Errorf("extract: read %d bytes at offset %d: %w", len(b), start, err)
 		}
 	}
 	own0 := int(off - start)
 	own1 := int(min(size, off+length) - start)
 	reg.scan(b, own0, own1)
-	for _, f := range reg.found {
-		ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
-	}
-	return ms, nil
+	found(b, start)
+	return nil
 }

@@ -188,7 +188,17 @@ func autoSubmitted(t *ticket.Ticket) bool {
 			return true
 		}
 	}
-	return false
+	// Bounces and read receipts: a delivery or disposition report, a null
+	// return path, or a mailer-daemon sender, with or without
+	// Auto-Submitted (not every mail server sets it on them).
+	if v, ok := header(t, "Content-Type"); ok && strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "multipart/report") {
+		return true
+	}
+	if v, ok := header(t, "Return-Path"); ok && strings.TrimSpace(v) == "<>" {
+		return true
+	}
+	local, _, _ := strings.Cut(strings.ToLower(t.From), "@")
+	return t.Source == "email" && (local == "mailer-daemon" || local == "postmaster")
 }
 
 // header looks a header up by its canonical key, then case-insensitively.

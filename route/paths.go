@@ -34,11 +34,15 @@ var pathKinds = []string{ticket.KindJSONL}
 var safeTicketFields = []string{"Source", "PrimaryCategory", "Codes", "Unknown"}
 
 // PathTargets lists the rules' (and the default's) path targets, in order.
-func (r *Rules) PathTargets() []PathTarget {
+func (r *Rules) PathTargets() []PathTarget { return r.Targets(pathKinds...) }
+
+// Targets lists the targets of the rules' (and the default's) actions of
+// the given kinds, in order, described as PathTargets are.
+func (r *Rules) Targets(kinds ...string) []PathTarget {
 	var out []PathTarget
 	add := func(rule string, acts []*action) {
 		for _, a := range acts {
-			if !slices.Contains(pathKinds, a.kind) {
+			if !slices.Contains(kinds, a.kind) {
 				continue
 			}
 			pt := PathTarget{File: r.file, Line: a.line, Rule: rule, Target: a.targetText, Template: a.target != nil}

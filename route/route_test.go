@@ -162,6 +162,10 @@ func TestMatchers(t *testing.T) {
 		{"auto_submitted precedence first-class", `{auto_submitted: true}`, robot(map[string]string{"Precedence": "first-class"}), none, false},
 		{"auto_submitted list-id", `{auto_submitted: true}`, robot(map[string]string{"List-Id": "<news.example.com>"}), none, true},
 		{"auto_submitted header case", `{auto_submitted: true}`, robot(map[string]string{"list-id": "<news.example.com>"}), none, true},
+		{"auto_submitted delivery report", `{auto_submitted: true}`, robot(map[string]string{"Content-Type": `multipart/report; report-type=delivery-status; boundary="b"`}), none, true},
+		{"auto_submitted null return path", `{auto_submitted: true}`, robot(map[string]string{"Return-Path": "<>"}), none, true},
+		{"auto_submitted mailer-daemon", `{auto_submitted: true}`, emailTicket("MAILER-DAEMON@mx.example.com", "Undelivered Mail", "x", ""), none, true},
+		{"auto_submitted multipart mixed", `{auto_submitted: true}`, robot(map[string]string{"Content-Type": "multipart/mixed; boundary=b", "Return-Path": "<ana@example.com>"}), none, false},
 		{"auto_submitted false human", `{auto_submitted: false}`, plain, none, true},
 		{"auto_submitted false robot", `{auto_submitted: false}`, robot(map[string]string{"Precedence": "junk"}), none, false},
 

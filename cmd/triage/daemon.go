@@ -39,9 +39,12 @@ import (
 )
 
 // loadConfig reads --config, or returns the embedded defaults.
+// loadConfig reads the config file at path, or without one returns the
+// embedded defaults with their data in $TRIAGE_DATA_DIR (./triage-data
+// when unset), as `triage help` says.
 func loadConfig(e env, path string) (*config.Config, error) {
 	if path == "" {
-		return config.Default(), nil
+		return config.DefaultIn(e.getenv("TRIAGE_DATA_DIR")), nil
 	}
 	return config.Load(path, e.getenv)
 }
@@ -179,6 +182,7 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	once := fs.Bool("once", false, "drain the sources and the outbox, then exit")
 	listen := fs.String("listen", "", "override http.listen (\"off\" disables the server)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file (for benchmarks)")
+	dataDir := fs.String("data-dir", "", "override data_dir (without --config: default $TRIAGE_DATA_DIR or ./triage-data)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -205,9 +209,20 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("run takes no arguments, got %q", pos)
 	}
-	cfg, err := loadConfig(e, *cfgPath)
+	var cfg *config.Config
+	if *dataDir != "" && *cfgPath == "" {
+		cfg = config.DefaultIn(*dataDir)
+	} else {
+		cfg, err = loadConfig(e, *cfgPath)
+	}
 	if err != nil {
 		return problemsError(err)
+	}
+	if *dataDir != "" && cfg.File != "" {
+		cfg.DataDir = *dataDir
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 	}
 	if cfg.File == "" {
 		if tok := e.getenv("TRIAGE_API_TOKEN"); tok != "" {
@@ -224,6 +239,9 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	a, err := build(e, cfg, log)
 	if err != nil {
 		return problemsError(err)
+	}
+	if err := configErrors(cfg, a.rules); err != nil {
+		return err
 	}
 	for _, w := range configWarnings(cfg, a.rules) {
 		log.Warn("config: " + w)
@@ -326,7 +344,13 @@ func cmdRun(ctx context.Context, e env, args []string) error {
 	}
 	if cfg.HTTP.Listen != "off" {
 		srv := &web.Server{Ingester: a.pipeline, Tickets: st, Tokens: cfg.HTTP.APITokens, MaxBody: cfg.HTTP.MaxBodyBytes,
-			Sources: runner.Health, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
+			Sources: func() []pipeline.Health {
+				hs := runner.Health()
+				for _, h := range wired.health {
+					hs = append(hs, h())
+				}
+				return hs
+			}, Ping: func(ctx context.Context) error { _, err := st.CountActions(ctx); return err },
 			Metrics: m, Log: log, Routes: wired.routes, PublicHosts: cfg.HTTP.PublicHosts, MetricsToken: cfg.HTTP.MetricsToken,
 			Timeouts: web.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout, Read: cfg.HTTP.ReadTimeout, Write: cfg.HTTP.WriteTimeout, Idle: cfg.HTTP.IdleTimeout}}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)

@@ -39,13 +39,22 @@ func cmdExplain(_ context.Context, e env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("explain needs at least one code, e.g. triage explain ERR_NGROK_108")
 	}
-	var codes []int
+	// Every code that reads as one is explained; the others are named
+	// after them, and the command fails (exit 1), so a script notices.
+	var (
+		codes []int
+		bad   []string
+	)
 	for _, a := range pos {
 		n, err := parseCodeArg(a)
 		if err != nil {
-			return err
+			bad = append(bad, fmt.Sprintf("%q", a))
+			continue
 		}
 		codes = append(codes, n)
+	}
+	if len(codes) == 0 {
+		return usagef("%s", notCodes(bad))
 	}
 	cat, err := cf.load()
 	if err != nil {
@@ -65,7 +74,18 @@ func cmdExplain(_ context.Context, e env, args []string) error {
 		}
 		writeExplanation(e.stdout, ent)
 	}
+	if len(bad) > 0 {
+		return fmt.Errorf("explain: %s; the others are explained above", notCodes(bad))
+	}
 	return nil
+}
+
+// notCodes says that the quoted arguments bad are not codes.
+func notCodes(bad []string) string {
+	if len(bad) == 1 {
+		return bad[0] + " is not an ngrok error code (try ERR_NGROK_108 or 108)"
+	}
+	return strings.Join(bad, ", ") + " are not ngrok error codes (try ERR_NGROK_108 or 108)"
 }
 
 // jsonEntry is an entry with its derived fields, for JSON output.

@@ -199,7 +199,16 @@ func TestExplain(t *testing.T) {
 		assert.Contains(t, stdout, "docs:     https://ngrok.com/docs/errors/err_ngrok_108/")
 		assert.Contains(t, stdout, "hint:")
 	}
-	stdout, _, code := triage(t, "", "explain", "--data-dir", dir, "99999")
+	// A word that is no code among codes: the codes are explained, the
+	// word named, and the command fails.
+	stdout, stderr, code := triage(t, "", "explain", "--data-dir", dir, "108", "garbage", "3200")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "ERR_NGROK_108  [agent-auth]")
+	assert.Contains(t, stdout, "ERR_NGROK_3200  [upstream-gateway]")
+	assert.Contains(t, stderr, `"garbage" is not an ngrok error code`)
+	assert.NotContains(t, stderr, "3200")
+
+	stdout, _, code = triage(t, "", "explain", "--data-dir", dir, "99999")
 	require.Equal(t, 0, code)
 	assert.Contains(t, stdout, "ERR_NGROK_99999  [unknown]  (unknown to the catalog)")
 	assert.Contains(t, stdout, "https://ngrok.com/docs/errors/err_ngrok_99999/")
@@ -291,6 +300,27 @@ func TestScanLargeTextFile(t *testing.T) {
 	got := make([]int, len(tk[0].Matches))
 	for i, m := range tk[0].Matches {
 		got[i] = m.Code
+		assert.Equal(t, fmt.Sprintf("ERR_NGROK_%d", m.Code), m.Text, "each match says how it was written")
 	}
 	assert.Equal(t, want, got)
+}
+
+// TestScanTextFillsMatchText checks that plain text read as a stream
+// (stdin, a small file) gives each match its text as written.
+func TestScanTextFillsMatchText(t *testing.T) {
+	dir := t.TempDir()
+	text := "tunnel failed: ERR_NGROK_3200\nlater err\\_ngrok\\_108, then ngrok error 4018\n"
+	path := filepath.Join(dir, "short.log")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	for _, args := range [][]string{{path}, {"-"}} {
+		stdout, stderr, code := triage(t, text, append([]string{"scan", "--json", "--data-dir", dir}, args...)...)
+		require.Equal(t, 0, code, stderr)
+		tk := parseJSONL(t, stdout)
+		require.Len(t, tk, 1)
+		var got []string
+		for _, m := range tk[0].Matches {
+			got = append(got, m.Text)
+		}
+		assert.Equal(t, []string{"ERR_NGROK_3200", `err\_ngrok\_108`, "ngrok error 4018"}, got, args)
+	}
 }

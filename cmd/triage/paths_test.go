@@ -108,3 +108,46 @@ routes:
 	}
 	assert.Len(t, failed, 5)
 }
+
+// TestRunDefaultsHonourDataDir runs the embedded defaults with the data
+// directory from --data-dir and from $TRIAGE_DATA_DIR, as `triage help`
+// lists them: the store, the ticket log and the sample inbox go there,
+// and robot mail (the sample's out-of-office reply, newsletter and
+// bounce) is filed apart, not into a category's folder.
+func TestRunDefaultsHonourDataDir(t *testing.T) {
+	robots := []string{"1795701007.M125P4375.support-mx", "1795705200.M126P4382.support-mx", "1795707603.M127P4389.support-mx"}
+	tests := []struct {
+		name string
+		env  bool
+	}{
+		{"flag", false},
+		{"environment", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"run", "--once", "--listen", "off"}
+			if tt.env {
+				t.Setenv("TRIAGE_DATA_DIR", data)
+			} else {
+				args = append(args, "--data-dir", data)
+			}
+			t.Chdir(t.TempDir()) // nothing may land in ./triage-data
+			stdout, stderr, code := triage(t, "", args...)
+			require.Equal(t, 0, code, stderr)
+			assert.Contains(t, stdout, "took in 30 new ticket(s)")
+			assert.FileExists(t, filepath.Join(data, "triage.db"))
+			assert.FileExists(t, filepath.Join(data, "tickets.jsonl"))
+			assert.DirExists(t, filepath.Join(data, "inbox", "cur"))
+			assert.NoDirExists(t, "triage-data")
+			var filed []string
+			entries, err := os.ReadDir(filepath.Join(data, "inbox", ".robot-mail", "cur"))
+			require.NoError(t, err)
+			for _, e := range entries {
+				name, _, _ := strings.Cut(e.Name(), ":")
+				filed = append(filed, name)
+			}
+			assert.Equal(t, robots, filed)
+		})
+	}
+}

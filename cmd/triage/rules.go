@@ -189,12 +189,19 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return problemsError(err)
 	}
+	if err := configErrors(cfg, a.rules); err != nil {
+		return err
+	}
 	name := cfg.File
 	if name == "" {
 		name = "embedded defaults"
 	}
+	sources := len(cfg.Sources.Maildir) + len(cfg.IMAP)
+	if cfg.Slack != nil {
+		sources++ // one workspace
+	}
 	fmt.Fprintf(e.stdout, "%s: OK — %d rule(s), %d source(s), %d webhook(s), %d catalog code(s)\n",
-		name, len(a.rules.Names()), len(cfg.Sources.Maildir), len(cfg.Webhooks), a.catalog.Len())
+		name, len(a.rules.Names()), sources, len(cfg.Webhooks), a.catalog.Len())
 	if cfg.SMTP != nil {
 		fmt.Fprintf(e.stdout, "smtp: %s\n", cfg.SMTP.ReplyPolicy())
 	}
@@ -231,6 +238,7 @@ func cmdConfig(ctx context.Context, e env, args []string) error {
 	errs = append(errs, checkFreshdesk(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkFront(ctx, cfg, e.stdout)...)
 	errs = append(errs, checkHelpScout(ctx, cfg, e.stdout)...)
+	errs = append(errs, checkSlack(ctx, cfg, e.stdout)...)
 	return errors.Join(errs...)
 }
 

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/triage-bot/triage/annotate"
 	"github.com/triage-bot/triage/catalog"
@@ -271,7 +272,7 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		// Large files: the workers also encode their chunk's matches, so
 		// the one goroutine that writes in order has little left to do.
 		pool := sync.Pool{New: func() any { return new(scanChunk) }}
-		err = extract.ScanChunks(ra, size, s.workers, func(ms []extract.Match) *scanChunk {
+		err = extract.ScanChunksText(ra, size, s.workers, func(ms []extract.Match, text func(extract.Match) []byte) *scanChunk {
 			c := pool.Get().(*scanChunk)
 			c.matches = c.matches[:0]
 			for _, m := range ms {
@@ -286,10 +287,12 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 						c.json = append(c.json, ',')
 					}
 					// FromExtract without the canonical name, which
-					// appendMatchJSON spells from the code: no
-					// allocation per match.
+					// appendMatchJSON spells from the code, and with the
+					// text read in place from the chunk (copied into the
+					// JSON at once): no allocation per match.
+					t := text(m)
 					c.json = appendMatchJSON(c.json, ticket.Match{Code: m.Code, PartKind: part.Kind, Offset: m.Offset,
-						Form: m.Form.String(), Confidence: m.Confidence()})
+						Text: unsafe.String(unsafe.SliceData(t), len(t)), Form: m.Form.String(), Confidence: m.Confidence()})
 				}
 			}
 			return c
@@ -304,13 +307,15 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 			return nil
 		})
 	} else {
-		err = extract.Scan(br, func(m extract.Match) error {
+		err = extract.ScanText(br, func(m extract.Match, text []byte) error {
 			if !known(m) {
 				return nil
 			}
 			add(m)
 			if jw != nil {
-				jw.match(annotate.FromExtract(m, 0, part, ""))
+				tm := annotate.FromExtract(m, 0, part, "")
+				tm.Text = string(text)
+				jw.match(tm)
 			}
 			return nil
 		})

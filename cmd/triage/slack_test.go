@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -220,4 +221,114 @@ func TestSlackConfig(t *testing.T) {
 		}
 		assert.Equal(t, "xoxb-1-secretbot", cfg.Slack.BotToken, "redaction leaves the config alone")
 	})
+}
+
+// TestSlackConfigCheck checks what `config check` says of a Slack setup:
+// Slack counts as a source, and slack.post or slack.react that pick by
+// category without a channel or emoji to pick fail the check (and run)
+// instead of the first delivery.
+func TestSlackConfigCheck(t *testing.T) {
+	slack := func(extra, actions string) string {
+		return fmt.Sprintf(`data_dir: %s
+http: {listen: "off"}
+slack:
+  bot_token: xoxb-1
+  app_token: xapp-1
+  channels: [C0SUPPORT]
+%sroutes:
+  rules:
+    - name: answer
+      match: {source: slack}
+      actions: %s
+`, t.TempDir(), extra, actions)
+	}
+	tests := []struct {
+		name, yaml string
+		wants      []string // in stderr; none means OK
+	}{
+		{"reply only", slack("", "[{kind: slack.reply}]"), nil},
+		{"post auto without channels", slack("", "[{kind: slack.post, target: auto}]"),
+			[]string{`rule "answer": the slack.post target "auto" picks by category, but slack.triage_channels is empty`}},
+		{"react auto without emoji", slack("  triage_channels: {default: C0TRIAGE}\n", "[{kind: slack.react, target: auto}, {kind: slack.post, target: auto}]"),
+			[]string{`the slack.react target "auto" picks by category, but slack.emoji is empty`}},
+		{"category not mapped", slack("  emoji: {default: eyes}\n", "[{kind: slack.react, target: agent-auth}]"),
+			[]string{`the slack.react target "agent-auth" is a category that slack.emoji does not map`}},
+		{"all mapped", slack("  triage_channels: {default: C0TRIAGE}\n  emoji: {default: eyes}\n", "[{kind: slack.react, target: auto}, {kind: slack.post, target: auto}, {kind: slack.post, target: C0OTHER}]"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "triage.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.yaml), 0o600))
+			stdout, stderr, code := triage(t, "", "config", "check", "--config", path)
+			if len(tt.wants) == 0 {
+				require.Equal(t, 0, code, stderr)
+				assert.Contains(t, stdout, "1 source(s)", "the Slack workspace is a source")
+				return
+			}
+			assert.Equal(t, 1, code)
+			for _, w := range tt.wants {
+				assert.Contains(t, stderr, w)
+			}
+			_, stderr, code = triage(t, "", "run", "--once", "--config", path)
+			assert.Equal(t, 1, code, "run refuses it too")
+			assert.Contains(t, stderr, tt.wants[0])
+		})
+	}
+}
+
+func TestSlackConfigCheckConnect(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	fake.AddChannel("C0SUPPORT", "support", true)
+	cfg, _ := writeSlackConfig(t, "socket", fake.APIURL(), "off")
+	stdout, stderr, code := triage(t, "", "config", "check", "--connect", "--config", cfg)
+	assert.Equal(t, 1, code, "the bot is not in the triage channel")
+	assert.Contains(t, stdout, "slack: signed in as triage (UBOT) in Fake")
+	assert.Contains(t, stdout, "slack: channel C0SUPPORT (#support, read): the bot is a member")
+	assert.Contains(t, stderr, "slack: channel C0TRIAGE (triage channel for default): not found")
+	assert.Equal(t, 1, fake.Calls("auth.test"))
+
+	fake.AddChannel("C0TRIAGE", "triage", true)
+	stdout, stderr, code = triage(t, "", "config", "check", "--connect", "--config", cfg)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "slack: channel C0TRIAGE (#triage, triage channel for default): the bot is a member")
+}
+
+// TestSlackSocketReadiness checks that /readyz lists the Socket Mode
+// connection as a source of `triage run`.
+func TestSlackSocketReadiness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts triage run as a subprocess")
+	}
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg, logf := writeSlackConfig(t, "socket", fake.APIURL(), addr)
+	cmd := startCLI(t, logf, "run", "--config", cfg)
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	type health struct {
+		Name  string `json:"name"`
+		Stale bool   `json:"stale"`
+	}
+	var rd struct {
+		Ready   bool     `json:"ready"`
+		Sources []health `json:"sources"`
+	}
+	waitFor(t, 30*time.Second, "/readyz with the socket up", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if json.NewDecoder(resp.Body).Decode(&rd) != nil {
+			return false
+		}
+		open, _ := fake.Connections()
+		return open == 1 && rd.Ready && len(rd.Sources) > 0
+	})
+	assert.Equal(t, []health{{Name: "slack socket mode", Stale: false}}, rd.Sources)
+	if t.Failed() {
+		b, _ := os.ReadFile(logf)
+		t.Logf("log:\n%s", tail(string(b), 3000))
+	}
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
+	"github.com/triage-bot/triage/catalog"
 	"github.com/triage-bot/triage/config"
 	"github.com/triage-bot/triage/internal/confine"
 	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/ticket"
 )
 
 // configWarnings lists what cfg allows but is risky or will not work:
@@ -40,6 +44,44 @@ func configWarnings(cfg *config.Config, rules *route.Rules) []string {
 		}
 	}
 	return out
+}
+
+// configErrors lists what cfg and its rules say that cannot work, which
+// `config check` and `run` refuse rather than leave to the first
+// delivery: slack.post or slack.react actions whose target is "auto"
+// (or a category) while slack.triage_channels or slack.emoji maps no
+// category to a channel or an emoji.
+func configErrors(cfg *config.Config, rules *route.Rules) error {
+	var errs []error
+	slackMaps := []struct {
+		kind, key string
+		m         map[string]string
+		what      string
+	}{
+		{ticket.KindSlackPost, "slack.triage_channels", nil, "channel ID"},
+		{ticket.KindSlackReact, "slack.emoji", nil, "emoji name"},
+	}
+	if cfg.Slack != nil {
+		slackMaps[0].m, slackMaps[1].m = cfg.Slack.TriageChannels, cfg.Slack.Emoji
+	}
+	for _, sm := range slackMaps {
+		for _, at := range rules.Targets(sm.kind) {
+			if at.Template || cfg.Slack == nil {
+				continue
+			}
+			target := strings.Trim(strings.TrimPrefix(at.Target, "#"), ":")
+			_, mapped := sm.m[target]
+			switch {
+			case (target == "" || target == "auto") && len(sm.m) == 0:
+				errs = append(errs, fmt.Errorf("%s:%d: rule %q: the %s target %q picks by category, but %s is empty (map categories, or default, to a %s)",
+					at.File, at.Line, at.Rule, sm.kind, at.Target, sm.key, sm.what))
+			case slices.Contains(catalog.Categories(), catalog.Category(target)) && !mapped:
+				errs = append(errs, fmt.Errorf("%s:%d: rule %q: the %s target %q is a category that %s does not map to a %s",
+					at.File, at.Line, at.Rule, sm.kind, at.Target, sm.key, sm.what))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func isLoopbackIP(host string) bool {

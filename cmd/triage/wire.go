@@ -41,6 +41,9 @@ type wiring struct {
 	workers []func(ctx context.Context) error
 	// closers run at exit, in reverse order.
 	closers []func() error
+	// health reports connections that are not polled sources (the Slack
+	// Socket Mode connection) for /readyz.
+	health []func() pipeline.Health
 }
 
 // merge adds o's parts to w; two integrations claiming the same action
@@ -67,6 +70,7 @@ func (w *wiring) merge(o wiring) error {
 	w.sources = append(w.sources, o.sources...)
 	w.workers = append(w.workers, o.workers...)
 	w.closers = append(w.closers, o.closers...)
+	w.health = append(w.health, o.health...)
 	return nil
 }
 

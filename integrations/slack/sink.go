@@ -87,6 +87,11 @@ func metaOf(m slackapi.Message) (key, about string) {
 // message's thread. Idempotent per action key: before posting it reads
 // the thread and skips a reply carrying the key. An edited message's
 // action updates the earlier reply (chat.update) instead of posting.
+//
+// One message has one reply: the actions about one message (its own and
+// its edits') run one at a time in a process, so whichever runs later
+// finds the earlier one's reply; the message's own action then leaves it
+// be, an edit's updates it.
 type ReplySink struct{ b *Bot }
 
 // ReplySink returns the slack.reply sink.
@@ -103,6 +108,11 @@ func (s *ReplySink) Send(ctx context.Context, a ticket.Action) error {
 	if err != nil {
 		return outbox.Permanent(fmt.Errorf("slack.reply: %w", err))
 	}
+	unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+	if err != nil {
+		return fmt.Errorf("slack.reply: wait for the message's other actions: %w", err)
+	}
+	defer unlock()
 	thread := ts
 	if rec, err := b.st.Ticket(ctx, a.TicketID); err == nil && rec.Ticket.InReplyTo != "" {
 		thread = rec.Ticket.InReplyTo
@@ -214,6 +224,13 @@ func pick(m map[string]string, target, primary string) (string, bool) {
 // channel naming the customer's channel, a permalink, the codes and
 // their categories. Idempotent per action key (looked for in the
 // channel's recent history when the target is a channel ID).
+//
+// A triage channel holds one post per customer message: an edit's
+// action updates the earlier post (chat.update) instead of posting
+// again, and the message's own action, should it run after its edit's,
+// finds the post there and leaves it be. The post is remembered per
+// message and channel; without that record the channel's recent history
+// is searched for it.
 type PostSink struct{ b *Bot }
 
 // PostSink returns the slack.post sink.
@@ -234,16 +251,37 @@ func (s *PostSink) Send(ctx context.Context, a ticket.Action) error {
 		target = a.Target
 	}
 	channel, ts, idErr := parseTicketID(a.TicketID)
-	if !strings.HasPrefix(target, "#") {
+	if idErr == nil {
+		unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+		if err != nil {
+			return fmt.Errorf("slack.post: wait for the message's other actions: %w", err)
+		}
+		defer unlock()
+	}
+	isEdit := strings.Contains(a.TicketID, "#edit-")
+	mark := postCursor(target, channel, ts)
+	earlier, err := b.st.Cursor(ctx, mark)
+	if err != nil {
+		return fmt.Errorf("slack.post: read post state: %w", err)
+	}
+	earlierCh, earlierTS, _ := strings.Cut(earlier, " ")
+	if earlier == "" && !strings.HasPrefix(target, "#") {
 		hist, err := b.api.GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{ChannelID: target, Limit: 200, IncludeAllMetadata: true})
 		if err != nil {
 			return classify("conversations.history", err)
 		}
 		for _, m := range hist.Messages {
-			if key, _ := metaOf(m); key == a.Key {
+			key, about := metaOf(m)
+			if key == a.Key {
 				return nil
 			}
+			if idErr == nil && about == channel+"/"+ts && earlierTS == "" {
+				earlierCh, earlierTS = target, m.Timestamp // newest first
+			}
 		}
+	}
+	if earlierTS != "" && !isEdit {
+		return nil // this message is in the channel already
 	}
 	var blocks []slackapi.Block
 	section := func(text string) {
@@ -301,16 +339,37 @@ func (s *PostSink) Send(ctx context.Context, a ticket.Action) error {
 			truncateRunes("> "+strings.ReplaceAll(escape(ex), "\n", "\n> "), 1900), false, false)))
 	}
 	text := redact.String(strings.Join(lines, "\n"))
-	_, _, err = b.api.PostMessageContext(ctx, target, slackapi.MsgOptionText(truncateRunes(text, 3000), false), slackapi.MsgOptionBlocks(blocks...),
-		slackapi.MsgOptionMetadata(actionMeta(a.Key, channel, ts)))
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(truncateRunes(text, 3000), false), slackapi.MsgOptionBlocks(blocks...),
+		slackapi.MsgOptionMetadata(actionMeta(a.Key, channel, ts))}
+	if earlierTS != "" {
+		if _, _, _, err := b.api.UpdateMessageContext(ctx, earlierCh, earlierTS, opts...); err != nil {
+			return classify("chat.update", err)
+		}
+		b.log.Info("slack: triage post updated after an edit", "ticket_id", a.TicketID, "action_id", a.ID)
+		return nil
+	}
+	postedCh, postTS, err := b.api.PostMessageContext(ctx, target, opts...)
 	if err != nil {
 		return classify("chat.postMessage", err)
+	}
+	if idErr == nil {
+		if err := b.st.SetCursor(ctx, mark, postedCh+" "+postTS); err != nil {
+			b.log.Warn("slack: remember triage post", "ticket_id", a.TicketID, "err", err)
+		}
 	}
 	return nil
 }
 
+// postCursor names the cursor that holds "<channel ID> <ts>" of the
+// triage post in target about the customer message channel/ts.
+func postCursor(target, channel, ts string) string {
+	return "slack-post:" + target + ":" + channel + "/" + ts
+}
+
 // ReactSink carries out slack.react: an emoji on the customer's message,
-// chosen per category. Adding it twice is a success.
+// chosen per category. Adding it twice is a success, and an edit whose
+// category has the same emoji does not ask Slack again: each emoji is
+// added once per message (remembered in a cursor).
 type ReactSink struct{ b *Bot }
 
 // ReactSink returns the slack.react sink.
@@ -331,10 +390,29 @@ func (s *ReactSink) Send(ctx context.Context, a ticket.Action) error {
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("slack.react: no emoji for %q (set slack.emoji.%s or .default)", a.Target, p.Ticket.PrimaryCategory))
 	}
+	unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+	if err != nil {
+		return fmt.Errorf("slack.react: wait for the message's other actions: %w", err)
+	}
+	defer unlock()
+	mark := reactCursor(channel, ts, name)
+	if done, err := b.st.Cursor(ctx, mark); err != nil {
+		return fmt.Errorf("slack.react: read reaction state: %w", err)
+	} else if done != "" {
+		return nil // an edit in the same category: the emoji is there
+	}
 	err = b.api.AddReactionContext(ctx, name, slackapi.NewRefToMessage(channel, ts))
 	var se slackapi.SlackErrorResponse
-	if errors.As(err, &se) && se.Err == "already_reacted" {
-		return nil
+	if err != nil && !(errors.As(err, &se) && se.Err == "already_reacted") {
+		return classify("reactions.add", err)
 	}
-	return classify("reactions.add", err)
+	if err := b.st.SetCursor(ctx, mark, "1"); err != nil {
+		b.log.Warn("slack: remember reaction", "ticket_id", a.TicketID, "err", err)
+	}
+	return nil
+}
+
+// reactCursor names the cursor set once emoji name is on channel/ts.
+func reactCursor(channel, ts, name string) string {
+	return "slack-react:" + channel + "/" + ts + ":" + name
 }

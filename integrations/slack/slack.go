@@ -98,6 +98,10 @@ type Bot struct {
 
 	mu    sync.Mutex
 	ident *slackapi.AuthTestResponse
+	// serial orders the sinks' actions about one customer message.
+	serial serial
+	// socket is the Socket Mode connection's state, for /readyz.
+	socket socketState
 }
 
 // New returns a Bot; it does no I/O. A nil log discards.

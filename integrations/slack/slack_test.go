@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,10 +132,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func (h *harness) settled(t *testing.T) {
 	t.Helper()
-	waitFor(t, "the outbox to settle", func() bool {
-		c, err := h.st.CountActions(context.Background())
-		return err == nil && c[ticket.StatePending] == 0 && c[ticket.StateRunning] == 0
-	})
+	waitFor(t, "the outbox to settle", h.settledNow)
+}
+
+// settledNow reports whether no action is pending or running.
+func (h *harness) settledNow() bool {
+	c, err := h.st.CountActions(context.Background())
+	return err == nil && c[ticket.StatePending] == 0 && c[ticket.StateRunning] == 0
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -273,6 +277,11 @@ func TestThreadReplyEditAndRedelivery(t *testing.T) {
 	require.Len(t, replies, 1, "an edit updates, it does not post again")
 	assert.Equal(t, 1, replies[0].Updates)
 	assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_108")
+	triage = h.fake.Messages("C0TRIAGE")
+	require.Len(t, triage, 1, "an edit updates the triage post, it does not post again")
+	assert.Equal(t, 1, triage[0].Updates)
+	assert.Contains(t, string(triage[0].Blocks), "ERR_NGROK_108")
+	assert.Equal(t, []string{"eyes", "key"}, h.fake.Messages("C0SUPPORT")[0].Reactions, "the new category's emoji is added once")
 	e2 := h.fake.SendEvent(edit("EvC", "sorry, it is ERR_NGROK_108", "sorry, it is ERR_NGROK_108"))
 	waitFor(t, "ack of unfurl", func() bool { _, ok := h.fake.Acked(e2); return ok })
 	h.settled(t)
@@ -615,15 +624,20 @@ func TestPostAndReactAreIdempotent(t *testing.T) {
 		require.NoError(t, h.bot.ReactSink().Send(context.Background(), byKind[ticket.KindSlackReact]))
 	}
 	posts := h.fake.Messages("C0TRIAGE")
-	require.Len(t, posts, 1, "the key found in the channel's history stops a second post")
+	require.Len(t, posts, 1, "the remembered post stops a second one")
 	assert.Contains(t, posts[0].Text, "<#C0SUPPORT>")
 	assert.Contains(t, posts[0].Text, "https://fake.slack.com/archives/C0SUPPORT/p")
 	assert.Contains(t, string(posts[0].Blocks), "agent-auth")
 	assert.NotContains(t, string(posts[0].Blocks), "2abcDEFghiJKLmnoPQRstuVWXyz0")
 	assert.Contains(t, string(posts[0].Blocks), "[REDACTED]")
 	assert.Equal(t, []string{"key"}, h.fake.Messages("C0SUPPORT")[0].Reactions, "agent-auth's emoji, once")
-	assert.Equal(t, 2, h.fake.Calls("reactions.add"))
-	_ = ts
+	assert.Equal(t, 1, h.fake.Calls("reactions.add"), "a reaction made is remembered")
+
+	// Without the records (a crash after the post), the key in the
+	// channel's history still stops a second post.
+	require.NoError(t, h.st.SetCursor(context.Background(), "slack-post:C0TRIAGE:C0SUPPORT/"+ts, ""))
+	require.NoError(t, h.bot.PostSink().Send(context.Background(), byKind[ticket.KindSlackPost]))
+	assert.Len(t, h.fake.Messages("C0TRIAGE"), 1)
 }
 
 // hostileFixtures are payloads that crashed the process (indent 1e11:
@@ -798,4 +812,118 @@ func TestMentionOfManyCodesIsBounded(t *testing.T) {
 	require.Len(t, replies, 1)
 	assert.LessOrEqual(t, len([]rune(replies[0].Text)), 4000)
 	assert.Contains(t, string(replies[0].Blocks), "more (the ticket lists them all)")
+}
+
+// TestEditRacingItsMessage sends each message's edit milliseconds behind
+// the message itself, so the two tickets' actions are due at once on
+// different workers. Every message must end with one thread reply
+// (showing the edit), one triage-channel post (updated, not posted
+// again) and one reaction call per emoji.
+func TestEditRacingItsMessage(t *testing.T) {
+	runs := 300
+	if testing.Short() {
+		runs = 60
+	}
+	h := newHarness(t, nil)
+	h.fake.SetLatency(5 * time.Millisecond)
+	h.run(t, true)
+	waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
+	var tss []string
+	for i := range runs {
+		body, ts := h.say(fmt.Sprintf("EvM%04d", i), fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "")
+		tss = append(tss, ts)
+		h.fake.SendEvent(body)
+		time.Sleep(time.Millisecond)
+		h.fake.SendEvent(slackfake.EventCallback(fmt.Sprintf("EvE%04d", i), map[string]any{
+			"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT", "hidden": true,
+			"message":          map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: sorry, it is ERR_NGROK_3004", i), "ts": ts},
+			"previous_message": map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "ts": ts}}))
+	}
+	waitFor(t, "every envelope acked", func() bool { return h.fake.Pending() == 0 })
+	start := time.Now()
+	for !h.settledNow() && time.Since(start) < time.Minute { // slower than settled's deadline under -race
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("the outbox settled %s after the last ack", time.Since(start).Round(time.Millisecond))
+	h.settled(t)
+	twoReplies, twoPosts := 0, 0
+	posts := map[string]int{}
+	for _, m := range h.fake.Messages("C0TRIAGE") {
+		for _, ts := range tss {
+			if strings.Contains(string(m.Metadata), "C0SUPPORT/"+ts) {
+				posts[ts]++
+			}
+		}
+	}
+	for i, ts := range tss {
+		replies := h.fake.BotReplies("C0SUPPORT", ts)
+		if len(replies) != 1 {
+			twoReplies++
+			continue
+		}
+		assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3004", "run %d: the reply shows the edit", i)
+		if posts[ts] != 1 {
+			twoPosts++
+		}
+	}
+	t.Logf("%d runs: %d with more than one reply, %d with more than one triage post, %d reactions.add calls",
+		runs, twoReplies, twoPosts, h.fake.Calls("reactions.add"))
+	assert.Zero(t, twoReplies, "messages with more or fewer than one reply")
+	assert.Zero(t, twoPosts, "messages with more or fewer than one triage post")
+	assert.Equal(t, runs, h.fake.Calls("reactions.add"), "one reaction per message: the edit has the same category's emoji")
+}
+
+func TestCheckSaysWhereTheBotIsMissing(t *testing.T) {
+	h := newHarness(t, func(c *slack.Config) {
+		c.Channels = []string{"C0SUPPORT", "C0GONE"}
+		c.TriageChannels = map[string]string{"default": "C0TRIAGE", "agent-auth": "C0SUPPORT"}
+	})
+	h.fake.AddChannel("C0SUPPORT", "support", true)
+	h.fake.AddChannel("C0TRIAGE", "triage", false)
+	ok, err := h.bot.Check(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		"slack: signed in as triage (UBOT) in Fake",
+		"slack: channel C0SUPPORT (#support, read): the bot is a member",
+	}, ok)
+	assert.Contains(t, err.Error(), "slack: channel C0GONE (read): not found: a wrong ID, or a private channel the bot was not invited to (/invite @triage there)")
+	assert.Contains(t, err.Error(), "slack: channel C0TRIAGE (#triage, triage channel for default): the bot is not a member (/invite @triage in #triage)")
+	assert.Equal(t, 1, h.fake.Calls("auth.test"))
+	assert.Equal(t, 3, h.fake.Calls("conversations.info"), "each channel once")
+
+	h.fake.Fail("auth.test", "invalid_auth", 1)
+	_, err = h.bot.Check(context.Background())
+	assert.ErrorContains(t, err, "the bot token is not valid")
+}
+
+func TestSocketHealth(t *testing.T) {
+	h := newHarness(t, nil)
+	var mu sync.Mutex
+	now := time.Now()
+	slack.SetNow(h.bot, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	ok, _, _ := h.bot.SocketHealth()
+	assert.False(t, ok, "not ready before the socket ever ran")
+	// Connecting at start is given SocketDown, like a reconnect.
+	h.run(t, true)
+	waitFor(t, "the socket connected", func() bool { _, lastUp, _ := h.bot.SocketHealth(); return !lastUp.IsZero() })
+	ok, lastUp, _ := h.bot.SocketHealth()
+	assert.True(t, ok)
+	assert.Equal(t, now, lastUp, "up now")
+
+	// The connection drops, and Slack refuses to open another.
+	h.fake.Fail("apps.connections.open", "internal_error", 1000)
+	waitFor(t, "the drop noticed", func() bool {
+		h.fake.DropConnections()
+		_, _, lastErr := h.bot.SocketHealth()
+		return lastErr != ""
+	})
+	ok, lastUp, _ = h.bot.SocketHealth()
+	assert.True(t, ok, "a short drop is a reconnect, still ready")
+	assert.Equal(t, now, lastUp, "lost just now")
+	mu.Lock()
+	now = now.Add(slack.SocketDown + time.Second)
+	mu.Unlock()
+	ok, _, lastErr := h.bot.SocketHealth()
+	assert.False(t, ok, "down for longer than SocketDown")
+	assert.NotEmpty(t, lastErr)
 }

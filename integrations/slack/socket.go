@@ -17,6 +17,7 @@ import (
 // Dropped connections and disconnect requests reconnect, with backoff
 // and jitter when connecting fails.
 func (b *Bot) RunSocket(ctx context.Context) error {
+	b.socket.set(false, b.now(), "")
 	if _, err := b.identity(ctx); err != nil {
 		b.log.Error("slack: cannot reach Slack; will keep trying", "err", err)
 	}
@@ -27,6 +28,11 @@ func (b *Bot) RunSocket(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		msg := "the connection ended"
+		if err != nil {
+			msg = err.Error()
+		}
+		b.socket.set(false, b.now(), msg)
 		if time.Since(start) > time.Minute {
 			delay = time.Second
 		}
@@ -79,12 +85,19 @@ func (b *Bot) socketEvent(ctx context.Context, client *socketmode.Client, evt so
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
 		b.log.Info("slack: socket mode connected")
+		b.socket.set(true, b.now(), "")
+	case socketmode.EventTypeConnecting:
+		b.socket.lost(b.now(), "the connection was lost; reconnecting")
+	case socketmode.EventTypeDisconnect:
+		b.socket.set(false, b.now(), "Slack asked to reconnect")
 	case socketmode.EventTypeConnectionError:
 		if e, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
 			b.log.Warn("slack: socket mode connection failed; retrying", "attempt", e.Attempt, "retry_in", e.Backoff, "err", e.ErrorObj)
+			b.socket.set(false, b.now(), fmt.Sprint(e.ErrorObj))
 		}
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error("slack: the app-level token was refused (check slack.app_token; it needs connections:write)")
+		b.socket.set(false, b.now(), "the app-level token was refused (check slack.app_token)")
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			b.envelope(ctx, client, evt.Request)

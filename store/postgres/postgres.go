@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,14 +126,19 @@ func (s *Store) Ingest(ctx context.Context, rec *store.Record) error {
 }
 
 // IngestBatch stores several records in one transaction, each as if by
-// Ingest, each under its own savepoint so that a duplicate or a failure
-// affects only its record. If the transaction cannot commit, every record
-// not already refused gets that error. Records are written back only when
-// stored.
+// Ingest: a duplicate affects only its record. The batch is written in a
+// few statements for all its records (see insertBatch); should that fail
+// for any other reason, it is written again record by record, each under
+// its own savepoint, so that a failure too affects only its record. If
+// the transaction cannot commit, every record not already refused gets
+// that error. Records are written back only when stored.
 func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 	b := store.PrepareBatch("postgres", recs, time.Now())
 	if !b.Pending() {
 		return b.Errs
+	}
+	if errs, ok := s.ingestBatched(ctx, b); ok {
+		return errs
 	}
 	fail := func(err error) []error { return b.Fail(err) }
 	tx, err := s.pool.Begin(ctx)
@@ -162,6 +168,30 @@ func (s *Store) IngestBatch(ctx context.Context, recs []*store.Record) []error {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
 	return b.Done()
+}
+
+// ingestBatched writes b in one transaction with insertBatch and reports
+// whether it did; when not, b is as it was and nothing is written.
+func (s *Store) ingestBatched(ctx context.Context, b *store.Batch) ([]error, bool) {
+	before := slices.Clone(b.Errs)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return b.Fail(fmt.Errorf("begin: %w", err)), true
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	err = insertBatch(ctx, tx, b)
+	if err == nil {
+		if err = tx.Commit(ctx); err != nil {
+			copy(b.Errs, before)
+			return b.Fail(fmt.Errorf("commit: %w", err)), true
+		}
+		return b.Done(), true
+	}
+	copy(b.Errs, before)
+	if ctx.Err() != nil {
+		return b.Fail(err), true
+	}
+	return nil, false // which record was at fault, the slow path finds out
 }
 
 // insert writes one prepared record's ticket and actions.

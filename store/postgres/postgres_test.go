@@ -206,3 +206,59 @@ func ExampleOpen() {
 	}
 	defer func() { _ = s.Close() }()
 }
+
+// TestBatchedIngestFindsDuplicates checks that the batched write path
+// itself (not the record-by-record path it falls back to) refuses each
+// kind of duplicate for its record alone and sets the action IDs of the
+// records it stores in their order.
+func TestBatchedIngestFindsDuplicates(t *testing.T) {
+	s := openDSN(t, pgtest.Schema(t))
+	ctx := context.Background()
+	rec := func(id, event string, keys ...string) *store.Record {
+		r := &store.Record{EventID: event, Ticket: ticket.Ticket{ID: id, Source: "maildir", Channel: "inbox", From: "a@example.com"}, Codes: []int{108, 3200}}
+		for _, k := range keys {
+			r.Actions = append(r.Actions, ticket.Action{Kind: "jsonl", Target: "t", Rule: "r", Key: k, Payload: []byte(`{}`)})
+		}
+		return r
+	}
+	require.NoError(t, s.Ingest(ctx, rec("stored", "ev-stored", "k1")))
+
+	tests := []struct {
+		rec *store.Record
+		dup bool
+	}{
+		{rec("new-1", "ev-1", "k1", "k2", ""), false},
+		{rec("stored", "ev-other", "k1"), true},    // the ID is stored
+		{rec("new-2", "ev-stored", "k1"), true},    // the event ID is stored
+		{rec("new-3", "", "k1", "k2", "k1"), true}, // a repeated key
+		{rec("new-1", "ev-4", "k9"), true},         // earlier in the batch
+		{rec("new-5", "", "k1", "", ""), false},
+	}
+	recs := make([]*store.Record, len(tests))
+	for i, tt := range tests {
+		recs[i] = tt.rec
+	}
+	errs, ok := s.ingestBatched(ctx, store.PrepareBatch("postgres", recs, time.Now()))
+	require.True(t, ok, "the batched path wrote the batch itself")
+	require.Len(t, errs, len(tests))
+	for i, tt := range tests {
+		if tt.dup {
+			assert.ErrorIs(t, errs[i], store.ErrDuplicate, "record %d", i)
+			continue
+		}
+		require.NoError(t, errs[i], "record %d", i)
+		got, err := s.Ticket(ctx, tt.rec.Ticket.ID)
+		require.NoError(t, err)
+		require.Len(t, got.Actions, len(tt.rec.Actions))
+		for j, a := range got.Actions {
+			assert.Equal(t, a.ID, tt.rec.Actions[j].ID, "record %d action %d: the ID written back is the stored one", i, j)
+			assert.Equal(t, tt.rec.Actions[j].Key, a.Key)
+		}
+		assert.Equal(t, []int{108, 3200}, got.Codes)
+	}
+	_, err := s.Ticket(ctx, "new-3")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a record with a repeated key leaves nothing")
+	got, err := s.Ticket(ctx, "stored")
+	require.NoError(t, err)
+	assert.Equal(t, "ev-stored", got.EventID, "the stored ticket is untouched")
+}

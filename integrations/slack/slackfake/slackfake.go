@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,6 +74,14 @@ type Server struct {
 	acks      map[string]json.RawMessage
 	connects  int
 	delivered map[string]int // envelope ID → deliveries
+	latency   time.Duration
+	channels  map[string]channel
+}
+
+// channel is a conversation conversations.info knows.
+type channel struct {
+	name   string
+	member bool
 }
 
 type failure struct {
@@ -91,7 +100,7 @@ func New() *Server {
 	s := &Server{
 		messages: map[string][]*Message{}, calls: map[string]int{}, failures: map[string][]failure{},
 		files: map[string][]byte{}, nextTS: 1700000000, conns: map[*websocket.Conn]*sync.Mutex{},
-		acks: map[string]json.RawMessage{}, delivered: map[string]int{},
+		acks: map[string]json.RawMessage{}, delivered: map[string]int{}, channels: map[string]channel{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.api)
@@ -135,6 +144,25 @@ func (s *Server) RateLimit(method string, n, retryAfter int) {
 	for range n {
 		s.failures[method] = append(s.failures[method], failure{code: "ratelimited", retryAfter: retryAfter})
 	}
+}
+
+// SetLatency makes every Web API call wait between d/2 and 3d/2 (at
+// random) before it is answered, as calls to Slack take tens of
+// milliseconds that vary: races between calls that a local server would
+// answer at once, in order, show up then.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// AddChannel makes conversations.info know a channel by its ID, with
+// its name and whether the bot is a member. Channels not added answer
+// channel_not_found, as a private channel the bot is not in does.
+func (s *Server) AddChannel(id, name string, botIsMember bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[id] = channel{name: name, member: botIsMember}
 }
 
 // AddFile makes a file downloadable at FileURL(id) with the bot token.
@@ -250,12 +278,16 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	p, err := params(r)
 	s.mu.Lock()
 	s.calls[method]++
+	latency := s.latency
 	var f *failure
 	if q := s.failures[method]; len(q) > 0 {
 		f = &q[0]
 		s.failures[method] = q[1:]
 	}
 	s.mu.Unlock()
+	if latency > 0 {
+		time.Sleep(latency/2 + rand.N(latency))
+	}
 	if err != nil {
 		fail(w, "invalid_arguments")
 		return
@@ -361,6 +393,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]any{"ok": true, "channel": ch,
 			"permalink": "https://fake.slack.com/archives/" + ch + "/p" + strings.ReplaceAll(ts, ".", "")})
+	case "conversations.info":
+		ch, ok := s.channels[p.Get("channel")]
+		if !ok {
+			fail(w, "channel_not_found")
+			return
+		}
+		writeJSON(w, 200, map[string]any{"ok": true, "channel": map[string]any{"id": p.Get("channel"), "name": ch.name,
+			"is_channel": true, "is_member": ch.member, "is_archived": false}})
 	case "reactions.add":
 		m := s.find(p.Get("channel"), p.Get("timestamp"))
 		if m == nil {
