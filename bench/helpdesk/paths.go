@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/triage-bot/triage/integrations/freshdesk/freshdeskfake"
 	"github.com/triage-bot/triage/integrations/slack/slackfake"
 	"github.com/triage-bot/triage/integrations/zendesk/zendeskfake"
 )
 
 // pathNames are the paths newPath knows, in the table's order.
-var pathNames = []string{"zendesk trigger", "zendesk event", "slack events"}
+var pathNames = []string{"zendesk trigger", "zendesk event", "freshdesk", "slack events"}
 
 // newPath returns the path of that name, or nil.
 func newPath(name string) path {
@@ -20,6 +21,8 @@ func newPath(name string) path {
 		return &zendeskPath{trigger: true}
 	case "zendesk event":
 		return &zendeskPath{}
+	case "freshdesk":
+		return &freshdeskPath{}
 	case "slack events":
 		return &slackPath{}
 	}
@@ -111,6 +114,75 @@ func (z *zendeskPath) written(final bool) (done, extra int) {
 }
 
 func (z *zendeskPath) close() { z.fake.Close() }
+
+// freshdeskPath: an automation rule's webhook → a private note. The
+// body names the ticket only; triage reads the ticket through the API
+// before it answers.
+type freshdeskPath struct {
+	fake    *freshdeskfake.Server
+	tickets []int64
+	pending map[int64]bool
+}
+
+func (f *freshdeskPath) name() string { return "freshdesk automation → private note" }
+
+func (f *freshdeskPath) start(n int) {
+	f.fake = freshdeskfake.New()
+	f.pending = map[int64]bool{}
+	for i := range n {
+		id := int64(10001 + i)
+		f.fake.AddTicket(id, fmt.Sprintf("agent stops (%d)", i), "<div>"+text(i)+"</div>")
+		f.tickets = append(f.tickets, id)
+		f.pending[id] = true
+	}
+}
+
+func (f *freshdeskPath) config(dataDir, listen string) string {
+	return fmt.Sprintf(`data_dir: %s
+http:
+  listen: %q
+freshdesk:
+  domain: %s
+  api_key: %s
+  webhook_secret: %s
+  api_url: %s
+routes:
+  rules:
+    - name: note
+      match:
+        source: freshdesk
+        has_code: true
+      actions:
+        - kind: freshdesk.note
+`, dataDir, listen, freshdeskfake.Domain, freshdeskfake.APIKey, freshdeskfake.WebhookSecret, f.fake.APIURL()) + outboxAndLog
+}
+
+func (f *freshdeskPath) hook() string { return "/hooks/freshdesk" }
+
+func (f *freshdeskPath) request(ctx context.Context, url string, i int) (*http.Request, error) {
+	body := freshdeskfake.WebhookBody(f.tickets[i])
+	return freshdeskfake.WebhookRequest(url, freshdeskfake.WebhookSecret, body).WithContext(ctx), nil
+}
+
+func (f *freshdeskPath) written(final bool) (done, extra int) {
+	if final {
+		for _, id := range f.tickets {
+			if k := len(f.fake.Notes(id)); k > 0 {
+				done++
+				extra += k - 1
+			}
+		}
+		return done, extra
+	}
+	for id := range f.pending {
+		if len(f.fake.Notes(id)) > 0 {
+			delete(f.pending, id)
+		}
+	}
+	return len(f.tickets) - len(f.pending), 0
+}
+
+func (f *freshdeskPath) close() { f.fake.Close() }
 
 // slackPath: an Events API message event → a reply in its thread.
 type slackPath struct {
