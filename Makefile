@@ -18,7 +18,7 @@ PKGS     := ./...
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo "$$($(GO) env GOPATH)/bin/staticcheck")
 
-.PHONY: all build test check vet fmt staticcheck tools unit fuzz bench bench-extract bench-run bench-imap eval clean
+.PHONY: all build test check vet fmt staticcheck tools unit fuzz bench bench-extract bench-run bench-imap bench-helpdesk eval clean
 
 all: build
 
@@ -81,6 +81,10 @@ bench-run:
 ## bench-imap: triage run --once draining 10,000 mails from Dovecot vs mbsync.
 bench-imap:
 	bash bench/imap.sh
+
+## bench-helpdesk: 5,000 signed webhooks each from the Zendesk and Slack stand-ins: ack p50/p99, time to every note.
+bench-helpdesk:
+	bash bench/helpdesk.sh
 
 clean:
 	rm -f triage
