@@ -70,6 +70,12 @@ type DashboardConfig struct {
 	LoginLimit int
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// TicketLink, when set, names the page where an agent works a ticket
+	// (its helpdesk conversation) for the ticket page and the ticket
+	// list: a short label ("Zendesk") and an absolute http(s) URL. An
+	// empty or non-http(s) URL shows no link. It is called once per
+	// ticket shown, on the request's goroutine, and must not block.
+	TicketLink func(t ticket.Ticket) (label, url string)
 }
 
 // Dashboard serves the support lead's pages: a chart of tickets by
@@ -517,15 +523,38 @@ type Row struct {
 	Codes    []int
 	Rules    []string
 	Alert    bool
+	// Link is the ticket's helpdesk page; zero when there is none.
+	Link Link
 }
 
-func rows(recs []store.Record) []Row {
+// Link is a ticket's page outside triage (its helpdesk conversation).
+type Link struct {
+	Label string
+	URL   string
+}
+
+func (d *Dashboard) rows(recs []store.Record) []Row {
 	out := make([]Row, 0, len(recs))
 	for _, r := range recs {
 		out = append(out, Row{ID: r.Ticket.ID, Received: r.Received, From: redact.String(r.Ticket.From), Subject: redact.String(r.Ticket.Subject),
-			Category: r.Category, Codes: r.Codes, Rules: r.Rules, Alert: strings.HasPrefix(r.Ticket.ID, "alert:")})
+			Category: r.Category, Codes: r.Codes, Rules: r.Rules, Alert: strings.HasPrefix(r.Ticket.ID, "alert:"), Link: d.link(r.Ticket)})
 	}
 	return out
+}
+
+// link asks TicketLink for t's helpdesk page and keeps it only when it
+// is an absolute http(s) URL, so a hook's mistake never becomes a
+// javascript: link (html/template would neuter one anyway).
+func (d *Dashboard) link(t ticket.Ticket) Link {
+	if d.cfg.TicketLink == nil {
+		return Link{}
+	}
+	label, raw := d.cfg.TicketLink(t)
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Link{}
+	}
+	return Link{Label: cmp.Or(label, u.Host), URL: u.String()}
 }
 
 // searchQuery turns the search box into a store query: a code (3004,
@@ -579,7 +608,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.render(w, r, "overview", map[string]any{
-		"Overview": ov, "Rows": rows(recs), "Search": search, "Category": tq.Category,
+		"Overview": ov, "Rows": d.rows(recs), "Search": search, "Category": tq.Category,
 		"Searching": search != "" || tq.Category != "", "Failed": failed, "Counts": counts,
 		"Pending": counts[ticket.StatePending] + counts[ticket.StateRunning], "FailedCount": counts[ticket.StateFailed],
 		"Suppressed": suppressed, "SuppressedCount": counts[ticket.StateSuppressed],
@@ -674,6 +703,7 @@ func (d *Dashboard) ticketPage(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, err)
 		return
 	}
+	link := d.link(rec.Ticket)
 	rec = redactRecord(rec)
 	var ann annotate.Annotation
 	_ = json.Unmarshal(rec.Annotation, &ann)
@@ -687,7 +717,7 @@ func (d *Dashboard) ticketPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.render(w, r, "ticket", map[string]any{
 		"Rec": rec, "T": rec.Ticket, "Parts": highlight(&rec.Ticket), "Codes": ann.Codes, "AgentAPI": ann.AgentAPI, "Actions": acts,
-		"Back": "/tickets/" + url.PathEscape(rec.Ticket.ID),
+		"Link": link, "Back": "/tickets/" + url.PathEscape(rec.Ticket.ID),
 	})
 }
 

@@ -458,3 +458,76 @@ func TestDashboardSuppressedApart(t *testing.T) {
 	assert.NotContains(t, tableRE("failed").FindString(page), fmt.Sprintf(`data-action="%d"`, id))
 	assert.NotContains(t, page, fmt.Sprintf(`id="retry-%d"`, id), "nothing to retry")
 }
+
+func TestDashboardTicketLink(t *testing.T) {
+	s := seedDashboard(t, 10)
+	target := "api:seed-002"
+	tests := []struct {
+		name  string
+		link  func(ticket.Ticket) (string, string)
+		want  string // the anchor expected on both pages; "" means none
+		never string // what must not appear anywhere
+		label string // the link text expected on the ticket page, when set
+	}{
+		{name: "no hook", link: nil},
+		{
+			name: "helpdesk page",
+			link: func(tk ticket.Ticket) (string, string) {
+				if tk.ID != target {
+					return "", ""
+				}
+				return "Zendesk", "https://acme.zendesk.com/agent/tickets/42"
+			},
+			want: `href="https://acme.zendesk.com/agent/tickets/42"`,
+		},
+		{
+			name: "label and URL are escaped",
+			link: func(tk ticket.Ticket) (string, string) {
+				if tk.ID != target {
+					return "", ""
+				}
+				return `<b>Desk</b>`, `https://desk.example.com/t?a=1&b="x"`
+			},
+			want:  `href="https://desk.example.com/t?a=1&amp;b=%22x%22"`,
+			never: "<b>Desk</b>",
+			label: "open in &lt;b&gt;Desk&lt;/b&gt;",
+		},
+		{
+			name:  "not http is dropped",
+			link:  func(ticket.Ticket) (string, string) { return "Evil", "javascript:alert(1)" },
+			never: "javascript:",
+		},
+		{
+			name:  "relative is dropped",
+			link:  func(ticket.Ticket) (string, string) { return "Rel", "/agent/tickets/1" },
+			never: `class="helpdesk"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newDashboardServer(t, s.st, DashboardConfig{TicketLink: tt.link})
+			code, list := get(t, srv.Client(), srv.URL+"/")
+			require.Equal(t, http.StatusOK, code)
+			code, page := get(t, srv.Client(), srv.URL+"/tickets/"+url.PathEscape(target))
+			require.Equal(t, http.StatusOK, code)
+			row := regexp.MustCompile(`(?s)<tr data-ticket="` + regexp.QuoteMeta(target) + `".*?</tr>`).FindString(list)
+			require.NotEmpty(t, row, "the ticket is listed")
+			if tt.want == "" {
+				assert.NotContains(t, page, `id="ticket-link"`)
+				assert.NotContains(t, list, `class="helpdesk"`)
+			} else {
+				assert.Contains(t, page, `<a id="ticket-link" class="helpdesk" `+tt.want)
+				assert.Contains(t, row, `<a class="helpdesk" `+tt.want)
+				assert.Equal(t, 1, strings.Count(list, `class="helpdesk"`), "only the linked ticket has a link")
+				assert.Contains(t, page, `rel="noopener noreferrer"`)
+			}
+			if tt.label != "" {
+				assert.Contains(t, page, tt.label)
+			}
+			if tt.never != "" {
+				assert.NotContains(t, page, tt.never)
+				assert.NotContains(t, list, tt.never)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -12,7 +13,12 @@ import (
 
 	"github.com/triage-bot/triage/alerts"
 	"github.com/triage-bot/triage/config"
+	"github.com/triage-bot/triage/integrations/freshdesk"
+	"github.com/triage-bot/triage/integrations/front"
+	"github.com/triage-bot/triage/integrations/helpscout"
+	"github.com/triage-bot/triage/integrations/zendesk"
 	"github.com/triage-bot/triage/route"
+	"github.com/triage-bot/triage/ticket"
 	"github.com/triage-bot/triage/web"
 )
 
@@ -63,7 +69,50 @@ func dashboardConfig(cfg *config.Config) (web.DashboardConfig, bool) {
 		CSRFKey:     csrfKey(cfg.Dashboard, tokens),
 		SessionTTL:  cfg.Dashboard.SessionTTL,
 		LoginLimit:  cfg.Dashboard.LoginLimit,
+		TicketLink:  ticketLink(cfg),
 	}, true
+}
+
+// helpdeskPage builds a ticket's page URL for the tickets whose ID starts
+// with prefix.
+type helpdeskPage struct {
+	prefix, label string
+	url           func(id string) string
+}
+
+// ticketLink is the dashboard's link from a ticket to its page in the
+// helpdesk it came from, for each helpdesk section configured; nil when
+// there is none. A ticket of another account (a section since changed)
+// gets no link rather than a wrong one.
+func ticketLink(cfg *config.Config) func(ticket.Ticket) (string, string) {
+	var pages []helpdeskPage
+	if c := cfg.Zendesk; c != nil {
+		base := c.URL()
+		pages = append(pages, helpdeskPage{"zendesk:" + c.Subdomain + "/", "Zendesk", func(id string) string { return zendesk.TicketURL(base, id) }})
+	}
+	if c := cfg.Freshdesk; c != nil {
+		desk := freshdesk.New(freshdeskConfig(c), nil, nil, nil)
+		pages = append(pages, helpdeskPage{"freshdesk:" + c.Domain + "/", "Freshdesk", desk.TicketURL})
+	}
+	if c := cfg.Front; c != nil {
+		pages = append(pages, helpdeskPage{"front:" + cmp.Or(c.Account, config.DefaultFrontAccount) + "/", "Front", front.TicketURL})
+	}
+	if c := cfg.HelpScout; c != nil {
+		pages = append(pages, helpdeskPage{"helpscout:", "Help Scout", helpscout.TicketURL})
+	}
+	if len(pages) == 0 {
+		return nil
+	}
+	return func(t ticket.Ticket) (string, string) {
+		for _, p := range pages {
+			if strings.HasPrefix(t.ID, p.prefix) {
+				if u := p.url(t.ID); u != "" {
+					return p.label, u
+				}
+			}
+		}
+		return "", ""
+	}
 }
 
 // alertRules compiles the alert rules and their actions; build calls it

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,6 +144,18 @@ func TestZendeskEndToEnd(t *testing.T) {
 	}
 	quiet(t, fake)
 	assert.Len(t, fake.Notes(tid), 1, "a redelivery adds no second note")
+
+	// The dashboard links the ticket to its Zendesk page.
+	dash := strings.TrimSuffix(hook, "/hooks/zendesk")
+	page := fmt.Sprintf("%s/agent/tickets/%d", fake.URL(), tid)
+	resp, err := http.Get(dash + "/tickets/" + url.PathEscape(fmt.Sprintf("zendesk:acme/%d/%d", tid, cid)))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `<a id="ticket-link" class="helpdesk" href="`+page+`"`)
+	assert.Contains(t, string(body), "open in Zendesk")
 
 	// Rate limited: the next API calls answer 429 with Retry-After: 1.
 	tid2, cid2 := fake.AddTicket("bo@example.com", "502s", "my tunnel gives ERR_NGROK_3200")

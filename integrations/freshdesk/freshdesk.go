@@ -375,11 +375,17 @@ func (d *Desk) groupID(ctx context.Context, nameOrID string) (int64, error) {
 	return id, nil
 }
 
-// TicketURL returns the agent's page of a ticket.
-func (d *Desk) TicketURL(id int64) string {
+// TicketURL returns the agent's page of a triage ticket ID
+// (https://<domain>.freshdesk.com/a/tickets/<ticket>, on the API's host),
+// "" when it is not a ticket of this Freshdesk domain.
+func (d *Desk) TicketURL(id string) string {
+	n, err := ParseTicketID(id)
+	if err != nil || !strings.HasPrefix(id, "freshdesk:"+d.cfg.Domain+"/") {
+		return ""
+	}
 	u, err := url.Parse(d.cfg.APIURL)
 	if err != nil {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host + "/a/tickets/" + strconv.FormatInt(id, 10)
+	return u.Scheme + "://" + u.Host + "/a/tickets/" + strconv.FormatInt(n, 10)
 }

@@ -495,3 +495,18 @@ func TestNoteHTML(t *testing.T) {
 		})
 	}
 }
+
+func TestTicketURL(t *testing.T) {
+	tests := []struct{ name, apiURL, id, want string }{
+		{"default host", "", freshdesk.TicketID("acme", 42, 7), "https://acme.freshdesk.com/a/tickets/42"},
+		{"api_url host", "http://127.0.0.1:8089/api/v2/", "freshdesk:acme/42/0", "http://127.0.0.1:8089/a/tickets/42"},
+		{"other domain", "", "freshdesk:other/42/7", ""},
+		{"not freshdesk", "", "zendesk:acme/42/7", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := freshdesk.New(freshdesk.Config{Domain: "acme", APIURL: tt.apiURL}, nil, nil, nil)
+			assert.Equal(t, tt.want, d.TicketURL(tt.id))
+		})
+	}
+}

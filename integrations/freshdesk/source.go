@@ -44,7 +44,7 @@ func ParseTicketID(id string) (int64, error) {
 
 // webhook is the request body: the automation rule's simple content
 // ({"freshdesk_webhook":{"ticket_id":…}}) or the advanced content
-// documented in docs/helpdesks/freshdesk.md ({"ticket_id":"{{ticket.id}}"}).
+// documented in docs/helpdesks.md#freshdesk ({"ticket_id":"{{ticket.id}}"}).
 // A placeholder may render as a number or a string; both are read.
 type webhook struct {
 	TicketID json.RawMessage `json:"ticket_id"`

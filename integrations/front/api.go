@@ -57,7 +57,7 @@ func statusHint(status int) string {
 	case http.StatusUnauthorized:
 		return "the API token is not valid: check front.api_token"
 	case http.StatusForbidden:
-		return "the API token lacks a scope or access to this inbox: see docs/helpdesks/front.md"
+		return "the API token lacks a scope or access to this inbox: see docs/helpdesks.md#front"
 	case http.StatusNotFound:
 		return "it does not exist or the token cannot see it"
 	}

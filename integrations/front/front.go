@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,19 @@ func New(cfg Config, ing Ingester, log *slog.Logger) *Client {
 // TicketID returns "front:<account>/<conversation>/<message>".
 func TicketID(account, conversation, message string) string {
 	return Source + ":" + account + "/" + conversation + "/" + message
+}
+
+// AppURL is where agents open Front conversations.
+const AppURL = "https://app.frontapp.com"
+
+// TicketURL returns the agent's page of a triage ticket ID
+// (AppURL/open/<conversation>), "" when it is not a Front message.
+func TicketURL(id string) string {
+	cnv, _, err := parseTicketID(id)
+	if err != nil {
+		return ""
+	}
+	return AppURL + "/open/" + url.PathEscape(cnv)
 }
 
 // parseTicketID returns the conversation and message IDs of a Front

@@ -478,3 +478,18 @@ func TestEventWithoutMessage(t *testing.T) {
 	assert.Contains(t, rec.Ticket.Parts[1].Text, "ERR_NGROK_108")
 	assert.Equal(t, 1, h.fake.Calls("GET /conversations/{id}/messages"))
 }
+
+func TestTicketURL(t *testing.T) {
+	tests := []struct{ name, id, want string }{
+		{"conversation", front.TicketID("front", "cnv_55c8c149", "msg_1"), "https://app.frontapp.com/open/cnv_55c8c149"},
+		{"other account", "front:acme/cnv_1/msg_2", "https://app.frontapp.com/open/cnv_1"},
+		{"not front", "zendesk:acme/42/7", ""},
+		{"no message", "front:front/cnv_1", ""},
+		{"escaped", "front:front/cnv_1?x=<y>/msg_2", "https://app.frontapp.com/open/cnv_1%3Fx=%3Cy%3E"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, front.TicketURL(tt.id))
+		})
+	}
+}

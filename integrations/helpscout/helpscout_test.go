@@ -463,3 +463,16 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestTicketURL(t *testing.T) {
+	tests := []struct{ name, id, want string }{
+		{"conversation", helpscout.TicketID(helpscoutfake.MailboxSupport, 2391938111, 7), "https://secure.helpscout.net/conversation/2391938111"},
+		{"not help scout", "front:front/cnv_1/msg_2", ""},
+		{"not a number", "helpscout:1/abc/2", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, helpscout.TicketURL(tt.id))
+		})
+	}
+}

@@ -33,6 +33,20 @@ func TicketID(mailbox, conversation, thread int) string {
 	return fmt.Sprintf("helpscout:%d/%d/%d", mailbox, conversation, thread)
 }
 
+// AppURL is where agents open Help Scout conversations.
+const AppURL = "https://secure.helpscout.net"
+
+// TicketURL returns the agent's page of a triage ticket ID
+// (AppURL/conversation/<conversation>), "" when it is not a Help Scout
+// conversation.
+func TicketURL(id string) string {
+	n, err := parseTicketID(id)
+	if err != nil {
+		return ""
+	}
+	return AppURL + "/conversation/" + strconv.Itoa(n)
+}
+
 // parseTicketID returns the conversation ID of a Help Scout ticket ID.
 func parseTicketID(id string) (int, error) {
 	rest, ok := strings.CutPrefix(id, "helpscout:")

@@ -86,7 +86,7 @@ func (a *Account) Handler() http.Handler {
 		}
 		var d delivery
 		if err := json.Unmarshal(body, &d); err != nil {
-			http.Error(w, "body is not the JSON triage expects (see docs/helpdesks/zendesk.md)", http.StatusBadRequest)
+			http.Error(w, "body is not the JSON triage expects (see docs/helpdesks.md#zendesk)", http.StatusBadRequest)
 			return
 		}
 		in, skip, err := a.incoming(r.Context(), &d)

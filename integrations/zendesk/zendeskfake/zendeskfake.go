@@ -325,7 +325,7 @@ func (w Webhook) Deliver(ctx context.Context, url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// TriggerBody is the body of a trigger's webhook as docs/helpdesks/zendesk.md
+// TriggerBody is the body of a trigger's webhook as docs/helpdesks.md#zendesk
 // sets it up: {"ticket_id": "<id>"}.
 func TriggerBody(ticketID int64) []byte {
 	return []byte(fmt.Sprintf(`{"ticket_id": "%d"}`, ticketID))
