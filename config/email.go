@@ -49,19 +49,30 @@ type MailServer struct {
 //
 //	oauth2:
 //	  provider: microsoft        # google, microsoft or generic
+//	  flow: device               # how auth login signs in: device or loopback; default loopback for google, device otherwise
 //	  tenant: contoso.example    # microsoft only; default common
 //	  client_id: 00000000-0000-0000-0000-000000000000
-//	  client_secret: ${OAUTH_SECRET}  # or client_secret_file; Google needs one
+//	  client_secret: ${OAUTH_SECRET}  # or client_secret_file; Google's Desktop app clients have one
 //	  token_url: https://…       # generic (or to override a preset)
-//	  device_auth_url: https://… # generic, for auth login
+//	  device_auth_url: https://… # generic with flow device, for auth login
+//	  auth_url: https://…        # generic with flow loopback, for auth login
+//
+// The device flow prints a code to enter at an address on any device.
+// The loopback flow (authorization code with PKCE) prints an address to
+// open in a browser, which returns to http://127.0.0.1:<port>/ on the
+// machine running auth login; over SSH, paste the address of the page
+// that then fails to load. Google grants Gmail's scope only in the
+// loopback flow; Microsoft grants IMAP and SMTP in both.
 type OAuth2 struct {
 	Provider         string   `yaml:"provider"`
+	Flow             string   `yaml:"flow"`
 	Tenant           string   `yaml:"tenant"`
 	ClientID         string   `yaml:"client_id"`
 	ClientSecret     string   `yaml:"client_secret"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	TokenURL         string   `yaml:"token_url"`
 	DeviceAuthURL    string   `yaml:"device_auth_url"`
+	AuthURL          string   `yaml:"auth_url"`
 	Scopes           []string `yaml:"scopes"`
 }
 
@@ -71,10 +82,15 @@ func (o *OAuth2) check(bad func(string, ...any), where string) {
 	case "google", "microsoft":
 	case "generic":
 		if o.TokenURL == "" {
-			bad("%s: oauth2: the generic provider needs token_url (and device_auth_url to sign in)", where)
+			bad("%s: oauth2: the generic provider needs token_url (and device_auth_url or auth_url, as flow says, to sign in)", where)
 		}
 	default:
 		bad("%s: oauth2: provider %q is not google, microsoft or generic", where, o.Provider)
+	}
+	switch o.Flow {
+	case "", "device", "loopback":
+	default:
+		bad("%s: oauth2: flow %q is not device or loopback", where, o.Flow)
 	}
 	if o.ClientID == "" {
 		bad("%s: oauth2: client_id is empty (the app registered with the provider)", where)

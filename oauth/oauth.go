@@ -2,16 +2,29 @@
 // Microsoft 365 demand for IMAP and SMTP (XOAUTH2), without helper
 // scripts.
 //
-// A person signs in once with Login, the device-code flow (RFC 8628): it
-// prints a short code and an address to open on any machine, so it works
-// over SSH. The refresh token that comes back is kept in the store under
-// the account's key (Key), never in a file or a log. Source then hands out
+// A person signs in once with Login, in one of two flows, both usable
+// over SSH:
+//
+//   - "device" (RFC 8628): it prints a short code and an address to open
+//     on any machine. Microsoft grants its IMAP and SMTP scopes this way.
+//   - "loopback" (RFC 8252, the installed-app flow): an authorization code
+//     with PKCE (S256), redirected to a one-shot HTTP server on
+//     http://127.0.0.1:<random port>/. When the browser runs on another
+//     machine and cannot reach that address, the person pastes the address
+//     of the failed page (or just the code) on standard input. Google
+//     grants Gmail's scope only this way: its device flow allows a short
+//     list of scopes that does not include https://mail.google.com/.
+//
+// The refresh token that comes back is kept in the store under the
+// account's key (Key), never in a file or a log; neither the code nor a
+// token nor the client secret is ever written out. Source then hands out
 // access tokens, refreshing them a few minutes before they expire and
 // saving the refresh token again when the provider rotates it.
 //
-// Providers: "google" (Gmail), "microsoft" (Microsoft 365; Tenant is the
-// directory, default "common"), and "generic" (any provider: TokenURL and,
-// for Login, DeviceAuthURL).
+// Providers: "google" (Gmail; loopback), "microsoft" (Microsoft 365;
+// device; Tenant is the directory, default "common"), and "generic" (any
+// provider: TokenURL and, for Login, DeviceAuthURL or AuthURL as Flow
+// says; device by default).
 package oauth
 
 import (
@@ -36,17 +49,23 @@ type Config struct {
 	Account string
 	// Provider is "google", "microsoft" or "generic".
 	Provider string
+	// Flow is how Login signs in: "device" or "loopback"; empty means the
+	// provider's: loopback for google, device for microsoft and generic.
+	Flow string
 	// Tenant is Microsoft's directory (a domain or GUID); default "common".
 	Tenant string
 	// ClientID and ClientSecret identify the app registered with the
-	// provider (Google's "TVs and Limited Input devices" clients have a
-	// secret; Microsoft's public clients have none).
+	// provider (Google's "Desktop app" clients have a secret, which Google
+	// does not treat as confidential; Microsoft's public clients have
+	// none).
 	ClientID     string
 	ClientSecret string
-	// TokenURL and DeviceAuthURL are the generic provider's endpoints;
-	// for google and microsoft, when set, they replace the preset's.
+	// TokenURL, DeviceAuthURL (device flow) and AuthURL (loopback flow)
+	// are the generic provider's endpoints; for google and microsoft,
+	// when set, they replace the preset's.
 	TokenURL      string
 	DeviceAuthURL string
+	AuthURL       string
 	// Scopes replace the provider's default scopes (IMAP and SMTP).
 	Scopes []string
 	// HTTPClient talks to the provider; nil means a client with a 30 s
@@ -90,11 +109,17 @@ func (c Config) oauth2Config() (*oauth2.Config, error) {
 	default:
 		return nil, fmt.Errorf("oauth: provider %q is not google, microsoft or generic", c.Provider)
 	}
+	if _, err := c.flow(); err != nil {
+		return nil, err
+	}
 	if c.TokenURL != "" {
 		ep.TokenURL = c.TokenURL
 	}
 	if c.DeviceAuthURL != "" {
 		ep.DeviceAuthURL = c.DeviceAuthURL
+	}
+	if c.AuthURL != "" {
+		ep.AuthURL = c.AuthURL
 	}
 	if c.ClientID == "" {
 		return nil, errors.New("oauth: client_id is empty")
@@ -128,22 +153,65 @@ func Key(user string) string { return "oauth2:" + strings.ToLower(user) }
 // for the account yet.
 var ErrNoToken = errors.New("no OAuth2 sign-in stored")
 
-// Login signs in with the device-code flow: it asks the provider for a
-// code, writes to w where to enter it, waits (polling as the provider
-// says) until the person has approved or the code expired, and stores
-// the token under key. Cancelling ctx stops the wait.
-func Login(ctx context.Context, c Config, st Store, key string, w io.Writer) error {
+// flow is the sign-in flow of c: Flow, or the provider's default.
+func (c Config) flow() (string, error) {
+	switch c.Flow {
+	case "device", "loopback":
+		return c.Flow, nil
+	case "":
+		if c.Provider == "google" {
+			return "loopback", nil
+		}
+		return "device", nil
+	default:
+		return "", fmt.Errorf("oauth: flow %q is not device or loopback", c.Flow)
+	}
+}
+
+// Login signs in once, in the flow Config.Flow names (see the package
+// comment), and stores the token under key. It writes to out what the
+// person should do, and in the loopback flow reads from in an address
+// or code pasted by hand (in may be nil: then only the loopback server
+// listens; a goroutine blocked reading in is left behind when Login
+// returns, which is meant for a command that exits afterwards). It waits
+// until the person has approved, refused, or the device code expired;
+// cancelling ctx stops the wait. The code and the tokens are never
+// written to out.
+func Login(ctx context.Context, c Config, st Store, key string, in io.Reader, out io.Writer) error {
 	oc, err := c.oauth2Config()
 	if err != nil {
 		return err
 	}
-	if oc.Endpoint.DeviceAuthURL == "" {
-		return errors.New("oauth: the generic provider needs device_auth_url to sign in")
-	}
+	flow, _ := c.flow() // checked by oauth2Config
 	ctx = c.context(ctx)
+	var tok *oauth2.Token
+	if flow == "loopback" {
+		tok, err = loginLoopback(ctx, c, oc, in, out)
+	} else {
+		tok, err = loginDevice(ctx, oc, out)
+	}
+	if err != nil {
+		return err
+	}
+	if tok.RefreshToken == "" {
+		return errors.New("oauth: the provider returned no refresh token (is offline_access among the scopes?)")
+	}
+	if err := save(ctx, st, key, tok); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Signed in; the refresh token is kept in the store.")
+	return nil
+}
+
+// loginDevice runs the device-code flow: it asks the provider for a
+// code, writes to w where to enter it, and polls as the provider says.
+func loginDevice(ctx context.Context, oc *oauth2.Config, w io.Writer) (*oauth2.Token, error) {
+	if oc.Endpoint.DeviceAuthURL == "" {
+		return nil, errors.New("oauth: the device flow needs device_auth_url to sign in")
+	}
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
-		return fmt.Errorf("oauth: ask %s for a sign-in code: %w", oc.Endpoint.DeviceAuthURL, err)
+		return nil, fmt.Errorf("oauth: ask %s for a sign-in code: %w", oc.Endpoint.DeviceAuthURL, err)
 	}
 	where := da.VerificationURI
 	if da.VerificationURIComplete != "" {
@@ -155,16 +223,9 @@ func Login(ctx context.Context, c Config, st Store, key string, w io.Writer) err
 	}
 	tok, err := oc.DeviceAccessToken(ctx, da)
 	if err != nil {
-		return fmt.Errorf("oauth: sign-in did not complete: %w", err)
+		return nil, fmt.Errorf("oauth: sign-in did not complete: %w", err)
 	}
-	if tok.RefreshToken == "" {
-		return errors.New("oauth: the provider returned no refresh token (is offline_access among the scopes?)")
-	}
-	if err := save(ctx, st, key, tok); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "Signed in; the refresh token is kept in the store.")
-	return nil
+	return tok, nil
 }
 
 // stored is a token as kept in the store.

@@ -48,7 +48,7 @@ func TestLoginAndRefresh(t *testing.T) {
 	assert.ErrorContains(t, err, "for support@example.com: run `triage auth login support`")
 
 	var out bytes.Buffer
-	require.NoError(t, oauth.Login(ctx, cfg, st, key, &out))
+	require.NoError(t, oauth.Login(ctx, cfg, st, key, nil, &out))
 	assert.Contains(t, out.String(), "open "+p.URL+"/activate on any device and enter the code WDJB-MJHT")
 	assert.Contains(t, st.m[key], `"refresh_token":"refresh-1"`, "kept in the store")
 
@@ -112,6 +112,6 @@ func TestProviderPresets(t *testing.T) {
 		_, err := oauth.Source(oauth.Config{Provider: p, ClientID: "x"}, st, "k")
 		assert.NoError(t, err, p)
 	}
-	err := oauth.Login(context.Background(), oauth.Config{Provider: "generic", ClientID: "x", TokenURL: "http://127.0.0.1:1/token"}, st, "k", &bytes.Buffer{})
-	assert.ErrorContains(t, err, "needs device_auth_url")
+	err := oauth.Login(context.Background(), oauth.Config{Provider: "generic", ClientID: "x", TokenURL: "http://127.0.0.1:1/token"}, st, "k", nil, &bytes.Buffer{})
+	assert.ErrorContains(t, err, "the device flow needs device_auth_url")
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/triage-bot/triage/oauth"
 )
 
-// cmdAuth runs `triage auth login ACCOUNT`: the OAuth2 device-code sign-in
-// for an IMAP account (its name) or the SMTP server ("smtp") with an
-// oauth2 block. The refresh token goes to the store the bot uses.
+// cmdAuth runs `triage auth login ACCOUNT`: the OAuth2 sign-in (device
+// code, or loopback redirect with a pasted fallback read from stdin) for
+// an IMAP account (its name) or the SMTP server ("smtp") with an oauth2
+// block. The refresh token goes to the store the bot uses.
 func cmdAuth(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "login" {
 		return usagef("auth needs a subcommand: login ACCOUNT")
@@ -39,7 +40,7 @@ func cmdAuth(ctx context.Context, e env, args []string) error {
 	}
 	defer st.Close()
 	fmt.Fprintf(e.stdout, "Signing in %s (%s) with %s.\n", pos[0], server.Username, server.OAuth2.Provider)
-	return oauth.Login(ctx, oauthConfig(pos[0], server.OAuth2), st, oauth.Key(server.Username), e.stdout)
+	return oauth.Login(ctx, oauthConfig(pos[0], server.OAuth2), st, oauth.Key(server.Username), e.stdin, e.stdout)
 }
 
 // oauthServer finds the mail server named name ("smtp" or an IMAP
@@ -68,8 +69,8 @@ func oauthServer(cfg *config.Config, name string) (*config.MailServer, []string)
 
 // oauthConfig turns an oauth2 block into the oauth package's client.
 func oauthConfig(account string, o *config.OAuth2) oauth.Config {
-	return oauth.Config{Account: account, Provider: o.Provider, Tenant: o.Tenant, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-		TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, Scopes: o.Scopes}
+	return oauth.Config{Account: account, Provider: o.Provider, Flow: o.Flow, Tenant: o.Tenant, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		TokenURL: o.TokenURL, DeviceAuthURL: o.DeviceAuthURL, AuthURL: o.AuthURL, Scopes: o.Scopes}
 }
 
 // oauthToken returns the access-token function of a server with an

@@ -515,6 +515,13 @@ smtp:
 		assert.NotContains(t, cfg.Redacted(), "hunter2")
 		assert.Equal(t, "hunter2-very-secret", cfg.IMAP[0].OAuth2.ClientSecret)
 	})
+	t.Run("oauth2 generic loopback", func(t *testing.T) {
+		cfg, err := config.Parse("t.yaml", []byte("imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: generic, flow: loopback, client_id: c, token_url: 'https://id.example/token', auth_url: 'https://id.example/authorize'}}\n"), getenv)
+		require.NoError(t, err)
+		o := oauthConfig("s", cfg.IMAP[0].OAuth2)
+		assert.Equal(t, "loopback", o.Flow)
+		assert.Equal(t, "https://id.example/authorize", o.AuthURL)
+	})
 	t.Run("password file", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
 		require.NoError(t, os.WriteFile(pw, []byte("from-file\n"), 0o600))
@@ -548,6 +555,7 @@ smtp:
 		{"oauth2 provider", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: yahoo, client_id: c}}\n", `oauth2: provider "yahoo" is not google, microsoft or generic`},
 		{"oauth2 generic needs a token URL", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: generic, client_id: c}}\n", "the generic provider needs token_url"},
 		{"oauth2 needs a client", "smtp: {host: 'h:587', username: u, from: a@b.example, oauth2: {provider: google}}\n", "client_id is empty"},
+		{"oauth2 flow", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: google, client_id: c, flow: browser}}\n", `oauth2: flow "browser" is not device or loopback`},
 		{"oauth2 tenant is microsoft's", "imap:\n  - {name: s, host: 'h:993', username: u, oauth2: {provider: google, client_id: c, tenant: x}}\n", "tenant is for provider microsoft only"},
 		{"oauth2 and a token file", "imap:\n  - {name: s, host: 'h:993', username: u, token_file: /x, oauth2: {provider: google, client_id: c}}\n", "needs exactly one of oauth2, token_command or token_file"},
 	}
