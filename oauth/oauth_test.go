@@ -100,6 +100,7 @@ func TestProviderPresets(t *testing.T) {
 		{"unknown provider", oauth.Config{Provider: "yahoo", ClientID: "x"}, `provider "yahoo"`},
 		{"generic needs a token URL", oauth.Config{Provider: "generic", ClientID: "x"}, "needs token_url"},
 		{"client id", oauth.Config{Provider: "google"}, "client_id is empty"},
+		{"flow", oauth.Config{Provider: "google", ClientID: "x", Flow: "browser"}, `flow "browser" is not device or loopback`},
 	}
 	st := &memStore{m: map[string]string{}}
 	for _, tt := range tests {
@@ -114,4 +115,6 @@ func TestProviderPresets(t *testing.T) {
 	}
 	err := oauth.Login(context.Background(), oauth.Config{Provider: "generic", ClientID: "x", TokenURL: "http://127.0.0.1:1/token"}, st, "k", nil, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "the device flow needs device_auth_url")
+	err = oauth.Login(context.Background(), oauth.Config{Provider: "generic", Flow: "loopback", ClientID: "x", TokenURL: "http://127.0.0.1:1/token"}, st, "k", nil, &bytes.Buffer{})
+	assert.ErrorContains(t, err, "the loopback flow needs auth_url")
 }
