@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -147,4 +151,99 @@ routes:
 	_, errOut, code = triage(t, "", "auth", "login", "--config", cfgPath, "nobody")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `no imap account or smtp named "nobody" has an oauth2 block (accounts with oauth2: support)`)
+}
+
+// urlWriter is a terminal that hands over the first address printed on a
+// line of its own (indented), as auth login prints the one to open.
+type urlWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	urls chan string
+}
+
+func (w *urlWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, line := range strings.Split(string(p), "\n") {
+		if u, ok := strings.CutPrefix(line, "  http"); ok {
+			select {
+			case w.urls <- "http" + u:
+			default:
+			}
+		}
+	}
+	return w.buf.Write(p)
+}
+
+func (w *urlWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestOAuth2LoginGmailOverSSH: with the google preset `auth login` runs
+// the loopback flow; the browser is "elsewhere", so the address it was
+// sent back to is pasted on stdin, and the bot then logs in to an IMAP
+// server that demands XOAUTH2.
+func TestOAuth2LoginGmailOverSSH(t *testing.T) {
+	p := oauthtest.Start(t)
+	user := "support@example.com"
+	imapAddr, _ := startXOAUTH2IMAP(t, user, p.Valid)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "triage.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir: %s
+http: {listen: "off"}
+log: {level: warn}
+imap:
+  - name: gmail
+    host: %s
+    tls: plain
+    allow_plain: true
+    username: %s
+    oauth2:
+      provider: google
+      client_id: %s
+      client_secret: desktop-app-secret
+      token_url: %s/token
+      auth_url: %s/authorize
+`, filepath.Join(dir, "data"), imapAddr, user, p.ClientID, p.URL, p.URL)), 0o600))
+
+	stdin, paste := io.Pipe()
+	t.Cleanup(func() { paste.Close() })
+	term := &urlWriter{urls: make(chan string, 1)}
+	var errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"auth", "login", "--config", cfgPath, "gmail"}, stdin, term, &errOut)
+	}()
+	var authURL string
+	select {
+	case authURL = <-term.urls:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "auth login printed no address", term.String())
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(authURL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	back := resp.Header.Get("Location")
+	require.True(t, strings.HasPrefix(back, "http://127.0.0.1:"), back)
+	_, err = io.WriteString(paste, back+"\n")
+	require.NoError(t, err)
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "auth login did not return", term.String())
+	}
+	out := term.String()
+	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out, errOut.String())
+	assert.Contains(t, out, "Signing in gmail (support@example.com) with google.")
+	assert.Contains(t, out, "paste it here")
+	assert.Contains(t, out, "Signed in")
+	assert.NotContains(t, out+errOut.String(), "desktop-app-secret")
+	assert.Equal(t, "offline", p.Authorization().Get("access_type"))
+
+	errs := checkEmail(context.Background(), mustLoad(t, cfgPath), &bytes.Buffer{})
+	require.Len(t, errs, 1, "logged in; only the test server's missing MOVE is reported")
+	assert.Contains(t, errs[0].Error(), "no MOVE and no UIDPLUS")
 }
