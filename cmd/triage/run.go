@@ -61,8 +61,9 @@ Usage:
   triage config check [--config FILE] [--connect]
   triage config show [--config FILE]  the configuration with secrets redacted
   triage auth login [--config FILE] ACCOUNT
-                                      OAuth2 sign-in (device code, works over SSH) for an
-                                      imap account or smtp with an oauth2 block
+                                      OAuth2 sign-in (device code, or a browser redirect to
+                                      127.0.0.1 whose address can be pasted; works over SSH)
+                                      for an imap account or smtp with an oauth2 block
   triage version
 
 Common flags:
