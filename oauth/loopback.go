@@ -151,8 +151,11 @@ func pasted(line, state string) (answer, string) {
 		if i := strings.IndexByte(raw, '?'); i >= 0 {
 			raw = raw[i+1:]
 		}
-		q, err := url.ParseQuery(raw)
-		if err != nil || (q.Get("code") == "" && q.Get("error") == "") {
+		if i := strings.IndexByte(raw, '#'); i >= 0 {
+			raw = raw[:i]
+		}
+		q, _ := url.ParseQuery(raw) // what parsed is enough (a browser may show a stray ';')
+		if q.Get("code") == "" && q.Get("error") == "" {
 			return answer{}, "That address holds no sign-in answer (no code= in it); paste the whole address of the page that failed to load."
 		}
 		return answerFrom(q, state), ""
@@ -161,7 +164,11 @@ func pasted(line, state string) (answer, string) {
 		return answer{}, "That is neither an address nor a code; paste the whole address of the page that failed to load."
 	}
 	// A bare code: its state cannot be checked, but PKCE binds it to
-	// this sign-in.
+	// this sign-in. Copied from an address bar it may be escaped
+	// (Google's begin "4%2F").
+	if code, err := url.QueryUnescape(line); err == nil {
+		line = code
+	}
 	return answer{code: line}, ""
 }
 

@@ -93,6 +93,7 @@ func TestLoopbackLogin(t *testing.T) {
 		deny    bool
 		browser func(t *testing.T, authURL string, paste io.Writer)
 		want    string // error, or "" for success
+		outHas  []string
 	}{
 		{
 			name: "browser reaches the loopback server",
@@ -117,6 +118,17 @@ func TestLoopbackLogin(t *testing.T) {
 			browser: func(t *testing.T, authURL string, paste io.Writer) {
 				back := approve(t, authURL)
 				_, err := io.WriteString(paste, "\nnot an address\nhttp://127.0.0.1/?x=1\n  "+back.String()+"  \n")
+				require.NoError(t, err)
+			},
+			outHas: []string{"paste it here and press Enter", "Paste the address of the page", "neither an address nor a code", "holds no sign-in answer"},
+		},
+		{
+			name: "escaped code pasted alone",
+			browser: func(t *testing.T, authURL string, paste io.Writer) {
+				back := approve(t, authURL)
+				code := back.Query().Get("code")
+				require.True(t, strings.HasPrefix(code, "code-"))
+				_, err := io.WriteString(paste, "code%2D"+strings.TrimPrefix(code, "code-")+"\n")
 				require.NoError(t, err)
 			},
 		},
@@ -191,6 +203,9 @@ func TestLoopbackLogin(t *testing.T) {
 			assert.NotContains(t, out, "access-", "nor the access token")
 			assert.NotContains(t, out, "refresh-", "nor the refresh token")
 			assert.NotContains(t, out, "desktop-secret", "nor the client secret")
+			for _, h := range tt.outHas {
+				assert.Contains(t, out, h)
+			}
 			auth := p.Authorization()
 			require.NotNil(t, auth)
 			assert.Equal(t, "S256", auth.Get("code_challenge_method"))
