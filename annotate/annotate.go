@@ -6,6 +6,7 @@
 package annotate
 
 import (
+	mathbits "math/bits"
 	"slices"
 	"sync"
 
@@ -214,8 +215,21 @@ func (b *Builder) Add(m ticket.Match) {
 	}
 }
 
-// formNames returns the names of the forms in the bit set.
+// singleForms holds the name list of each one-form set: most codes are
+// found in one form, and a log can hold tens of thousands of codes.
+var singleForms = func() (s [32][]string) {
+	for f := range s {
+		s[f] = []string{extract.Form(f).String()}
+	}
+	return s
+}()
+
+// formNames returns the names of the forms in the bit set (shared for a
+// set of one form: callers must not modify it).
 func formNames(bits uint32) []string {
+	if bits != 0 && bits&(bits-1) == 0 {
+		return singleForms[mathbits.TrailingZeros32(bits)]
+	}
 	var out []string
 	for f := extract.Form(0); bits != 0; f++ {
 		if bits&1 != 0 {

@@ -89,12 +89,32 @@ var formNames = [...]string{
 }
 
 // ParseForm returns the form whose String is name; an unknown name is
-// FormCanonical.
+// FormCanonical. It runs once per match when annotating a stream, so it
+// is a switch, not a search.
 func ParseForm(name string) Form {
-	for f, n := range formNames {
-		if n == name {
-			return Form(f)
-		}
+	switch name {
+	case "lowercase":
+		return FormLowercase
+	case "escaped":
+		return FormEscaped
+	case "html-entity":
+		return FormEntity
+	case "docs-url":
+		return FormURL
+	case "json":
+		return FormJSON
+	case "agent-api":
+		return FormAgentAPI
+	case "broken":
+		return FormBroken
+	case "spaced":
+		return FormSpaced
+	case "phrase":
+		return FormPhrase
+	case "bare":
+		return FormBare
+	case "inferred":
+		return FormInferred
 	}
 	return FormCanonical
 }

@@ -373,6 +373,14 @@ var errorWords = []string{"エラー", "fehler", "erreur", "errore", "erro", "fo
 
 // errorWordFwd matches one of errorWords at b[i] in any ASCII case.
 func errorWordFwd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] | 0x20 { // the first bytes of errorWords, any ASCII case
+	case 0xE3, 'f', 'e', 'b', 0xF0, 0xE9:
+	default:
+		return 0, false
+	}
 next:
 	for _, w := range errorWords {
 		if i+len(w) > len(b) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,5 +37,25 @@ func TestAppendCodeJSONMatchesEncodingJSON(t *testing.T) {
 		want, err := json.Marshal(c)
 		require.NoError(t, err)
 		assert.JSONEq(t, string(want), string(appendCodeJSON(nil, c)))
+	}
+}
+
+// TestAppendJSONStringMatchesEncodingJSON compares the hand-written
+// escaper with encoding/json on awkward and random strings.
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	cases := []string{"", "plain", `ERR\_NGROK\_108`, "a\"b", "<b>&amp;</b>", "\x00\x01\x1f\x7f", "tab\there\nnl\rcr\b\f",
+		"é ü 日本", "\u2028\u2029", "\xff\xfe bad", "\xe2\x80", "x\xed\xa0\x80y", "emoji 😀"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		b := make([]byte, r.IntN(24))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(appendJSONString(nil, s)), "%q", s)
 	}
 }
