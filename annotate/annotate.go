@@ -215,6 +215,27 @@ func (b *Builder) Add(m ticket.Match) {
 	}
 }
 
+// AddStream records one match of a text with a single part, as a
+// streamed file is: Add for a match in new text of that part, without a
+// ticket.Match per match (scan's hot path). where names the part (a
+// one-element slice of capacity one, shared by every code: Add appends
+// to a copy).
+func (b *Builder) AddStream(code int, form extract.Form, confidence float64, where []string) {
+	if form == extract.FormAgentAPI || form == extract.FormInferred {
+		b.Add(ticket.Match{Code: code, Form: form.String(), Confidence: confidence, PartKind: ticket.PartKind(where[0])})
+		return
+	}
+	st := &b.stats[b.place(code)]
+	st.inferred = false
+	st.forms |= 1 << form
+	st.count++
+	st.quotedOnly = false
+	st.confidence = max(st.confidence, confidence)
+	if st.where == nil {
+		st.where = where[:1:1]
+	}
+}
+
 // singleForms holds the name list of each one-form set: most codes are
 // found in one form, and a log can hold tens of thousands of codes.
 var singleForms = func() (s [32][]string) {

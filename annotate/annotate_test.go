@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/triage-bot/triage/catalog"
+	"github.com/triage-bot/triage/extract"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -163,4 +164,22 @@ func TestBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAddStreamIsAdd: AddStream annotates a single-part text as Add does.
+func TestAddStreamIsAdd(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	forms := []extract.Form{extract.FormCanonical, extract.FormLowercase, extract.FormEscaped, extract.FormSpaced, extract.FormPhrase, extract.FormAgentAPI}
+	a, b := NewBuilder(cat), NewBuilder(cat)
+	where := []string{string(ticket.KindBody)}
+	for i := range 5000 {
+		code := 100 + (i*7919)%300
+		f := forms[i%len(forms)]
+		conf := f.Confidence()
+		a.Add(ticket.Match{Code: code, PartKind: ticket.KindBody, Form: f.String(), Confidence: conf})
+		b.AddStream(code, f, conf, where)
+	}
+	assert.Equal(t, a.Annotation(), b.Annotation())
+	assert.Equal(t, []string{"body"}, where, "the shared slice is never written")
 }

@@ -257,8 +257,9 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	}
 	written := map[int]bool{}
 	// add records a match in the annotation; its JSON is written apart.
+	where := []string{string(part.Kind)}
 	add := func(m extract.Match) {
-		b.Add(ticket.Match{Code: m.Code, PartKind: part.Kind, Confidence: m.Confidence(), Form: m.Form.String()})
+		b.AddStream(m.Code, m.Form, m.Confidence(), where)
 		if inferring && m.Form.Written() {
 			written[m.Code] = true
 		}
