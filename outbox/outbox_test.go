@@ -349,13 +349,20 @@ func TestBatchSinkGroups(t *testing.T) {
 		wantMove [][]string
 		wantHook []string
 		claim    int // actions per claim (Config.Batch)
+		most     int // actions taken at once for batch sinks (Config.BatchSinkBatch)
 	}{
-		{"one kind", []string{"flag", "flag", "flag"}, [][]string{{"0", "1", "2"}}, nil, nil, 32},
+		{"one kind", []string{"flag", "flag", "flag"}, [][]string{{"0", "1", "2"}}, nil, nil, 32, 0},
 		{"interleaved kinds", []string{"flag", "hook", "move", "flag", "hook", "move", "flag"},
-			[][]string{{"0", "3", "6"}}, [][]string{{"2", "5"}}, []string{"1", "4"}, 32},
-		{"plain sinks only", []string{"hook", "hook"}, nil, nil, []string{"0", "1"}, 32},
+			[][]string{{"0", "3", "6"}}, [][]string{{"2", "5"}}, []string{"1", "4"}, 32, 0},
+		{"plain sinks only", []string{"hook", "hook"}, nil, nil, []string{"0", "1"}, 32, 0},
 		{"one call per kind per claim", []string{"flag", "move", "flag", "move", "flag"},
-			[][]string{{"0", "2"}, {"4"}}, [][]string{{"1", "3"}}, nil, 4},
+			[][]string{{"0", "2"}, {"4"}}, [][]string{{"1", "3"}}, nil, 4, 4},
+		{"batch sinks take several claims at once", []string{"flag", "move", "flag", "move", "flag"},
+			[][]string{{"0", "2", "4"}}, [][]string{{"1", "3"}}, nil, 2, 0},
+		{"up to BatchSinkBatch", []string{"flag", "flag", "flag", "flag", "flag", "flag", "flag"},
+			[][]string{{"0", "1", "2", "3"}, {"4", "5", "6"}}, nil, nil, 2, 4},
+		{"a plain sink's action ends the growth", []string{"flag", "flag", "hook", "flag", "flag"},
+			[][]string{{"0", "1", "3"}, {"4"}}, nil, []string{"2"}, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,7 +374,7 @@ func TestBatchSinkGroups(t *testing.T) {
 			ok := func(context.Context, ticket.Action) error { return nil }
 			flag, move := &batchSink{errFor: ok}, &batchSink{errFor: ok}
 			var hook []string
-			o := New(Config{Worker: "w", Workers: 1, Batch: tt.claim}, st, map[string]Sink{
+			o := New(Config{Worker: "w", Workers: 1, Batch: tt.claim, BatchSinkBatch: tt.most}, st, map[string]Sink{
 				"flag": flag, "move": move,
 				"hook": sinkFunc(func(ctx context.Context, a ticket.Action) error { hook = append(hook, a.Key); return nil }),
 			}, quiet, nil)

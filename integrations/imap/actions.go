@@ -312,7 +312,7 @@ type group struct {
 	ac      *account
 	mailbox string
 	v       uint32
-	target  string // the keywords (space-separated) or the destination mailbox
+	target  string // flagGroupTarget, or the destination mailbox
 	items   []item
 }
 
@@ -475,24 +475,27 @@ func (a *Actions) flag(ctx context.Context, act ticket.Action) error {
 	})
 }
 
-// flagTarget is a flag action's group target: its keywords, checked.
+// flagTarget checks a flag action's keywords and returns its group
+// target: the same for every flag action, so a batch's flags on one
+// mailbox form one group whatever their keywords (see flagGroup).
 func (a *Actions) flagTarget(_ *account, act ticket.Action, _ string) (string, error) {
-	flags, err := flagsOf(act.Target)
-	if err != nil {
+	if _, err := flagsOf(act.Target); err != nil {
 		return "", err
 	}
-	kw := make([]string, len(flags))
-	for i, f := range flags {
-		kw[i] = string(f)
-	}
-	return strings.Join(kw, " "), nil
+	return flagGroupTarget, nil
 }
 
-// flagGroup sets a group's keywords on all its messages with one UID
-// STORE. The STORE is not silent: the server answers with the flags of
-// each message it found, which proves which UIDs still exist; the rest
-// (moved, expunged, or after a UIDVALIDITY change: all) are left for the
-// single-action path, which looks for them by Message-ID.
+// flagGroupTarget is the group target of every imap.flag action.
+const flagGroupTarget = "keywords"
+
+// flagGroup sets the keywords of a group's actions on their messages with
+// one UID STORE per distinct keyword, so a
+// batch whose messages each get their own mix of keywords (one per code)
+// costs a command per keyword, not one per message. The STOREs are not
+// silent: the server answers with the flags of each message it found,
+// which proves which UIDs still exist; the rest (moved, expunged, or
+// after a UIDVALIDITY change: all) are left for the single-action path,
+// which looks for them by Message-ID.
 func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
 	cur, err := s.selectBox(g.mailbox)
 	if err != nil {
@@ -501,8 +504,7 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 	if cur != g.v {
 		return g.items, nil
 	}
-	flags, _ := flagsOf(g.target) // checked by flagTarget
-	found, err := storeFound(s.c, g, flags)
+	found, err := storeFound(s.c, g.mailbox, keywordSets(g.items))
 	if err != nil {
 		return g.items, fmt.Errorf("imap.flag: %w", err)
 	}
@@ -517,34 +519,77 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 	return left, nil
 }
 
-// storeFound adds flags to the group's messages in the selected mailbox
-// and returns the UIDs that exist there. The STORE is not silent, so the
-// server answers with the flags of each message it changed; but a server
-// may say nothing of a message whose flags did not change (Dovecot, for
-// a keyword already set: $triaged before every move), so the UIDs it did
-// not mention are looked up with one UID FETCH. Two round trips at most,
-// whatever the group's size.
-func storeFound(c *conn, g *group, flags []goimap.Flag) (map[uint32]bool, error) {
-	msgs, err := c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
-	if err != nil {
-		return nil, fmt.Errorf("store %v on %d messages in %s: %w", flags, len(g.items), g.mailbox, err)
-	}
-	found := make(map[uint32]bool, len(g.items))
-	for _, m := range msgs {
-		found[uint32(m.UID)] = true
-	}
-	var quiet goimap.UIDSet
-	for _, it := range g.items {
-		if !found[it.uid] {
-			quiet.AddNum(goimap.UID(it.uid))
+// keywordSet is one keyword and the messages to get it.
+type keywordSet struct {
+	flag goimap.Flag
+	uids goimap.UIDSet
+}
+
+// keywordSets turns flag actions into one UID set per distinct keyword
+// (compared without case, as IMAP does), in the order keywords first
+// appear. Their targets were checked by flagTarget.
+func keywordSets(items []item) []keywordSet {
+	var sets []keywordSet
+	at := map[string]int{}
+	for _, it := range items {
+		flags, _ := flagsOf(it.act.Target)
+		for _, f := range flags {
+			k := strings.ToLower(string(f))
+			i, ok := at[k]
+			if !ok {
+				i = len(sets)
+				at[k] = i
+				sets = append(sets, keywordSet{flag: f})
+			}
+			sets[i].uids.AddNum(goimap.UID(it.uid))
 		}
 	}
-	if len(quiet) == 0 {
+	return sets
+}
+
+// storeFound adds each set's keyword to its messages in the selected
+// mailbox, one UID STORE per set, and returns the UIDs that exist there.
+// The STOREs are not silent, so the server answers with the flags of
+// each message it changed; but a server may say nothing of a message
+// whose flags did not change (Dovecot, for a keyword already set:
+// $triaged before every move), so the UIDs none mentioned are looked up
+// with one UID FETCH.
+//
+// The STOREs go one after the other, not pipelined: a server may not
+// report that another connection expunged or moved a message while
+// further commands are pending (RFC 3501, 7.4.1), and until it does it
+// may still answer for that message; the first command's end lets it
+// catch up, so an answer proves the message is still there.
+func storeFound(c *conn, mailbox string, sets []keywordSet) (map[uint32]bool, error) {
+	found := map[uint32]bool{}
+	for _, ks := range sets {
+		msgs, err := c.Store(ks.uids, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{ks.flag}}, nil).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("store %s in %s: %w", ks.flag, mailbox, err)
+		}
+		for _, m := range msgs {
+			found[uint32(m.UID)] = true
+		}
+	}
+	var quiet goimap.UIDSet
+	n := 0
+	seen := map[uint32]bool{}
+	for _, ks := range sets {
+		nums, _ := ks.uids.Nums()
+		for _, u := range nums {
+			if !found[uint32(u)] && !seen[uint32(u)] {
+				seen[uint32(u)] = true
+				quiet.AddNum(u)
+				n++
+			}
+		}
+	}
+	if n == 0 {
 		return found, nil
 	}
-	msgs, err = c.Fetch(quiet, &goimap.FetchOptions{UID: true}).Collect()
+	msgs, err := c.Fetch(quiet, &goimap.FetchOptions{UID: true}).Collect()
 	if err != nil {
-		return nil, fmt.Errorf("fetch %d UIDs in %s: %w", len(g.items)-len(found), g.mailbox, err)
+		return nil, fmt.Errorf("fetch %d UIDs in %s: %w", n, mailbox, err)
 	}
 	for _, m := range msgs {
 		found[uint32(m.UID)] = true
@@ -632,7 +677,7 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 	if cur != g.v {
 		return g.items, nil
 	}
-	found, err := storeFound(c, g, []goimap.Flag{goimap.Flag(ac.acct.Triaged)})
+	found, err := storeFound(c, g.mailbox, []keywordSet{{flag: goimap.Flag(ac.acct.Triaged), uids: g.uids()}})
 	if err != nil {
 		return g.items, fmt.Errorf("imap.move: %w", err)
 	}
