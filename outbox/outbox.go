@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -479,19 +480,16 @@ func (o *Outbox) parkedAtClaim(actions []ticket.Action) []ticket.Action {
 // sendAll sends actions held by h and records every outcome, each
 // success before the next send (through rec, see recordNow), except the
 // successes of InPlace sinks: those it returns for the caller to record
-// with the batch. Actions are grouped by kind in the order each kind
-// first appears, keeping the claim order within a kind: a BatchSink gets
-// its group in one SendBatch call, any other sink one Send per action.
-// When ctx (shutdown) or the hold is done before a group or action
-// starts, it and everything after it is released without counting the
-// attempt.
+// with the batch. Actions are grouped by kind, keeping the claim order
+// within a kind, and the kinds run in the order the tickets' own actions
+// put them (see kindOrder): a BatchSink gets its group in one SendBatch
+// call, any other sink one Send per action. When ctx (shutdown) or the
+// hold is done before a group or action starts, it and everything after
+// it is released without counting the attempt.
 func (o *Outbox) sendAll(ctx context.Context, h *hold, rec *recorder, actions []ticket.Action) (later []ticket.Action) {
-	var kinds []string
+	kinds := kindOrder(actions)
 	groups := map[string][]ticket.Action{}
 	for _, a := range actions {
-		if _, ok := groups[a.Kind]; !ok {
-			kinds = append(kinds, a.Kind)
-		}
 		groups[a.Kind] = append(groups[a.Kind], a)
 	}
 	var left []ticket.Action // not yet started, in the order they would run
@@ -542,6 +540,59 @@ kinds:
 		o.release(ctx, h.worker, left)
 	}
 	return later
+}
+
+// kindOrder returns the kinds of actions in the order to run them: the
+// order of a ticket's own actions (its routes' order) where the tickets
+// of the batch agree on it, else the order each kind first appears. A
+// claim can begin with a ticket's second action, its first taken by an
+// earlier claim: the batch's first action does not decide for the rest
+// (an IMAP keyword is cheap before its message's move, and after it has
+// to find the message in its new folder).
+func kindOrder(actions []ticket.Action) []string {
+	var kinds []string
+	seen := map[string]bool{}
+	perTicket := map[string][]string{} // each ticket's kinds, in order
+	var tickets []string
+	for _, a := range actions {
+		if !seen[a.Kind] {
+			seen[a.Kind] = true
+			kinds = append(kinds, a.Kind)
+		}
+		ks, ok := perTicket[a.TicketID]
+		if !ok {
+			tickets = append(tickets, a.TicketID)
+		}
+		if !slices.Contains(ks, a.Kind) {
+			perTicket[a.TicketID] = append(ks, a.Kind)
+		}
+	}
+	if len(kinds) < 2 {
+		return kinds
+	}
+	// before[x][y] counts the tickets whose x action comes before their y.
+	before := map[string]map[string]int{}
+	for _, t := range tickets {
+		ks := perTicket[t]
+		for i, x := range ks {
+			for _, y := range ks[i+1:] {
+				if before[x] == nil {
+					before[x] = map[string]int{}
+				}
+				before[x][y]++
+			}
+		}
+	}
+	// Swap neighbours the tickets order the other way; a few kinds at most.
+	for range kinds {
+		for i := 0; i+1 < len(kinds); i++ {
+			x, y := kinds[i], kinds[i+1]
+			if before[y][x] > before[x][y] {
+				kinds[i], kinds[i+1] = y, x
+			}
+		}
+	}
+	return kinds
 }
 
 // complete records successes in one transaction.

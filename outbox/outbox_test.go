@@ -341,6 +341,32 @@ func TestBatchMixedOutcomes(t *testing.T) {
 // TestBatchSinkGroups checks how a claim is split: one SendBatch per kind
 // whose sink is a BatchSink, with that kind's actions in claim order, and
 // one Send per action for any other sink.
+// TestKindOrder: the kinds of a batch run in the order the tickets' own
+// actions put them, even when the claim begins with a ticket's later
+// action.
+func TestKindOrder(t *testing.T) {
+	act := func(ticketID, kind string) ticket.Action { return ticket.Action{TicketID: ticketID, Kind: kind} }
+	tests := []struct {
+		name    string
+		actions []ticket.Action
+		want    []string
+	}{
+		{"none", nil, nil},
+		{"one kind", []ticket.Action{act("a", "flag"), act("b", "flag")}, []string{"flag"}},
+		{"as the tickets order them", []ticket.Action{act("a", "flag"), act("a", "move"), act("b", "flag"), act("b", "move")}, []string{"flag", "move"}},
+		{"a claim that begins with a ticket's second action",
+			[]ticket.Action{act("a", "move"), act("b", "flag"), act("b", "move"), act("c", "flag"), act("c", "move")}, []string{"flag", "move"}},
+		{"tickets that disagree: the majority", []ticket.Action{act("a", "move"), act("a", "flag"), act("b", "flag"), act("b", "move"), act("c", "flag"), act("c", "move")}, []string{"flag", "move"}},
+		{"a tie keeps first appearance", []ticket.Action{act("a", "move"), act("a", "flag"), act("b", "flag"), act("b", "move")}, []string{"move", "flag"}},
+		{"three kinds", []ticket.Action{act("a", "hook"), act("b", "flag"), act("b", "move"), act("b", "hook"), act("c", "flag"), act("c", "hook")}, []string{"flag", "move", "hook"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, kindOrder(tt.actions))
+		})
+	}
+}
+
 func TestBatchSinkGroups(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 
@@ -40,23 +41,27 @@ type Actions struct {
 	tickets  TicketReader
 	log      *slog.Logger
 	moves    combiner
+	flags    combiner
 }
 
-// combiner gathers the move batches that workers send at the same time
-// into one. A UID MOVE has a fixed cost whatever its size (on Dovecot's
-// Maildir the expunge syncs the source folder: 50–200 ms with 10,000
-// mails on a loaded machine), and a claim's moves spread over several
-// folders, so each command carried only a few messages. The worker that
-// takes run carries out every batch queued by then, one UID MOVE per
-// folder for all of them; the workers whose batches it took find theirs
-// done when they get run in turn.
+// combiner gathers the batches of one kind that workers send at the
+// same time into one. A UID MOVE has a fixed cost whatever its size (on
+// Dovecot's Maildir the expunge syncs the source folder: 50–200 ms with
+// 10,000 mails on a loaded machine), and so, to a lesser degree, has a
+// UID STORE that renames files there; a claim's moves spread over several
+// folders and its keywords over several keyword sets, so each command
+// carried only a few messages. The worker that takes run carries out
+// every batch queued by then, one command per group for all of them; the
+// workers whose batches it took find theirs done when they get run in
+// turn.
 type combiner struct {
 	mu    sync.Mutex // guards queue
 	queue []*moveReq
 	run   sync.Mutex // held by the worker carrying the queue out
 }
 
-// moveReq is one worker's batch waiting in the combiner.
+// moveReq is one worker's batch waiting in a combiner (of moves or of
+// flags).
 type moveReq struct {
 	ctx  context.Context
 	as   []ticket.Action
@@ -176,7 +181,8 @@ func (a *Actions) Close() error {
 // FlagSink returns the imap.flag sink: the target is one or more keywords
 // or flags separated by spaces ("$ngrok-108 $triage-agent-auth").
 // Setting a flag twice is harmless, so repeats are idempotent. It is an
-// outbox.BatchSink.
+// outbox.BatchSink; batches that several workers send while one is being
+// carried out go out together (see combiner).
 func (a *Actions) FlagSink() outbox.Sink { return flagSink{a} }
 
 // MoveSink returns the imap.move sink: the target is a mailbox, or a
@@ -196,7 +202,9 @@ func (flagSink) InPlace() {}
 func (f flagSink) Send(ctx context.Context, act ticket.Action) error { return f.a.flag(ctx, act) }
 
 func (f flagSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
-	return f.a.batch(ctx, ticket.KindIMAPFlag, as, f.a.flagTarget, f.a.flagGroup, f.a.flagOne)
+	return f.a.flags.do(ctx, as, func(ctx context.Context, all []ticket.Action) []error {
+		return f.a.batch(ctx, ticket.KindIMAPFlag, all, f.a.flagTarget, f.a.flagGroup, f.a.flagOne)
+	})
 }
 
 type moveSink struct{ a *Actions }
@@ -208,20 +216,28 @@ func (moveSink) InPlace() {}
 func (m moveSink) Send(ctx context.Context, act ticket.Action) error { return m.a.move(ctx, act) }
 
 func (m moveSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
-	a := m.a
+	return m.a.moves.do(ctx, as, func(ctx context.Context, all []ticket.Action) []error {
+		return m.a.batch(ctx, ticket.KindIMAPMove, all, m.a.moveTarget, m.a.moveGroup, m.a.moveOne)
+	})
+}
+
+// do queues one worker's batch and, unless another worker carried it out
+// meanwhile, carries out everything queued by then with one call of run.
+// A batch whose ctx ended while it waited fails with that, unsent.
+func (cb *combiner) do(ctx context.Context, as []ticket.Action, run func(ctx context.Context, all []ticket.Action) []error) []error {
 	req := &moveReq{ctx: ctx, as: as}
-	a.moves.mu.Lock()
-	a.moves.queue = append(a.moves.queue, req)
-	a.moves.mu.Unlock()
-	a.moves.run.Lock()
-	defer a.moves.run.Unlock()
+	cb.mu.Lock()
+	cb.queue = append(cb.queue, req)
+	cb.mu.Unlock()
+	cb.run.Lock()
+	defer cb.run.Unlock()
 	if req.done {
 		return req.errs // carried out with another worker's batch
 	}
-	a.moves.mu.Lock()
-	reqs := a.moves.queue
-	a.moves.queue = nil
-	a.moves.mu.Unlock()
+	cb.mu.Lock()
+	reqs := cb.queue
+	cb.queue = nil
+	cb.mu.Unlock()
 	var all []ticket.Action
 	var live []*moveReq
 	for _, r := range reqs {
@@ -230,14 +246,14 @@ func (m moveSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 			// Its claim ended while it waited: nothing was sent.
 			r.errs = make([]error, len(r.as))
 			for i := range r.errs {
-				r.errs[i] = fmt.Errorf("imap.move: %w", err)
+				r.errs[i] = fmt.Errorf("%s: %w", r.as[0].Kind, err)
 			}
 			continue
 		}
 		live = append(live, r)
 		all = append(all, r.as...)
 	}
-	errs := a.batch(ctx, ticket.KindIMAPMove, all, a.moveTarget, a.moveGroup, a.moveOne)
+	errs := run(ctx, all)
 	for _, r := range live {
 		r.errs, errs = errs[:len(r.as):len(r.as)], errs[len(r.as):]
 	}
@@ -312,7 +328,7 @@ type group struct {
 	ac      *account
 	mailbox string
 	v       uint32
-	target  string // flagGroupTarget, or the destination mailbox
+	target  string // the keywords (space-separated) or the destination mailbox
 	items   []item
 }
 
@@ -392,8 +408,17 @@ func (a *Actions) batchAccount(ctx context.Context, kind string, ac *account, gr
 			}
 		}
 	}
+	tw := time.Now()
 	defer ac.lock(kind)()
 	s, err := ac.acquire(ctx)
+	tl := time.Now()
+	defer func() {
+		n := 0
+		for _, g := range groups {
+			n += len(g.items)
+		}
+		a.log.Warn("PROBE", "kind", kind, "groups", len(groups), "n", n, "wait", tl.Sub(tw).Milliseconds(), "ms", time.Since(tl).Milliseconds())
+	}()
 	if err != nil {
 		fail(groups, fmt.Errorf("%s: wait for a connection to %s: %w", kind, ac.acct.Name, err))
 		return
@@ -475,27 +500,24 @@ func (a *Actions) flag(ctx context.Context, act ticket.Action) error {
 	})
 }
 
-// flagTarget checks a flag action's keywords and returns its group
-// target: the same for every flag action, so a batch's flags on one
-// mailbox form one group whatever their keywords (see flagGroup).
+// flagTarget is a flag action's group target: its keywords, checked.
 func (a *Actions) flagTarget(_ *account, act ticket.Action, _ string) (string, error) {
-	if _, err := flagsOf(act.Target); err != nil {
+	flags, err := flagsOf(act.Target)
+	if err != nil {
 		return "", err
 	}
-	return flagGroupTarget, nil
+	kw := make([]string, len(flags))
+	for i, f := range flags {
+		kw[i] = string(f)
+	}
+	return strings.Join(kw, " "), nil
 }
 
-// flagGroupTarget is the group target of every imap.flag action.
-const flagGroupTarget = "keywords"
-
-// flagGroup sets the keywords of a group's actions on their messages with
-// one UID STORE per distinct keyword, so a
-// batch whose messages each get their own mix of keywords (one per code)
-// costs a command per keyword, not one per message. The STOREs are not
-// silent: the server answers with the flags of each message it found,
-// which proves which UIDs still exist; the rest (moved, expunged, or
-// after a UIDVALIDITY change: all) are left for the single-action path,
-// which looks for them by Message-ID.
+// flagGroup sets a group's keywords on all its messages with one UID
+// STORE. The STORE is not silent: the server answers with the flags of
+// each message it found, which proves which UIDs still exist; the rest
+// (moved, expunged, or after a UIDVALIDITY change: all) are left for the
+// single-action path, which looks for them by Message-ID.
 func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
 	cur, err := s.selectBox(g.mailbox)
 	if err != nil {
@@ -504,7 +526,8 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 	if cur != g.v {
 		return g.items, nil
 	}
-	found, err := storeFound(s.c, g.mailbox, keywordSets(g.items))
+	flags, _ := flagsOf(g.target) // checked by flagTarget
+	found, err := storeFound(s.c, g, flags)
 	if err != nil {
 		return g.items, fmt.Errorf("imap.flag: %w", err)
 	}
@@ -519,77 +542,34 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 	return left, nil
 }
 
-// keywordSet is one keyword and the messages to get it.
-type keywordSet struct {
-	flag goimap.Flag
-	uids goimap.UIDSet
-}
-
-// keywordSets turns flag actions into one UID set per distinct keyword
-// (compared without case, as IMAP does), in the order keywords first
-// appear. Their targets were checked by flagTarget.
-func keywordSets(items []item) []keywordSet {
-	var sets []keywordSet
-	at := map[string]int{}
-	for _, it := range items {
-		flags, _ := flagsOf(it.act.Target)
-		for _, f := range flags {
-			k := strings.ToLower(string(f))
-			i, ok := at[k]
-			if !ok {
-				i = len(sets)
-				at[k] = i
-				sets = append(sets, keywordSet{flag: f})
-			}
-			sets[i].uids.AddNum(goimap.UID(it.uid))
-		}
+// storeFound adds flags to the group's messages in the selected mailbox
+// and returns the UIDs that exist there. The STORE is not silent, so the
+// server answers with the flags of each message it changed; but a server
+// may say nothing of a message whose flags did not change (Dovecot, for
+// a keyword already set: $triaged before every move), so the UIDs it did
+// not mention are looked up with one UID FETCH. Two round trips at most,
+// whatever the group's size.
+func storeFound(c *conn, g *group, flags []goimap.Flag) (map[uint32]bool, error) {
+	msgs, err := c.Store(g.uids(), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: flags}, nil).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("store %v on %d messages in %s: %w", flags, len(g.items), g.mailbox, err)
 	}
-	return sets
-}
-
-// storeFound adds each set's keyword to its messages in the selected
-// mailbox, one UID STORE per set, and returns the UIDs that exist there.
-// The STOREs are not silent, so the server answers with the flags of
-// each message it changed; but a server may say nothing of a message
-// whose flags did not change (Dovecot, for a keyword already set:
-// $triaged before every move), so the UIDs none mentioned are looked up
-// with one UID FETCH.
-//
-// The STOREs go one after the other, not pipelined: a server may not
-// report that another connection expunged or moved a message while
-// further commands are pending (RFC 3501, 7.4.1), and until it does it
-// may still answer for that message; the first command's end lets it
-// catch up, so an answer proves the message is still there.
-func storeFound(c *conn, mailbox string, sets []keywordSet) (map[uint32]bool, error) {
-	found := map[uint32]bool{}
-	for _, ks := range sets {
-		msgs, err := c.Store(ks.uids, &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{ks.flag}}, nil).Collect()
-		if err != nil {
-			return nil, fmt.Errorf("store %s in %s: %w", ks.flag, mailbox, err)
-		}
-		for _, m := range msgs {
-			found[uint32(m.UID)] = true
-		}
+	found := make(map[uint32]bool, len(g.items))
+	for _, m := range msgs {
+		found[uint32(m.UID)] = true
 	}
 	var quiet goimap.UIDSet
-	n := 0
-	seen := map[uint32]bool{}
-	for _, ks := range sets {
-		nums, _ := ks.uids.Nums()
-		for _, u := range nums {
-			if !found[uint32(u)] && !seen[uint32(u)] {
-				seen[uint32(u)] = true
-				quiet.AddNum(u)
-				n++
-			}
+	for _, it := range g.items {
+		if !found[it.uid] {
+			quiet.AddNum(goimap.UID(it.uid))
 		}
 	}
-	if n == 0 {
+	if len(quiet) == 0 {
 		return found, nil
 	}
-	msgs, err := c.Fetch(quiet, &goimap.FetchOptions{UID: true}).Collect()
+	msgs, err = c.Fetch(quiet, &goimap.FetchOptions{UID: true}).Collect()
 	if err != nil {
-		return nil, fmt.Errorf("fetch %d UIDs in %s: %w", n, mailbox, err)
+		return nil, fmt.Errorf("fetch %d UIDs in %s: %w", len(g.items)-len(found), g.mailbox, err)
 	}
 	for _, m := range msgs {
 		found[uint32(m.UID)] = true
@@ -677,7 +657,7 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 	if cur != g.v {
 		return g.items, nil
 	}
-	found, err := storeFound(c, g.mailbox, []keywordSet{{flag: goimap.Flag(ac.acct.Triaged), uids: g.uids()}})
+	found, err := storeFound(c, g, []goimap.Flag{goimap.Flag(ac.acct.Triaged)})
 	if err != nil {
 		return g.items, fmt.Errorf("imap.move: %w", err)
 	}
