@@ -151,10 +151,12 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 		}
 	}
 	take(first)
-	for len(batch) < o.batchLimit(batch) {
+	limit := o.batchLimit(first.actions)
+	for len(batch) < limit {
 		select {
 		case more := <-o.direct.handoff:
 			take(more)
+			limit = min(limit, o.batchLimit(more.actions))
 			continue
 		default:
 		}

@@ -175,7 +175,7 @@ type Config struct {
 	// Batch is how many actions a worker claims at once. Default 32:
 	// fewer store transactions (a fifth faster than 8 on the run
 	// benchmark), and a worker that dies leaves no more than this many
-	// waiting for their claim to expire.
+	// (BatchSinkBatch for batch sinks) waiting for their claim to expire.
 	Batch int
 	// BatchSinkBatch is how many actions a worker takes at once while
 	// all it has taken are for BatchSinks. Default 512: such a sink's
@@ -423,6 +423,7 @@ func (o *Outbox) step(ctx context.Context, worker string, rec *recorder) (n int)
 	defer o.survivePanic(worker)
 	now := o.cfg.Now()
 	var actions []ticket.Action
+	limit := o.cfg.BatchSinkBatch
 	for {
 		more, err := o.st.Claim(ctx, worker, now, o.cfg.Lease, o.cfg.Batch, o.cfg.MaxAttempts)
 		if err != nil {
@@ -435,7 +436,8 @@ func (o *Outbox) step(ctx context.Context, worker string, rec *recorder) (n int)
 			break // run what is claimed already
 		}
 		actions = append(actions, more...)
-		if len(more) < o.cfg.Batch || len(actions)+o.cfg.Batch > o.batchLimit(actions) {
+		limit = min(limit, o.batchLimit(more))
+		if len(more) < o.cfg.Batch || len(actions)+o.cfg.Batch > limit {
 			break
 		}
 	}
@@ -450,8 +452,8 @@ func (o *Outbox) step(ctx context.Context, worker string, rec *recorder) (n int)
 	return n
 }
 
-// batchLimit is how many actions a worker may take at once with those
-// it has taken: BatchSinkBatch while all are for BatchSinks, else Batch.
+// batchLimit is how many actions a worker may take at once with taken
+// among them: BatchSinkBatch when all are for BatchSinks, else Batch.
 func (o *Outbox) batchLimit(taken []ticket.Action) int {
 	for _, a := range taken {
 		if _, ok := o.sinks[a.Kind].(BatchSink); !ok {
