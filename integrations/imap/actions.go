@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 
@@ -56,13 +55,13 @@ type Actions struct {
 // turn.
 type combiner struct {
 	mu    sync.Mutex // guards queue
-	queue []*moveReq
+	queue []*batchReq
 	run   sync.Mutex // held by the worker carrying the queue out
 }
 
-// moveReq is one worker's batch waiting in a combiner (of moves or of
+// batchReq is one worker's batch waiting in a combiner (of moves or of
 // flags).
-type moveReq struct {
+type batchReq struct {
 	ctx  context.Context
 	as   []ticket.Action
 	errs []error
@@ -225,7 +224,7 @@ func (m moveSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
 // meanwhile, carries out everything queued by then with one call of run.
 // A batch whose ctx ended while it waited fails with that, unsent.
 func (cb *combiner) do(ctx context.Context, as []ticket.Action, run func(ctx context.Context, all []ticket.Action) []error) []error {
-	req := &moveReq{ctx: ctx, as: as}
+	req := &batchReq{ctx: ctx, as: as}
 	cb.mu.Lock()
 	cb.queue = append(cb.queue, req)
 	cb.mu.Unlock()
@@ -239,7 +238,7 @@ func (cb *combiner) do(ctx context.Context, as []ticket.Action, run func(ctx con
 	cb.queue = nil
 	cb.mu.Unlock()
 	var all []ticket.Action
-	var live []*moveReq
+	var live []*batchReq
 	for _, r := range reqs {
 		r.done = true
 		if err := r.ctx.Err(); err != nil {
@@ -408,17 +407,8 @@ func (a *Actions) batchAccount(ctx context.Context, kind string, ac *account, gr
 			}
 		}
 	}
-	tw := time.Now()
 	defer ac.lock(kind)()
 	s, err := ac.acquire(ctx)
-	tl := time.Now()
-	defer func() {
-		n := 0
-		for _, g := range groups {
-			n += len(g.items)
-		}
-		a.log.Warn("PROBE", "kind", kind, "groups", len(groups), "n", n, "wait", tl.Sub(tw).Milliseconds(), "ms", time.Since(tl).Milliseconds())
-	}()
 	if err != nil {
 		fail(groups, fmt.Errorf("%s: wait for a connection to %s: %w", kind, ac.acct.Name, err))
 		return
