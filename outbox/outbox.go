@@ -178,8 +178,9 @@ type Config struct {
 	// (BatchSinkBatch for batch sinks) waiting for their claim to expire.
 	Batch int
 	// BatchSinkBatch is how many actions a worker takes at once while
-	// all it has taken are for BatchSinks. Default 2048, what the direct
-	// path's handoff holds when full: such a sink's command costs about
+	// all it has taken are for BatchSinks. Default 2048, about what the
+	// direct path's handoff holds when full (1024 tickets of two
+	// actions): such a sink's command costs about
 	// the same for one message as for hundreds (an IMAP UID MOVE that
 	// makes the server re-sync a large mailbox), so a bigger batch means
 	// fewer commands (10,000 mails with a move each: 2.98 s at 2048,
