@@ -180,15 +180,15 @@ type Config struct {
 	// BatchSinkBatch is how many actions a worker takes at once while
 	// all it has taken are for BatchSinks. Default 2048, about what the
 	// direct path's handoff holds when full (1024 tickets of two
-	// actions): such a sink's command costs about
-	// the same for one message as for hundreds (an IMAP UID MOVE that
-	// makes the server re-sync a large mailbox), so a bigger batch means
-	// fewer commands (10,000 mails with a move each: 2.98 s at 2048,
-	// 3.71 s at 1024, 38 s at 32). Its successes are recorded per
-	// SendBatch call, or once per batch for an InPlace sink, so a crash
-	// repeats up to this many per worker: harmless by the sinks'
-	// contracts, but an IMAP repeat looks each message up by Message-ID
-	// (tens of seconds for thousands after a crash).
+	// actions): such a sink's command costs about the same for one
+	// message as for hundreds (an IMAP UID MOVE that makes the server
+	// re-sync a large mailbox), so a bigger batch means fewer commands
+	// (10,000 mails with a move each: 2.98 s at 2048, 3.71 s at 1024, 38
+	// s at 32). Its successes are recorded per SendBatch call, or once
+	// per batch for an InPlace sink, so a crash repeats up to this many
+	// per worker: harmless by the sinks' contracts, but an IMAP repeat
+	// looks each message up by Message-ID (tens of seconds for thousands
+	// after a crash).
 	BatchSinkBatch int
 	// Now and Rand make time and jitter testable.
 	Now  func() time.Time
