@@ -133,7 +133,7 @@ func (o *Outbox) Dispatch(ctx context.Context, c *store.Claim, actions []ticket.
 }
 
 // runDirect runs handed-over actions, first and whatever more is waiting
-// up to a batch, and has rec record the successes. Actions
+// up to a batch (see batchLimit), and has rec record the successes. Actions
 // that waited too long are released to the store instead, due at once.
 func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 	defer o.survivePanic(o.directWorker())
@@ -151,10 +151,12 @@ func (o *Outbox) runDirect(ctx context.Context, first handed, rec *recorder) {
 		}
 	}
 	take(first)
-	for len(batch) < o.cfg.Batch {
+	limit := o.batchLimit(first.actions)
+	for len(batch) < limit {
 		select {
 		case more := <-o.direct.handoff:
 			take(more)
+			limit = min(limit, o.batchLimit(more.actions))
 			continue
 		default:
 		}

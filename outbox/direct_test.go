@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,4 +237,45 @@ func TestBusyDirectPathStillClaimsFromTheStore(t *testing.T) {
 	cancel()
 	<-feeding
 	<-done
+}
+
+// TestDirectBatchSinkTakesMoreThanABatch: a worker takes handed-over
+// actions for a BatchSink up to BatchSinkBatch, not Batch, so what piled
+// up while it was busy goes out in one SendBatch call.
+func TestDirectBatchSinkTakesMoreThanABatch(t *testing.T) {
+	st := newMemStore()
+	release := make(chan struct{})
+	var once sync.Once
+	bs := &batchSink{errFor: func(ctx context.Context, a ticket.Action) error {
+		if a.Key == "1" {
+			once.Do(func() { <-release }) // busy while the rest is handed over
+		}
+		return nil
+	}}
+	o := New(Config{Worker: "w", Workers: 1, Poll: time.Hour, Batch: 2, BatchSinkBatch: 6}, st, map[string]Sink{"test": bs}, quiet, nil)
+	ctx, cancel, done := startTaking(t, o)
+	defer func() { cancel(); <-done }()
+	c := o.Claim()
+	dispatch := func(id int64) {
+		a := storeClaimed(st, id, c)
+		a.Key = fmt.Sprint(id)
+		o.Dispatch(ctx, c, []ticket.Action{a})
+	}
+	dispatch(1)
+	require.Eventually(t, func() bool { bs.mu.Lock(); defer bs.mu.Unlock(); return len(bs.calls) == 1 }, 5*time.Second, time.Millisecond)
+	for id := int64(2); id <= 9; id++ {
+		dispatch(id)
+	}
+	close(release)
+	require.Eventually(t, func() bool {
+		for id := int64(1); id <= 9; id++ {
+			if st.get(id).State != ticket.StateDone {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, time.Millisecond)
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	assert.Equal(t, [][]string{{"1"}, {"2", "3", "4", "5", "6", "7"}, {"8", "9"}}, bs.calls, "up to BatchSinkBatch at once")
 }

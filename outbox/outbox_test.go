@@ -341,6 +341,32 @@ func TestBatchMixedOutcomes(t *testing.T) {
 // TestBatchSinkGroups checks how a claim is split: one SendBatch per kind
 // whose sink is a BatchSink, with that kind's actions in claim order, and
 // one Send per action for any other sink.
+// TestKindOrder: the kinds of a batch run in the order the tickets' own
+// actions put them, even when the claim begins with a ticket's later
+// action.
+func TestKindOrder(t *testing.T) {
+	act := func(ticketID, kind string) ticket.Action { return ticket.Action{TicketID: ticketID, Kind: kind} }
+	tests := []struct {
+		name    string
+		actions []ticket.Action
+		want    []string
+	}{
+		{"none", nil, nil},
+		{"one kind", []ticket.Action{act("a", "flag"), act("b", "flag")}, []string{"flag"}},
+		{"as the tickets order them", []ticket.Action{act("a", "flag"), act("a", "move"), act("b", "flag"), act("b", "move")}, []string{"flag", "move"}},
+		{"a claim that begins with a ticket's second action",
+			[]ticket.Action{act("a", "move"), act("b", "flag"), act("b", "move"), act("c", "flag"), act("c", "move")}, []string{"flag", "move"}},
+		{"tickets that disagree: the majority", []ticket.Action{act("a", "move"), act("a", "flag"), act("b", "flag"), act("b", "move"), act("c", "flag"), act("c", "move")}, []string{"flag", "move"}},
+		{"a tie keeps first appearance", []ticket.Action{act("a", "move"), act("a", "flag"), act("b", "flag"), act("b", "move")}, []string{"move", "flag"}},
+		{"three kinds", []ticket.Action{act("a", "hook"), act("b", "flag"), act("b", "move"), act("b", "hook"), act("c", "flag"), act("c", "hook")}, []string{"flag", "move", "hook"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, kindOrder(tt.actions))
+		})
+	}
+}
+
 func TestBatchSinkGroups(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -349,13 +375,20 @@ func TestBatchSinkGroups(t *testing.T) {
 		wantMove [][]string
 		wantHook []string
 		claim    int // actions per claim (Config.Batch)
+		most     int // actions taken at once for batch sinks (Config.BatchSinkBatch)
 	}{
-		{"one kind", []string{"flag", "flag", "flag"}, [][]string{{"0", "1", "2"}}, nil, nil, 32},
+		{"one kind", []string{"flag", "flag", "flag"}, [][]string{{"0", "1", "2"}}, nil, nil, 32, 0},
 		{"interleaved kinds", []string{"flag", "hook", "move", "flag", "hook", "move", "flag"},
-			[][]string{{"0", "3", "6"}}, [][]string{{"2", "5"}}, []string{"1", "4"}, 32},
-		{"plain sinks only", []string{"hook", "hook"}, nil, nil, []string{"0", "1"}, 32},
+			[][]string{{"0", "3", "6"}}, [][]string{{"2", "5"}}, []string{"1", "4"}, 32, 0},
+		{"plain sinks only", []string{"hook", "hook"}, nil, nil, []string{"0", "1"}, 32, 0},
 		{"one call per kind per claim", []string{"flag", "move", "flag", "move", "flag"},
-			[][]string{{"0", "2"}, {"4"}}, [][]string{{"1", "3"}}, nil, 4},
+			[][]string{{"0", "2"}, {"4"}}, [][]string{{"1", "3"}}, nil, 4, 4},
+		{"batch sinks take several claims at once", []string{"flag", "move", "flag", "move", "flag"},
+			[][]string{{"0", "2", "4"}}, [][]string{{"1", "3"}}, nil, 2, 0},
+		{"up to BatchSinkBatch", []string{"flag", "flag", "flag", "flag", "flag", "flag", "flag"},
+			[][]string{{"0", "1", "2", "3"}, {"4", "5", "6"}}, nil, nil, 2, 4},
+		{"a plain sink's action ends the growth", []string{"flag", "flag", "hook", "flag", "flag"},
+			[][]string{{"0", "1", "3"}, {"4"}}, nil, []string{"2"}, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,7 +400,7 @@ func TestBatchSinkGroups(t *testing.T) {
 			ok := func(context.Context, ticket.Action) error { return nil }
 			flag, move := &batchSink{errFor: ok}, &batchSink{errFor: ok}
 			var hook []string
-			o := New(Config{Worker: "w", Workers: 1, Batch: tt.claim}, st, map[string]Sink{
+			o := New(Config{Worker: "w", Workers: 1, Batch: tt.claim, BatchSinkBatch: tt.most}, st, map[string]Sink{
 				"flag": flag, "move": move,
 				"hook": sinkFunc(func(ctx context.Context, a ticket.Action) error { hook = append(hook, a.Key); return nil }),
 			}, quiet, nil)

@@ -40,24 +40,28 @@ type Actions struct {
 	tickets  TicketReader
 	log      *slog.Logger
 	moves    combiner
+	flags    combiner
 }
 
-// combiner gathers the move batches that workers send at the same time
-// into one. A UID MOVE has a fixed cost whatever its size (on Dovecot's
-// Maildir the expunge syncs the source folder: 50–200 ms with 10,000
-// mails on a loaded machine), and a claim's moves spread over several
-// folders, so each command carried only a few messages. The worker that
-// takes run carries out every batch queued by then, one UID MOVE per
-// folder for all of them; the workers whose batches it took find theirs
-// done when they get run in turn.
+// combiner gathers the batches of one kind that workers send at the
+// same time into one. A UID MOVE has a fixed cost whatever its size (on
+// Dovecot's Maildir the expunge syncs the source folder: 50–200 ms with
+// 10,000 mails on a loaded machine), and so, to a lesser degree, has a
+// UID STORE that renames files there; a claim's moves spread over several
+// folders and its keywords over several keyword sets, so each command
+// carried only a few messages. The worker that takes run carries out
+// every batch queued by then, one command per group for all of them; the
+// workers whose batches it took find theirs done when they get run in
+// turn.
 type combiner struct {
 	mu    sync.Mutex // guards queue
-	queue []*moveReq
+	queue []*batchReq
 	run   sync.Mutex // held by the worker carrying the queue out
 }
 
-// moveReq is one worker's batch waiting in the combiner.
-type moveReq struct {
+// batchReq is one worker's batch waiting in a combiner (of moves or of
+// flags).
+type batchReq struct {
 	ctx  context.Context
 	as   []ticket.Action
 	errs []error
@@ -176,7 +180,8 @@ func (a *Actions) Close() error {
 // FlagSink returns the imap.flag sink: the target is one or more keywords
 // or flags separated by spaces ("$ngrok-108 $triage-agent-auth").
 // Setting a flag twice is harmless, so repeats are idempotent. It is an
-// outbox.BatchSink.
+// outbox.BatchSink; batches that several workers send while one is being
+// carried out go out together (see combiner).
 func (a *Actions) FlagSink() outbox.Sink { return flagSink{a} }
 
 // MoveSink returns the imap.move sink: the target is a mailbox, or a
@@ -196,7 +201,9 @@ func (flagSink) InPlace() {}
 func (f flagSink) Send(ctx context.Context, act ticket.Action) error { return f.a.flag(ctx, act) }
 
 func (f flagSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
-	return f.a.batch(ctx, ticket.KindIMAPFlag, as, f.a.flagTarget, f.a.flagGroup, f.a.flagOne)
+	return f.a.flags.do(ctx, as, func(ctx context.Context, all []ticket.Action) []error {
+		return f.a.batch(ctx, ticket.KindIMAPFlag, all, f.a.flagTarget, f.a.flagGroup, f.a.flagOne)
+	})
 }
 
 type moveSink struct{ a *Actions }
@@ -208,36 +215,44 @@ func (moveSink) InPlace() {}
 func (m moveSink) Send(ctx context.Context, act ticket.Action) error { return m.a.move(ctx, act) }
 
 func (m moveSink) SendBatch(ctx context.Context, as []ticket.Action) []error {
-	a := m.a
-	req := &moveReq{ctx: ctx, as: as}
-	a.moves.mu.Lock()
-	a.moves.queue = append(a.moves.queue, req)
-	a.moves.mu.Unlock()
-	a.moves.run.Lock()
-	defer a.moves.run.Unlock()
+	return m.a.moves.do(ctx, as, func(ctx context.Context, all []ticket.Action) []error {
+		return m.a.batch(ctx, ticket.KindIMAPMove, all, m.a.moveTarget, m.a.moveGroup, m.a.moveOne)
+	})
+}
+
+// do queues one worker's batch and, unless another worker carried it out
+// meanwhile, carries out everything queued by then with one call of run.
+// A batch whose ctx ended while it waited fails with that, unsent.
+func (cb *combiner) do(ctx context.Context, as []ticket.Action, run func(ctx context.Context, all []ticket.Action) []error) []error {
+	req := &batchReq{ctx: ctx, as: as}
+	cb.mu.Lock()
+	cb.queue = append(cb.queue, req)
+	cb.mu.Unlock()
+	cb.run.Lock()
+	defer cb.run.Unlock()
 	if req.done {
 		return req.errs // carried out with another worker's batch
 	}
-	a.moves.mu.Lock()
-	reqs := a.moves.queue
-	a.moves.queue = nil
-	a.moves.mu.Unlock()
+	cb.mu.Lock()
+	reqs := cb.queue
+	cb.queue = nil
+	cb.mu.Unlock()
 	var all []ticket.Action
-	var live []*moveReq
+	var live []*batchReq
 	for _, r := range reqs {
 		r.done = true
 		if err := r.ctx.Err(); err != nil {
 			// Its claim ended while it waited: nothing was sent.
 			r.errs = make([]error, len(r.as))
 			for i := range r.errs {
-				r.errs[i] = fmt.Errorf("imap.move: %w", err)
+				r.errs[i] = fmt.Errorf("%s: %w", r.as[0].Kind, err)
 			}
 			continue
 		}
 		live = append(live, r)
 		all = append(all, r.as...)
 	}
-	errs := a.batch(ctx, ticket.KindIMAPMove, all, a.moveTarget, a.moveGroup, a.moveOne)
+	errs := run(ctx, all)
 	for _, r := range live {
 		r.errs, errs = errs[:len(r.as):len(r.as)], errs[len(r.as):]
 	}

@@ -1498,3 +1498,52 @@ func TestMovesOfWorkersCombine(t *testing.T) {
 	assert.Len(t, messages(t, admin, "DoneB"), 3)
 	assert.Empty(t, messages(t, admin, "INBOX"))
 }
+
+// TestFlagsOfWorkersCombine: flag batches sent while another is being
+// carried out are carried out together, one UID STORE per keyword set
+// for all.
+func TestFlagsOfWorkersCombine(t *testing.T) {
+	s := newMemServer(t)
+	ctx := context.Background()
+	admin := s.admin(t)
+	st := newFakeStore()
+	acct := s.account()
+	ids := []string{"k0@x", "k1@x", "k2@x", "k3@x", "k4@x", "k5@x"}
+	tickets := seedBatch(t, s, admin, st, acct, "INBOX", ids...)
+	acts := NewActions([]Account{acct}, st, nil)
+	defer acts.Close()
+	sink := acts.FlagSink().(outbox.BatchSink)
+
+	acts.flags.run.Lock() // a batch in progress
+	results := make([][]error, 3)
+	var wg sync.WaitGroup
+	for w := range 3 {
+		batch := []ticket.Action{
+			{TicketID: tickets[ids[2*w]], Kind: ticket.KindIMAPFlag, Target: "$kw-a"},
+			{TicketID: tickets[ids[2*w+1]], Kind: ticket.KindIMAPFlag, Target: "$kw-b $kw-c"},
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); results[w] = sink.SendBatch(ctx, batch) }()
+	}
+	require.Eventually(t, func() bool {
+		acts.flags.mu.Lock()
+		defer acts.flags.mu.Unlock()
+		return len(acts.flags.queue) == 3
+	}, 5*time.Second, time.Millisecond)
+	acts.flags.run.Unlock()
+	wg.Wait()
+	for w, errs := range results {
+		require.Len(t, errs, 2, "worker %d", w)
+		assert.NoError(t, errs[0])
+		assert.NoError(t, errs[1])
+	}
+	assert.Equal(t, []string{"STORE 3", "STORE 3"}, s.spy.take(), "one STORE per keyword set for the three batches")
+	got := messages(t, admin, "INBOX")
+	for i, id := range ids {
+		want := []string{"$kw-a", "$triaged"}
+		if i%2 == 1 {
+			want = []string{"$kw-b", "$kw-c", "$triaged"}
+		}
+		assert.Equal(t, want, got[id], id)
+	}
+}
