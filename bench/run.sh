@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
 runs=${RUNS:-3}
-out=bench/out/run
+out=$PWD/bench/out/run   # absolute: a config's relative paths are taken from its own folder
 rm -rf "$out"
 mkdir -p "$out"
 if [ ! -x /usr/bin/time ]; then
