@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -131,6 +132,25 @@ func Suppressed(err error) error {
 func IsSuppressed(err error) bool {
 	var s suppressed
 	return errors.As(err, &s)
+}
+
+// ForHTTP classifies err, the failure of a call to an HTTP API that
+// answered status: 429 waits as the peer asks (retryAfter, at least a
+// second), and so does a 503 that says how long; 408, other 5xx and
+// anything else are retried; every other 4xx is Permanent. Sinks that
+// talk to an HTTP API classify their errors with it.
+func ForHTTP(err error, status int, retryAfter time.Duration) error {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return RetryAfter(err, max(retryAfter, time.Second))
+	case status == http.StatusServiceUnavailable && retryAfter > 0:
+		return RetryAfter(err, retryAfter)
+	case status == http.StatusRequestTimeout || status >= 500:
+		return err
+	case status >= 400:
+		return Permanent(err)
+	}
+	return err
 }
 
 // IsPermanent reports whether err was marked Permanent.

@@ -656,3 +656,35 @@ func TestErrorHelpers(t *testing.T) {
 	long := errors.New(string(make([]byte, 2000)))
 	assert.LessOrEqual(t, len(shortError(long)), 504)
 }
+
+func TestForHTTP(t *testing.T) {
+	base := errors.New("boom")
+	tests := []struct {
+		status     int
+		retryAfter time.Duration
+		permanent  bool
+		wait       time.Duration // 0: no RetryAfter
+	}{
+		{429, 7 * time.Second, false, 7 * time.Second},
+		{429, 0, false, time.Second},
+		{503, 3 * time.Second, false, 3 * time.Second},
+		{503, 0, false, 0},
+		{500, 0, false, 0},
+		{408, 0, false, 0},
+		{404, 0, true, 0},
+		{401, 0, true, 0},
+		{0, 0, false, 0},
+	}
+	for _, tt := range tests {
+		err := ForHTTP(base, tt.status, tt.retryAfter)
+		require.ErrorIs(t, err, base, "status %d", tt.status)
+		assert.Equal(t, tt.permanent, IsPermanent(err), "status %d", tt.status)
+		var ra interface{ RetryAfter() time.Duration }
+		if tt.wait > 0 {
+			require.ErrorAs(t, err, &ra, "status %d", tt.status)
+			assert.Equal(t, tt.wait, ra.RetryAfter())
+		} else {
+			assert.False(t, errors.As(err, &ra), "status %d", tt.status)
+		}
+	}
+}

@@ -188,15 +188,7 @@ func classify(err error) error {
 	if !errors.As(err, &ae) {
 		return err
 	}
-	switch {
-	case ae.Status == http.StatusTooManyRequests:
-		return outbox.RetryAfter(err, max(ae.RetryAfter, time.Second))
-	case ae.Status == http.StatusRequestTimeout || ae.Status >= 500:
-		return err
-	case ae.Status >= 400:
-		return outbox.Permanent(err)
-	}
-	return err
+	return outbox.ForHTTP(err, ae.Status, ae.RetryAfter)
 }
 
 // maxResponseBytes bounds one API answer read into memory.

@@ -72,15 +72,7 @@ func classify(err error) error {
 	if !errors.As(err, &ae) {
 		return err
 	}
-	switch {
-	case ae.Status == http.StatusTooManyRequests:
-		return outbox.RetryAfter(err, max(ae.RetryAfter, time.Second))
-	case ae.Status == http.StatusRequestTimeout || ae.Status >= 500:
-		return err
-	case ae.Status >= 400:
-		return outbox.Permanent(err)
-	}
-	return err
+	return outbox.ForHTTP(err, ae.Status, ae.RetryAfter)
 }
 
 // isStatus reports whether err is an APIError with that status.

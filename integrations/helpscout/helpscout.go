@@ -177,17 +177,10 @@ func classify(err error) error {
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		switch {
-		case ae.Status == http.StatusTooManyRequests:
-			return outbox.RetryAfter(err, max(ae.RetryAfter, time.Second))
-		case ae.Status == http.StatusRequestTimeout || ae.Status >= 500:
-			return err
-		case ae.Status == http.StatusUnauthorized:
+		if ae.Status == http.StatusUnauthorized {
 			return err // the token was dropped; the next attempt fetches a new one
-		case ae.Status >= 400:
-			return outbox.Permanent(err)
 		}
-		return err
+		return outbox.ForHTTP(err, ae.Status, ae.RetryAfter)
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {

@@ -69,17 +69,7 @@ func classify(err error) error {
 	if !errors.As(err, &ae) {
 		return err
 	}
-	switch {
-	case ae.Status == http.StatusTooManyRequests:
-		return outbox.RetryAfter(err, max(ae.RetryAfter, time.Second))
-	case ae.Status == http.StatusServiceUnavailable && ae.RetryAfter > 0:
-		return outbox.RetryAfter(err, ae.RetryAfter)
-	case ae.Status == http.StatusRequestTimeout:
-		return err
-	case ae.Status >= 400 && ae.Status < 500:
-		return outbox.Permanent(err)
-	}
-	return err
+	return outbox.ForHTTP(err, ae.Status, ae.RetryAfter)
 }
 
 // client calls the Zendesk Support API v2.
