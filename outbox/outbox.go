@@ -29,6 +29,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,22 @@ func Suppressed(err error) error {
 func IsSuppressed(err error) bool {
 	var s suppressed
 	return errors.As(err, &s)
+}
+
+// ParseRetryAfter reads an HTTP Retry-After value (seconds, or an HTTP
+// date taken against now); 0 when it is absent or unreadable.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // ForHTTP classifies err, the failure of a call to an HTTP API that

@@ -688,3 +688,13 @@ func TestForHTTP(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"": 0, "7": 7 * time.Second, " 3 ": 3 * time.Second, "0": 0, "-2": 0, "soon": 0,
+		"Mon, 07 Dec 2026 06:00:30 GMT": 30 * time.Second,
+	} {
+		assert.Equal(t, want, ParseRetryAfter(v, now), "%q", v)
+	}
+}

@@ -231,9 +231,7 @@ func (d *Desk) call(ctx context.Context, method, path string, body, out any) (ht
 			ae.Detail = eb.String()
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
-			if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
-				ae.RetryAfter = time.Duration(s) * time.Second
-			}
+			ae.RetryAfter = outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 		return resp.Header, ae
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -134,9 +133,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if json.Unmarshal(data, &eb) == nil {
 			ae.Title, ae.Message = eb.Error.Title, eb.Error.Message
 		}
-		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s > 0 {
-			ae.RetryAfter = time.Duration(s) * time.Second
-		}
+		ae.RetryAfter = outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return ae
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {

@@ -124,25 +124,11 @@ func (s *Sink) Send(ctx context.Context, a ticket.Action) error {
 			ep.Name, resp.Status, resp.Header.Get("Location")))
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		err := fmt.Errorf("webhook %s answered %s: %s", ep.Name, resp.Status, bytes.TrimSpace(body))
-		if d := retryAfter(resp.Header.Get("Retry-After"), s.now()); d > 0 {
+		if d := outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now()); d > 0 {
 			return outbox.RetryAfter(err, d)
 		}
 		return err
 	default:
 		return outbox.Permanent(fmt.Errorf("webhook %s answered %s: %s", ep.Name, resp.Status, bytes.TrimSpace(body)))
 	}
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date).
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return t.Sub(now)
-	}
-	return 0
 }
