@@ -2,6 +2,7 @@ package annotate
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -182,4 +183,18 @@ func TestAddStreamIsAdd(t *testing.T) {
 	}
 	assert.Equal(t, a.Annotation(), b.Annotation())
 	assert.Equal(t, []string{"body"}, where, "the shared slice is never written")
+}
+
+// TestManyCodesAndBareNumbers: a part naming tens of thousands of codes
+// both written and bare is read in one pass (this was quadratic).
+func TestManyCodesAndBareNumbers(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	text := strings.Repeat("ERR_NGROK_3200 and then error 8012, ", 20000)
+	ms := Find(&ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: text}}}, cat, Options{NoInfer: true})
+	forms := map[string]int{}
+	for _, m := range ms {
+		forms[m.Form]++
+	}
+	assert.Equal(t, map[string]int{"canonical": 20000, "bare": 20000}, forms)
 }

@@ -1,6 +1,7 @@
 package annotate
 
 import (
+	"cmp"
 	"log/slog"
 	"slices"
 	"unsafe"
@@ -73,13 +74,13 @@ func Find(t *ticket.Ticket, cat *catalog.Catalog, opt Options) []ticket.Match {
 		}
 		if cat != nil {
 			for _, m := range extract.FindBare(b, func(n int) bool { return cat.Lookup(n).Known }) {
-				if !slices.ContainsFunc(ms, func(x extract.Match) bool { return x.Offset <= m.Offset && m.Offset < x.Offset+int64(x.Len) }) {
+				if !covered(ms, m.Offset) {
 					out = append(out, FromExtract(m, i, p, p.Text))
 				}
 			}
 		}
 		for _, m := range extract.FindAgentAPIProse(b) {
-			if !slices.ContainsFunc(ms, func(x extract.Match) bool { return x.Form == extract.FormAgentAPI && x.Offset == m.Offset }) {
+			if !covered(ms, m.Offset) {
 				out = append(out, FromExtract(m, i, p, p.Text))
 			}
 		}
@@ -88,6 +89,14 @@ func Find(t *ticket.Ticket, cat *catalog.Catalog, opt Options) []ticket.Match {
 		out = append(out, Infer(t, cat, out)...)
 	}
 	return out
+}
+
+// covered reports whether offset lies inside one of ms, which Find
+// returns in order and without overlap: a binary search, so a part with
+// many written codes and many bare numbers stays linear-logarithmic.
+func covered(ms []extract.Match, offset int64) bool {
+	k, _ := slices.BinarySearchFunc(ms, offset, func(m extract.Match, off int64) int { return cmp.Compare(m.Offset, off+1) })
+	return k > 0 && offset < ms[k-1].Offset+int64(ms[k-1].Len)
 }
 
 // span is one phrase found in a part.
