@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,4 +198,18 @@ func TestManyCodesAndBareNumbers(t *testing.T) {
 		forms[m.Form]++
 	}
 	assert.Equal(t, map[string]int{"canonical": 20000, "bare": 20000}, forms)
+}
+
+// TestInferredPhraseIsBounded: the words kept for an inferred code stay
+// short however long the words a wildcard spans.
+func TestInferredPhraseIsBounded(t *testing.T) {
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	long := strings.Repeat("é", 900)
+	text := "Your account is limited to " + long + " simultaneous ngrok agent sessions."
+	_, ann := Ticket(&ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: text}}}, cat)
+	require.Len(t, ann.Codes, 1)
+	assert.True(t, ann.Codes[0].Inferred)
+	assert.LessOrEqual(t, len(ann.Codes[0].Phrase), maxPhraseText+len("…"))
+	assert.True(t, utf8.ValidString(ann.Codes[0].Phrase))
 }

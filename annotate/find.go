@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"log/slog"
 	"slices"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/triage-bot/triage/catalog"
@@ -89,6 +90,24 @@ func Find(t *ticket.Ticket, cat *catalog.Catalog, opt Options) []ticket.Match {
 		out = append(out, Infer(t, cat, out)...)
 	}
 	return out
+}
+
+// maxPhraseText bounds the customer's words kept for an inferred code:
+// they are quoted back in replies and notes, and a wildcard may span long
+// words.
+const maxPhraseText = 200
+
+// cutText cuts s to at most n bytes on a character boundary, marking the
+// cut with "…".
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // covered reports whether offset lies inside one of ms, which Find
@@ -195,7 +214,7 @@ func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []tic
 		p := t.Parts[s.part]
 		out = append(out, ticket.Match{
 			Code: code, Canonical: extract.CodeString(code), Part: s.part, PartKind: p.Kind, PartName: p.Name,
-			Offset: int64(s.start), Text: p.Text[s.start:s.end], Form: extract.FormInferred.String(),
+			Offset: int64(s.start), Text: cutText(p.Text[s.start:s.end], maxPhraseText), Form: extract.FormInferred.String(),
 			Confidence: extract.InferredConfidence, Quoted: p.Kind == ticket.KindQuoted,
 		})
 	}
