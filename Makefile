@@ -11,6 +11,7 @@ FUZZ_HEADERS  ?= 200000x
 FUZZ_STRING   ?= 50000x
 FUZZ_SLACK    ?= 100000x
 FUZZ_INFER    ?= 200000x
+FUZZ_AGREE    ?= 200000x
 FUZZ_MINIMIZE ?= 500x
 PKGS     := ./...
 # staticcheck is pinned here; `make tools` installs it (.ci/run does).
@@ -58,6 +59,7 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzFind$$' -fuzztime=$(FUZZ_FIND) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./extract/
 	$(GO) test -run='^$$' -fuzz='^FuzzInfer$$' -fuzztime=$(FUZZ_INFER) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./extract/
+	$(GO) test -run='^$$' -fuzz='^FuzzPhrasesAgree$$' -fuzztime=$(FUZZ_AGREE) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./extract/
 	$(GO) test -run='^$$' -fuzz='^FuzzMessage$$' -fuzztime=$(FUZZ_MESSAGE) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaders$$' -fuzztime=$(FUZZ_HEADERS) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/
 	$(GO) test -run='^$$' -fuzz='^FuzzSlack$$' -fuzztime=$(FUZZ_SLACK) -fuzzminimizetime=$(FUZZ_MINIMIZE) ./normalize/

@@ -118,70 +118,101 @@ func covered(ms []extract.Match, offset int64) bool {
 	return k > 0 && offset < ms[k-1].Offset+int64(ms[k-1].Len)
 }
 
-// span is one phrase found in a part.
-type span struct {
-	part       int
-	start, end int
-	code       int
+// Span is one signature phrase found in a text: the part it is in, its
+// byte span, the code it names, and its words as written (cut to
+// maxPhraseText bytes).
+type Span struct {
+	Part       int
+	Start, End int64
+	Code       int
+	Text       string
+}
+
+// AppendSpans appends to spans the signature phrases of cat found in b
+// that start in b[from:to], at most max of them, with part and with
+// offsets plus base. A phrase lies within a few KiB of its anchor word
+// (see extract.Phrases.Find), so a caller cutting a long text into
+// windows gives each one that much context beyond [from, to).
+func AppendSpans(spans []Span, cat *catalog.Catalog, b []byte, part int, base int64, from, to, max int) []Span {
+	sigs := CompiledSignatures(cat)
+	if sigs.phrases == nil {
+		return spans
+	}
+	n := 0
+	sigs.phrases.Find(b, func(m extract.PhraseMatch) {
+		if n < max && m.Start >= from && m.Start < to {
+			spans = append(spans, Span{Part: part, Start: base + int64(m.Start), End: base + int64(m.End), Code: sigs.codes[m.ID],
+				Text: cutText(string(b[m.Start:m.End]), maxPhraseText)})
+			n++
+		}
+	})
+	return spans
 }
 
 // Infer names codes from the wording of t's parts with cat's signature
 // phrases, given the matches already found (written codes settle
-// ambiguous wording). Rules:
+// ambiguous wording); see Resolve for the rules. Every inferred match has
+// form inferred and confidence extract.InferredConfidence, below every
+// written form.
+func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []ticket.Match {
+	var spans []Span
+	for i, p := range t.Parts {
+		b := unsafe.Slice(unsafe.StringData(p.Text), len(p.Text))
+		spans = AppendSpans(spans, cat, b, i, 0, 0, len(b), maxPhraseMatches)
+	}
+	var out []ticket.Match
+	for _, s := range Resolve(spans, written) {
+		p := t.Parts[s.Part]
+		m := SpanMatch(s)
+		m.PartKind, m.PartName, m.Quoted = p.Kind, p.Name, p.Kind == ticket.KindQuoted
+		out = append(out, m)
+	}
+	return out
+}
+
+// SpanMatch is the inferred match of a span that names a code.
+func SpanMatch(s Span) ticket.Match {
+	return ticket.Match{Code: s.Code, Canonical: extract.CodeString(s.Code), Part: s.Part, Offset: s.Start, Text: s.Text,
+		Form: extract.FormInferred.String(), Confidence: extract.InferredConfidence}
+}
+
+// Resolve picks, from the spans found in a ticket, those that name a
+// code, given the matches already found:
+//   - overlapping spans form a group; a group naming one code names it;
 //   - a phrase listed under several codes, or overlapping phrases of
 //     different codes, name nothing unless exactly one of those codes is
 //     settled elsewhere in the ticket (written, or named by unambiguous
-//     wording);
-//   - every inferred match has form inferred and confidence
-//     extract.InferredConfidence, below every written form.
-func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []ticket.Match {
-	sigs := CompiledSignatures(cat)
-	if sigs.phrases == nil || sigs.phrases.Len() == 0 {
-		return nil
-	}
-	var spans []span
-	for i, p := range t.Parts {
-		n := 0
-		b := unsafe.Slice(unsafe.StringData(p.Text), len(p.Text))
-		sigs.phrases.Find(b, func(m extract.PhraseMatch) {
-			if n < maxPhraseMatches {
-				spans = append(spans, span{part: i, start: m.Start, end: m.End, code: sigs.codes[m.ID]})
-				n++
-			}
-		})
-	}
+//     wording).
+func Resolve(spans []Span, written []ticket.Match) []Span {
 	if len(spans) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(spans, func(a, b span) int {
-		if a.part != b.part {
-			return a.part - b.part
+	slices.SortStableFunc(spans, func(a, b Span) int {
+		if a.Part != b.Part {
+			return a.Part - b.Part
 		}
-		return a.start - b.start
+		return cmp.Compare(a.Start, b.Start)
 	})
 	// Group overlapping spans; a group naming one code is clear.
 	type group struct {
-		spans []span
+		spans []Span
 		codes []int
+		end   int64 // the furthest end of its spans
 	}
 	var groups []group
 	for _, s := range spans {
 		if n := len(groups); n > 0 {
 			g := &groups[n-1]
-			last := g.spans[0]
-			end := last.end
-			for _, x := range g.spans {
-				end = max(end, x.end)
-			}
-			if last.part == s.part && s.start < end {
+			if g.spans[0].Part == s.Part && s.Start < g.end {
 				g.spans = append(g.spans, s)
-				if !slices.Contains(g.codes, s.code) {
-					g.codes = append(g.codes, s.code)
+				g.end = max(g.end, s.End)
+				if !slices.Contains(g.codes, s.Code) {
+					g.codes = append(g.codes, s.Code)
 				}
 				continue
 			}
 		}
-		groups = append(groups, group{spans: []span{s}, codes: []int{s.code}})
+		groups = append(groups, group{spans: []Span{s}, codes: []int{s.Code}, end: s.End})
 	}
 	settled := map[int]bool{}
 	for _, m := range written {
@@ -194,7 +225,7 @@ func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []tic
 			settled[g.codes[0]] = true
 		}
 	}
-	var out []ticket.Match
+	var out []Span
 	for _, g := range groups {
 		code := g.codes[0]
 		if len(g.codes) > 1 {
@@ -209,14 +240,8 @@ func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []tic
 			}
 			code = pick[0]
 		}
-		i := slices.IndexFunc(g.spans, func(s span) bool { return s.code == code })
-		s := g.spans[i]
-		p := t.Parts[s.part]
-		out = append(out, ticket.Match{
-			Code: code, Canonical: extract.CodeString(code), Part: s.part, PartKind: p.Kind, PartName: p.Name,
-			Offset: int64(s.start), Text: cutText(p.Text[s.start:s.end], maxPhraseText), Form: extract.FormInferred.String(),
-			Confidence: extract.InferredConfidence, Quoted: p.Kind == ticket.KindQuoted,
-		})
+		i := slices.IndexFunc(g.spans, func(s Span) bool { return s.Code == code })
+		out = append(out, g.spans[i])
 	}
 	return out
 }

@@ -7,3 +7,7 @@ var haveAVX2 = false
 // anchorBlocks finds nothing on this platform: the portable search does
 // all the work.
 func anchorBlocks(b []byte, from int, out, keys []int) ([]int, []int, int) { return out, keys, from }
+
+// classMasksVec classifies nothing on this platform: classMasks does it
+// byte by byte.
+func classMasksVec(b []byte, w, s []uint64) int { return 0 }

@@ -37,22 +37,44 @@ const MaxPhraseWords = 24
 const MaxWildcards = 3
 
 // Phrases is a compiled set of signature phrases, searched in one pass:
-// each phrase is anchored on one of its literal words (the longest), the
-// text's words are looked up in a map of anchors, and only phrases whose
+// each phrase is anchored on one of its literal words (the rarest, see
+// anchorCost), the text's long enough words are passed over with a hash
+// of their first four letters and one bit test, and only phrases whose
 // anchor occurs are verified around it. A Phrases is immutable and safe
 // for concurrent use.
 type Phrases struct {
 	phrases []phrase
-	anchors map[string][]int32 // anchor word → indexes into phrases
-	// bloom has a bit per anchor word's hash (wordHash), so most words
-	// of a text are passed over without a map lookup.
-	bloom [bloomBits / 64]uint64
-	// before and after are the most words a phrase spans before and
-	// after its anchor (a wildcard counts MaxWildcard).
+	anchors map[string]*anchorSet // anchor word → its phrases
+	// slots maps slotKey (an anchor word's first four bytes and its
+	// length) to 1 + the index in list of the first anchor with that
+	// key, so most words of a text are passed over after one load.
+	slots [1 << slotBits]uint16
+	list  []anchorEntry
+	// minAnchor and maxAnchor are the shortest and longest anchor words:
+	// a word of another length is never looked up.
+	minAnchor, maxAnchor int
+	// slow holds phrases without a literal of minAnchorLen letters (only
+	// prefixes, or short words): few, and when there are any the text is
+	// read word by word (findAll).
+	slow []int32
+}
+
+// anchorSet is the phrases anchored on one word, with the most words
+// any of them spans before and after it (a wildcard counts MaxWildcard).
+// anchorEntry is one anchor word in Phrases.list.
+type anchorEntry struct {
+	word string
+	set  *anchorSet
+	next int // 1 + index of the next anchor with the same slot key, or 0
+}
+
+type anchorSet struct {
+	ids           []int32
 	before, after int
-	// prefixAnchors holds phrases whose every literal is a prefix
-	// (session*): few, checked at every word.
-	prefixAnchors []int32
+	// next and prev are, when every phrase of the set has a literal
+	// right after (before) the anchor, those literals: a word next to
+	// the anchor that matches none of them rules the set out cheaply.
+	next, prev []ptok
 }
 
 type ptok struct {
@@ -68,6 +90,13 @@ type phrase struct {
 
 // ErrPhrase is wrapped by every error CompilePhrases returns.
 var ErrPhrase = errors.New("bad signature phrase")
+
+// maxLiteral bounds a literal's length; words longer than maxFold are
+// folded to their first maxFold bytes, which no literal equals.
+const (
+	maxLiteral = 48
+	maxFold    = maxLiteral + 1
+)
 
 // ParsePhrase checks one phrase's syntax and returns its words.
 func ParsePhrase(s string) ([]string, error) {
@@ -98,6 +127,9 @@ func ParsePhrase(s string) ([]string, error) {
 			if len(lit) < len(w) && len(lit) < 3 {
 				return nil, fmt.Errorf("%w %q: prefix %q is shorter than 3 letters", ErrPhrase, s, w)
 			}
+			if len(lit) > maxLiteral {
+				return nil, fmt.Errorf("%w %q: %q is longer than %d letters", ErrPhrase, s, w, maxLiteral)
+			}
 			var toks []string
 			tokenize(lit, func(t string) { toks = append(toks, t) })
 			if len(toks) != 1 || toks[0] != lit {
@@ -108,10 +140,14 @@ func ParsePhrase(s string) ([]string, error) {
 	return words, nil
 }
 
+// minAnchorLen is the shortest word Find anchors on: its first four
+// bytes are hashed.
+const minAnchorLen = 4
+
 // CompilePhrases compiles phrases; a match's ID is the phrase's index.
 // Every error is reported, joined.
 func CompilePhrases(list []string) (*Phrases, error) {
-	p := &Phrases{anchors: map[string][]int32{}}
+	p := &Phrases{anchors: map[string]*anchorSet{}, minAnchor: maxLiteral}
 	var errs []error
 	for i, s := range list {
 		words, err := ParsePhrase(s)
@@ -132,25 +168,34 @@ func CompilePhrases(list []string) (*Phrases, error) {
 			}
 		}
 		for k, t := range ph.toks {
-			if !t.wild && !t.prefix && (ph.anchor < 0 || anchorRank(t.lit) > anchorRank(ph.toks[ph.anchor].lit)) {
+			if !t.wild && !t.prefix && len(t.lit) >= minAnchorLen && (ph.anchor < 0 || anchorCost(t.lit) < anchorCost(ph.toks[ph.anchor].lit)) {
 				ph.anchor = k
 			}
 		}
-		p.phrases = append(p.phrases, ph)
 		if ph.anchor < 0 {
+			// No literal to hash: anchor on the longest literal or
+			// prefix, checked at every word.
 			for k, t := range ph.toks {
-				if t.prefix && (ph.anchor < 0 || len(t.lit) > len(ph.toks[ph.anchor].lit)) {
+				if !t.wild && (ph.anchor < 0 || len(t.lit) > len(ph.toks[ph.anchor].lit)) {
 					ph.anchor = k
 				}
 			}
-			p.phrases[i] = ph
-			p.prefixAnchors = append(p.prefixAnchors, int32(i))
+			p.phrases = append(p.phrases, ph)
+			p.slow = append(p.slow, int32(i))
 			continue
 		}
+		p.phrases = append(p.phrases, ph)
 		a := ph.toks[ph.anchor].lit
-		p.anchors[a] = append(p.anchors[a], int32(i))
-		h := wordHash([]byte(a))
-		p.bloom[h%bloomBits/64] |= 1 << (h % 64)
+		set := p.anchors[a]
+		if set == nil {
+			set = &anchorSet{}
+			p.anchors[a] = set
+			k := slotKey(le32(a), len(a))
+			p.list = append(p.list, anchorEntry{word: a, set: set, next: int(p.slots[k])})
+			p.slots[k] = uint16(len(p.list))
+			p.minAnchor, p.maxAnchor = min(p.minAnchor, len(a)), max(p.maxAnchor, len(a))
+		}
+		set.ids = append(set.ids, int32(i))
 		before, after := 0, 0
 		for k, t := range ph.toks {
 			w := 1
@@ -163,37 +208,62 @@ func CompilePhrases(list []string) (*Phrases, error) {
 				after += w
 			}
 		}
-		p.before, p.after = max(p.before, before), max(p.after, after)
+		set.before, set.after = max(set.before, before), max(set.after, after)
+	}
+	for _, set := range p.anchors {
+		var next, prev []ptok
+		nextAll, prevAll := true, true
+		for _, id := range set.ids {
+			ph := &p.phrases[id]
+			if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
+				next = append(next, ph.toks[k])
+			} else {
+				nextAll = false
+			}
+			if k := ph.anchor - 1; k >= 0 && !ph.toks[k].wild {
+				prev = append(prev, ph.toks[k])
+			} else {
+				prevAll = false
+			}
+		}
+		if nextAll {
+			set.next = next
+		}
+		if prevAll {
+			set.prev = prev
+		}
 	}
 	return p, errors.Join(errs...)
 }
 
-// bloomBits is the size of Phrases.bloom: 8 KiB, in the first-level cache.
-const bloomBits = 1 << 16
+// slotBits sizes Phrases.slots: 8 KiB, in the first-level cache.
+const slotBits = 12
 
-// wordHash is FNV-1a over a folded word.
-func wordHash(w []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range w {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h
+// le32 reads a word's first four bytes, little-endian.
+func le32[T string | []byte](w T) uint32 {
+	return uint32(w[0]) | uint32(w[1])<<8 | uint32(w[2])<<16 | uint32(w[3])<<24
 }
 
-// commonWords are poor anchors: they occur in most texts.
-var commonWords = map[string]bool{
-	"the": true, "a": true, "an": true, "to": true, "of": true, "is": true, "not": true, "and": true, "or": true,
-	"for": true, "your": true, "you": true, "this": true, "that": true, "be": true, "in": true, "on": true,
-	"with": true, "are": true, "was": true, "it": true, "by": true, "at": true, "please": true, "found": true,
-	"ngrok": true, "error": true, "failed": true, "account": true,
+// slotKey hashes a word's first four bytes x (little-endian; each ORed
+// with 0x20, which folds ASCII letters and leaves digits alone) and its
+// length n to an index of Phrases.slots.
+func slotKey(x uint32, n int) uint32 {
+	return ((x|0x20202020)*0x9E3779B1 + uint32(n)*0x85EBCA77) >> (32 - slotBits)
 }
 
-// anchorRank orders a phrase's literals by how rare they likely are.
-func anchorRank(w string) int {
-	if commonWords[w] {
-		return len(w)
+// lookup returns the anchor set of the folded word f, or nil.
+func (p *Phrases) lookup(f []byte) *anchorSet {
+	if len(f) < minAnchorLen {
+		return nil
 	}
-	return 100 + len(w)
+	for i := p.slots[slotKey(le32(f), len(f))]; i != 0; {
+		e := &p.list[i-1]
+		if e.word == string(f) {
+			return e.set
+		}
+		i = uint16(e.next)
+	}
+	return nil
 }
 
 // Len returns the number of phrases, including ones that failed to
@@ -218,6 +288,9 @@ type word struct {
 type phraseScratch struct {
 	words []word
 	fold  []byte
+	w, s  [maskBlocks + 1]uint64
+	// wfold, cfold and bfold hold one folded word each.
+	wfold, cfold, bfold [maxFold]byte
 }
 
 var phraseScratches = sync.Pool{New: func() any { return new(phraseScratch) }}
@@ -226,39 +299,30 @@ var phraseScratches = sync.Pool{New: func() any { return new(phraseScratch) }}
 // position; a phrase is reported at most once per anchor word. Work is
 // linear in len(b) times a constant bounded by the phrases' wildcards.
 //
-// Most words are passed over with a hash and one bit test; only at an
-// anchor word are the words around it (findWindow bytes each side) read
-// and the anchor's phrases verified, so a phrase must lie within
-// findWindow bytes of its anchor word.
+// Most words are passed over by their length and a hash of their first
+// four letters (see candidates); only at an anchor word are the words
+// around it read, no further than findWindow bytes each side, so a
+// phrase must lie within findWindow bytes of its anchor word.
 func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	if p == nil || len(p.phrases) == 0 {
 		return
 	}
-	if len(p.prefixAnchors) > 0 {
-		p.findAll(b, fn) // phrases of prefixes only: every word is a candidate
+	if len(p.slow) > 0 {
+		p.findAll(b, fn)
+		return
+	}
+	if len(p.anchors) == 0 {
 		return
 	}
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
-	s.words, s.fold = s.words[:0], s.fold[:0]
-	ws0, ws1 := 0, -1 // the window s.words holds
-	var fold [64]byte
-	p.anchorWords(b, func(start, end int) {
-		f := fold[:0]
-		words(b[start:end], func(_, _ int, folded []byte) { f = append(f, folded...) })
-		ids := p.anchors[string(f)]
-		if len(ids) == 0 {
+	p.candidates(b, s, func(start, end int, folded []byte, set *anchorSet) {
+		if p.ruledOut(b, s, start, end, set) {
 			return
 		}
-		i, ok := s.index(start)
-		if !ok || start < ws0 || end > ws1 || i < p.before && ws0 > 0 || len(s.words)-1-i < p.after && ws1 < len(b) {
-			ws0, ws1 = p.window(b, s, start, end)
-			if i, ok = s.index(start); !ok {
-				return
-			}
-		}
+		i := p.around(b, s, start, end, folded, set)
 		text := func(k int) []byte { return s.fold[s.words[k].f0:s.words[k].f1] }
-		for _, id := range ids {
+		for _, id := range set.ids {
 			if m, ok := p.verify(int(id), s.words, text, i); ok {
 				fn(m)
 			}
@@ -266,79 +330,130 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	})
 }
 
+// ruledOut reports whether the word right after or right before the
+// anchor word b[start:end] matches none of the literals its phrases
+// need there: most anchors in a busy log are ruled out so, without
+// reading the words around them.
+func (p *Phrases) ruledOut(b []byte, s *phraseScratch, start, end int, set *anchorSet) bool {
+	if set.next != nil {
+		lim := safeEnd(b, min(len(b), end+findWindow), end)
+		out := true
+		eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, f []byte) bool {
+			out = !slices.ContainsFunc(set.next, func(t ptok) bool { return tokMatches(t, f) })
+			return false
+		})
+		if out {
+			return true
+		}
+	}
+	if set.prev != nil {
+		if f, ok := plainWordBefore(b, start, s.wfold[:0]); ok {
+			return !slices.ContainsFunc(set.prev, func(t ptok) bool { return tokMatches(t, f) })
+		}
+	}
+	return false
+}
+
+// plainWordBefore returns, folded, the word that ends closest before
+// start within findWindow bytes when it is a plain run (letters and
+// digits only, so one word of the word rules); ok is false when there
+// is none or it is not plain.
+func plainWordBefore(b []byte, start int, fold []byte) ([]byte, bool) {
+	lo := max(0, start-findWindow)
+	e := start
+	for e > lo && !runClass[b[e-1]] {
+		if b[e-1] == 0x80 || b[e-1] >= 0x98 && b[e-1] <= 0x9D {
+			return nil, false // maybe a curly quote's tail
+		}
+		e--
+	}
+	s := e
+	for s > lo && runClass[b[s-1]] {
+		if b[s-1] >= 0x80 || b[s-1] == '\'' {
+			return nil, false
+		}
+		s--
+	}
+	if s == e || s == lo && lo > 0 {
+		return nil, false
+	}
+	for _, c := range b[s:min(e, s+maxFold)] {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		fold = append(fold, c)
+	}
+	return fold, true
+}
+
 // findWindow is how far (in bytes) around an anchor word Find reads words.
 const findWindow = 2048
 
-// window reads the words within findWindow bytes of b[start:end] into s
-// and returns the span read.
-func (p *Phrases) window(b []byte, s *phraseScratch, start, end int) (int, int) {
-	w0, w1 := max(0, start-findWindow), min(len(b), end+findWindow)
-	for w0 > 0 && w0 < start && wordClass[b[w0-1]] {
-		w0++ // do not start inside a word
-	}
-	for w1 < len(b) && w1 > end && wordClass[b[w1]] {
-		w1-- // nor end inside one
-	}
+// around reads into s the words before the anchor word b[start:end] (up
+// to set.before of them, within findWindow bytes), the anchor, and the
+// words after it (up to set.after, within findWindow bytes), and returns
+// the anchor's index in s.words.
+func (p *Phrases) around(b []byte, s *phraseScratch, start, end int, folded []byte, set *anchorSet) int {
 	s.words, s.fold = s.words[:0], s.fold[:0]
-	words(b[w0:w1], func(ws, we int, folded []byte) {
+	add := func(off, ws, we int, f []byte) {
 		f0 := len(s.fold)
-		s.fold = append(s.fold, folded...)
-		s.words = append(s.words, word{start: w0 + ws, end: w0 + we, f0: f0, f1: len(s.fold)})
-	})
-	return w0, w1
-}
-
-// index returns the index of the word starting at start in s.words.
-func (s *phraseScratch) index(start int) (int, bool) {
-	return slices.BinarySearchFunc(s.words, start, func(w word, t int) int { return w.start - t })
-}
-
-// anchorWords calls fn with the span of every word of b whose wordHash
-// (as words would fold it) is in the bloom filter, copying nothing.
-func (p *Phrases) anchorWords(b []byte, fn func(start, end int)) {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if !wordClass[c] || c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
-			if c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
-				i += 3
-			} else {
-				i++
+		s.fold = append(s.fold, f...)
+		s.words = append(s.words, word{start: off + ws, end: off + we, f0: f0, f1: len(s.fold)})
+	}
+	if set.before > 0 {
+		// Most phrases need a few words: read a short stretch first,
+		// the whole window only when it holds too few.
+		for _, back := range [2]int{min(findWindow, 32*set.before+64), findWindow} {
+			w0 := safeStart(b, max(0, start-back), start)
+			s.words, s.fold = s.words[:0], s.fold[:0]
+			eachWord(b[w0:start], 0, s.bfold[:0], func(ws, we int, f []byte) bool { add(w0, ws, we, f); return true })
+			if len(s.words) >= set.before || start-back <= 0 || back == findWindow {
+				break
 			}
-			continue
 		}
-		start := i
-		h := uint32(2166136261)
-		for i < len(b) {
-			c := b[i]
-			if wordClass[c] {
-				if c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
-					if apostropheAt(b, i) == 3 {
-						i += 3
-						continue
-					}
-					break
-				}
-				if c >= 'A' && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				h = (h ^ uint32(c)) * 16777619
-				i++
-				continue
+		if k := len(s.words) - set.before; k > 0 {
+			drop := s.words[k].f0
+			s.words = slices.Delete(s.words, 0, k)
+			for j := range s.words {
+				s.words[j].f0 -= drop
+				s.words[j].f1 -= drop
 			}
-			if n := apostropheAt(b, i); n > 0 {
-				i += n
-				continue
-			}
-			break
-		}
-		if p.bloom[h%bloomBits/64]&(1<<(h%64)) != 0 {
-			fn(start, i)
+			s.fold = slices.Delete(s.fold, 0, drop)
 		}
 	}
+	i := len(s.words)
+	add(0, start, end, folded)
+	if set.after > 0 {
+		w1 := safeEnd(b, min(len(b), end+findWindow), end)
+		n := 0
+		eachWord(b[:w1], end, s.wfold[:0], func(ws, we int, f []byte) bool {
+			add(0, ws, we, f)
+			n++
+			return n < set.after
+		})
+	}
+	return i
+}
+
+// safeStart moves w0 forward (not past limit) until it starts no word
+// midway: the byte before it separates words.
+func safeStart(b []byte, w0, limit int) int {
+	for w0 > 0 && w0 < limit && (wordClass[b[w0-1]] || b[w0-1] == '\'') {
+		w0++
+	}
+	return w0
+}
+
+// safeEnd moves w1 back (not before limit) until it ends no word midway.
+func safeEnd(b []byte, w1, limit int) int {
+	for w1 < len(b) && w1 > limit && (wordClass[b[w1]] || b[w1] == '\'') {
+		w1--
+	}
+	return w1
 }
 
 // findAll is Find reading every word: the reference for tests, and the
-// way for phrases anchored on a prefix.
+// way when some phrase has no literal to hash.
 func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
@@ -351,14 +466,16 @@ func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 	ws := s.words
 	text := func(i int) []byte { return s.fold[ws[i].f0:ws[i].f1] }
 	for i := range ws {
-		for _, id := range p.anchors[string(text(i))] {
-			if m, ok := p.verify(int(id), ws, text, i); ok {
-				fn(m)
+		if set := p.anchors[string(text(i))]; set != nil {
+			for _, id := range set.ids {
+				if m, ok := p.verify(int(id), ws, text, i); ok {
+					fn(m)
+				}
 			}
 		}
-		for _, id := range p.prefixAnchors {
+		for _, id := range p.slow {
 			ph := &p.phrases[id]
-			if !hasWordPrefix(text(i), ph.toks[ph.anchor].lit) {
+			if !tokMatches(ph.toks[ph.anchor], text(i)) {
 				continue
 			}
 			if m, ok := p.verify(int(id), ws, text, i); ok {
@@ -465,11 +582,20 @@ func apostropheAt(b []byte, i int) int {
 func isLetter(c byte) bool { c |= 0x20; return c >= 'a' && c <= 'z' }
 
 // words calls fn for every word of b with its span and its folded form
-// (valid only during the call).
+// (valid only during the call; a word longer than maxFold bytes is
+// folded to its first maxFold).
 func words(b []byte, fn func(start, end int, folded []byte)) {
-	var buf [64]byte
-	fold := buf[:0]
-	for i := 0; i < len(b); {
+	eachWord(b, 0, make([]byte, 0, maxFold), func(start, end int, folded []byte) bool {
+		fn(start, end, folded)
+		return true
+	})
+}
+
+// eachWord is words from offset i of b, stopping when fn returns false.
+// i must not lie inside a word; buf (of capacity maxFold) holds the
+// folded word.
+func eachWord(b []byte, i int, buf []byte, fn func(start, end int, folded []byte) bool) {
+	for i < len(b) {
 		if b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
 			i += 3
 			continue
@@ -479,7 +605,7 @@ func words(b []byte, fn func(start, end int, folded []byte)) {
 			continue
 		}
 		start := i
-		fold = fold[:0]
+		fold := buf[:0]
 		for i < len(b) {
 			c := b[i]
 			if wordClass[c] {
@@ -495,7 +621,9 @@ func words(b []byte, fn func(start, end int, folded []byte)) {
 					}
 					break
 				}
-				fold = append(fold, c)
+				if len(fold) < maxFold {
+					fold = append(fold, c)
+				}
 				i++
 				continue
 			}
@@ -505,7 +633,9 @@ func words(b []byte, fn func(start, end int, folded []byte)) {
 			}
 			break
 		}
-		fn(start, i, fold)
+		if !fn(start, i, fold) {
+			return
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,26 +169,118 @@ func FuzzInfer(f *testing.F) {
 	})
 }
 
+// agreeList and agreeVocab make the random texts on which Find must
+// agree with findAll: the phrases' own words, in every case, next to
+// apostrophes, curly quotes, letters >= 0x80 and digits, so that runs
+// the word rules split (you're, “tunnel, Größe) and plain runs both
+// turn up, across 64-byte blocks and classMasks' 4 KiB stretches.
+var (
+	agreeList = []string{"tunnel * ngrok * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error",
+		"you are about to visit", "version * is too old", "youre not allowed here", "größe * zu groß", "port 4040 * busy",
+		"the server refused our connection"}
+	agreeVocab = []string{"tunnel", "ngrok", "not", "found", "limited", "to", "simultaneous", "agent", "sessions", "gateway", "error", "you", "are",
+		"about", "visit", "version", "is", "too", "old", "x", "Tunnel", "NGROK", "you're", "’", "“", "”", "\n", ".", strings.Repeat("long", 10),
+		"youre", "allowed", "here", "You’re", "Größe", "zu", "groß", "4040", "port", "busy", "'", "sus'pended", "“Tunnel", "visit”", "é",
+		"server", "refused", "our", "connection", "Connection", "refused.", "found'", "'found", "ngrok’s", "\xe2\x80", "\xff", "0visit",
+		strings.Repeat("a", 70), "simultaneous" + strings.Repeat("x", 50)}
+)
+
+func randomAgreeText(r *rand.Rand, words int) []byte {
+	var sb strings.Builder
+	for range words {
+		sb.WriteString(agreeVocab[r.IntN(len(agreeVocab))])
+		sb.WriteString([]string{" ", " ", "  ", "\n", ", ", "", "\t", "-"}[r.IntN(8)])
+	}
+	return []byte(sb.String())
+}
+
+func findBoth(p *Phrases, text []byte) (fast, all []PhraseMatch) {
+	p.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
+	p.findAll(text, func(m PhraseMatch) { all = append(all, m) })
+	return fast, all
+}
+
 // TestFindAgreesWithFindAll checks the hashed search against reading
 // every word, on random texts made of the phrases' own words (short
 // enough that every phrase lies within findWindow of its anchor).
 func TestFindAgreesWithFindAll(t *testing.T) {
-	list := []string{"tunnel * ngrok * not found", "limited to * simultaneous ngrok * session*", "ngrok gateway error", "you are about to visit", "version * is too old"}
-	p, err := CompilePhrases(list)
+	p, err := CompilePhrases(agreeList)
 	require.NoError(t, err)
-	vocab := []string{"tunnel", "ngrok", "not", "found", "limited", "to", "simultaneous", "agent", "sessions", "gateway", "error", "you", "are",
-		"about", "visit", "version", "is", "too", "old", "x", "Tunnel", "NGROK", "you're", "’", "“", "\n", ".", strings.Repeat("long", 10)}
+	require.Empty(t, p.slow, "every phrase has a word to hash")
 	r := rand.New(rand.NewPCG(3, 4))
+	found := 0
 	for n := range 3000 {
-		var sb strings.Builder
-		for range 1 + r.IntN(400) {
-			sb.WriteString(vocab[r.IntN(len(vocab))])
-			sb.WriteString([]string{" ", " ", "  ", "\n", ", "}[r.IntN(5)])
-		}
-		text := []byte(sb.String())
-		var fast, all []PhraseMatch
-		p.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
-		p.findAll(text, func(m PhraseMatch) { all = append(all, m) })
+		text := randomAgreeText(r, 1+r.IntN([]int{40, 400, 1500}[n%3]))
+		fast, all := findBoth(p, text)
 		require.Equal(t, all, fast, "text %d: %q", n, text)
+		found += len(all)
+	}
+	assert.Greater(t, found, 100, "the texts hold phrases to find")
+}
+
+// FuzzPhrasesAgree is TestFindAgreesWithFindAll on any bytes short
+// enough to lie in one window.
+func FuzzPhrasesAgree(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20 {
+		f.Add(randomAgreeText(r, 1+r.IntN(60)))
+	}
+	f.Add([]byte("Your account is limited to 1 simultaneous ngrok agent session."))
+	f.Add([]byte("“Tunnel x.ngrok.io not found” you’re not allowed here"))
+	p, err := CompilePhrases(agreeList)
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > findWindow {
+			b = b[:findWindow]
+		}
+		fast, all := findBoth(p, b)
+		if !slices.Equal(fast, all) {
+			t.Fatalf("Find %v, findAll %v on %q", fast, all, b)
+		}
+	})
+}
+
+// TestClassMasks checks the vector classifier against the byte loop on
+// every byte value at every place of a block.
+func TestClassMasks(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := range 200 {
+		b := make([]byte, r.IntN(700))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			if n%2 == 0 {
+				const pick = "aZ09'’x- .\x80\xff"
+				b[i] = pick[r.IntN(len(pick))]
+			}
+		}
+		blocks := (len(b)+63)/64 + 1
+		w, s := make([]uint64, blocks), make([]uint64, blocks)
+		classMasks(b, w, s)
+		for i := range blocks * 64 {
+			var c byte
+			in := i < len(b)
+			if in {
+				c = b[i]
+			}
+			require.Equal(t, in && runClass[c], w[i/64]>>(i%64)&1 == 1, "byte %d (%#x) run", i, c)
+			require.Equal(t, in && (c >= 0x80 || c == '\''), s[i/64]>>(i%64)&1 == 1, "byte %d (%#x) special", i, c)
+		}
+	}
+}
+
+// TestPhrasesLongWords: a word far longer than any literal costs no more
+// than its bytes, and a phrase after it is still found.
+func TestPhrasesLongWords(t *testing.T) {
+	p, err := CompilePhrases([]string{"tunnel * not found", "simultaneous ngrok agent"})
+	require.NoError(t, err)
+	for _, long := range []string{strings.Repeat("a", 1<<20), strings.Repeat("é", 1<<19), strings.Repeat("ab'", 1<<18)} {
+		text := []byte(long + " simultaneous ngrok agent " + long + " tunnel x not found")
+		var got []int
+		allocs := testing.AllocsPerRun(3, func() {
+			got = got[:0]
+			p.Find(text, func(m PhraseMatch) { got = append(got, m.ID) })
+		})
+		assert.Equal(t, []int{1, 0}, got)
+		assert.LessOrEqual(t, allocs, 2.0)
 	}
 }

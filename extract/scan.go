@@ -273,6 +273,38 @@ func ScanChunks[T any](r io.ReaderAt, size int64, workers int, work func([]Match
 // matches they are valid only during the call, so work copies what it
 // keeps (a match is a few bytes; nothing is read again).
 func ScanChunksText[T any](r io.ReaderAt, size int64, workers int, work func(ms []Match, text func(Match) []byte) T, consume func(T) error) error {
+	return ScanChunksWindow(r, size, workers, func(c *Chunk) T { return work(c.Matches, c.Text) }, consume)
+}
+
+// ChunkMargin is the context a Chunk's window holds on each side of the
+// chunk's own bytes (less at the input's ends): enough for a signature
+// phrase that starts in the chunk to lie whole in the window (see
+// Phrases.Find).
+const ChunkMargin = 2*findWindow + margin
+
+// Chunk is one chunk of a ScanChunksWindow scan as its worker sees it.
+// Everything in it is valid only during the work call.
+type Chunk struct {
+	// Matches are the codes found in the chunk's own bytes, in order,
+	// with offsets from the start of the input.
+	Matches []Match
+	// Window holds the chunk's own bytes, Window[Own0:Own1], with up to
+	// ChunkMargin bytes of context on each side; Start is Window's
+	// offset in the input.
+	Window     []byte
+	Start      int64
+	Own0, Own1 int
+}
+
+// Text returns m's bytes as written.
+func (c *Chunk) Text(m Match) []byte {
+	return c.Window[m.Offset-c.Start : m.Offset-c.Start+int64(m.Len)]
+}
+
+// ScanChunksWindow is ScanChunks whose work gets the whole chunk: its
+// matches and its bytes, so a worker can read the text for more than
+// codes (their wording) while it is at hand.
+func ScanChunksWindow[T any](r io.ReaderAt, size int64, workers int, work func(*Chunk) T, consume func(T) error) error {
 	const chunk = scanChunk
 	if workers < 1 {
 		workers = 1
@@ -296,17 +328,19 @@ func ScanChunksText[T any](r io.ReaderAt, size int64, workers int, work func(ms 
 			var reg region
 			var buf []byte
 			if _, ok := r.(Windower); !ok {
-				buf = make([]byte, chunk+2*margin)
+				buf = make([]byte, chunk+2*ChunkMargin)
 			}
-			var ms []Match
+			var ch Chunk
 			for c := range jobs {
 				var v T
-				err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg, func(b []byte, start int64) {
-					ms = ms[:0]
+				err := scanChunkAt(r, size, int64(c)*chunk, chunk, buf, &reg, func(b []byte, start int64, own0, own1 int) {
+					ch.Matches = ch.Matches[:0]
 					for _, f := range reg.found {
-						ms = append(ms, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
+						ch.Matches = append(ch.Matches, Match{Code: f.code, Offset: start + int64(f.start), Len: f.end - f.start, Form: f.form, Glued: f.glued})
 					}
-					v = work(ms, func(m Match) []byte { return b[m.Offset-start : m.Offset-start+int64(m.Len)] })
+					ch.Window, ch.Start, ch.Own0, ch.Own1 = b, start, own0, own1
+					v = work(&ch)
+					ch.Window = nil
 				})
 				results <- result{c, v, err} // never blocks: at most window chunks are out
 			}
@@ -357,12 +391,13 @@ func ScanChunksText[T any](r io.ReaderAt, size int64, workers int, work func(ms 
 	return err
 }
 
-// scanChunkAt scans the chunk of length bytes at off, with margins on
-// both sides, into reg and calls found with the bytes scanned and their
-// offset in r while they are still held.
-func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region, found func(b []byte, start int64)) error {
-	start := max(0, off-margin)
-	end := min(size, off+length+margin)
+// scanChunkAt scans the chunk of length bytes at off, with ChunkMargin
+// bytes of context on both sides, into reg and calls found with the
+// bytes read, their offset in r and the chunk's own span in them while
+// they are still held.
+func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region, found func(b []byte, start int64, own0, own1 int)) error {
+	start := max(0, off-ChunkMargin)
+	end := min(size, off+length+ChunkMargin)
 	var b []byte
 	if w, ok := r.(Windower); ok {
 		data, release, err := w.Window(start, end-start)
@@ -380,6 +415,6 @@ func scanChunkAt(r io.ReaderAt, size, off, length int64, buf []byte, reg *region
 	own0 := int(off - start)
 	own1 := int(min(size, off+length) - start)
 	reg.scan(b, own0, own1)
-	found(b, start)
+	found(b, start, own0, own1)
 	return nil
 }

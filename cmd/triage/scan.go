@@ -55,7 +55,7 @@ func cmdScan(ctx context.Context, e env, args []string) error {
 	cf.register(fs, e)
 	asJSON := fs.Bool("json", false, "write one JSON object per ticket (JSON Lines) with every match")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel readers for large text files")
-	infer := fs.String("infer", "auto", "name errors from their wording when no code was written: auto (mail, and text files up to 16 MiB), always, never")
+	infer := fs.String("infer", "auto", "name errors from their wording when no code was written: auto or always (every input; from standard input, the first 16 MiB), never")
 	noProgress := fs.Bool("no-progress", false, "never show a progress line")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -248,13 +248,17 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 		jw = s.startJSONStream(t, name, head)
 	}
 	n := 0
-	inferring := s.infer == "always" || s.infer == "auto" && (ra == nil || size <= inferAutoLimit)
+	inferring := s.infer != "never"
 	var captured *capture
 	if inferring && ra == nil {
 		// Not seekable (stdin): keep what is read for the wording pass.
-		captured = &capture{r: br, limit: inferAutoLimit}
+		captured = &capture{r: br, limit: inferStdinLimit}
 		br = captured
 	}
+	// spans are the signature phrases the chunk workers found, when the
+	// file is read in chunks: their wording is read with their codes.
+	var spans []annotate.Span
+	chunked := false
 	written := map[int]bool{}
 	// add records a match in the annotation; its JSON is written apart.
 	where := []string{string(part.Kind)}
@@ -270,17 +274,24 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	known := func(m extract.Match) bool { return !m.Glued || s.cat.Lookup(m.Code).Known }
 	var err error
 	if ra != nil && size > 4<<20 && s.workers > 1 {
-		// Large files: the workers also encode their chunk's matches, so
-		// the one goroutine that writes in order has little left to do.
+		// Large files: the workers also encode their chunk's matches and
+		// read its wording, so the one goroutine that writes in order
+		// has little left to do.
+		chunked = true
 		pool := sync.Pool{New: func() any { return new(scanChunk) }}
-		err = extract.ScanChunksText(ra, size, s.workers, func(ms []extract.Match, text func(extract.Match) []byte) *scanChunk {
+		err = extract.ScanChunksWindow(ra, size, s.workers, func(ch *extract.Chunk) *scanChunk {
 			c := pool.Get().(*scanChunk)
 			c.matches = c.matches[:0]
-			for _, m := range ms {
+			for _, m := range ch.Matches {
 				if known(m) {
 					c.matches = append(c.matches, m)
 				}
 			}
+			c.spans = c.spans[:0]
+			if inferring {
+				c.spans = annotate.AppendSpans(c.spans, s.cat, ch.Window, 0, ch.Start, ch.Own0, ch.Own1, maxChunkSpans)
+			}
+			text := ch.Text
 			c.json = c.json[:0]
 			if jw != nil {
 				for i, m := range c.matches {
@@ -301,6 +312,13 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 			for _, m := range c.matches {
 				add(m)
 			}
+			if room := maxFileSpans - len(spans); room < len(c.spans) {
+				if room > 0 {
+					t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording at the first %d places only", maxFileSpans))
+				}
+				c.spans = c.spans[:max(0, room)]
+			}
+			spans = append(spans, c.spans...)
 			if jw != nil && len(c.matches) > 0 {
 				jw.raw(c.json)
 			}
@@ -324,23 +342,30 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	if err != nil {
 		t.Problems = append(t.Problems, err.Error())
 	}
+	settled := make([]ticket.Match, 0, len(written))
+	for c := range written {
+		settled = append(settled, ticket.Match{Code: c, Form: extract.FormCanonical.String()})
+	}
 	switch {
-	case err != nil || !inferring && s.infer == "auto":
-		if err == nil {
-			t.Problems = append(t.Problems, fmt.Sprintf("errors were not named from their wording: the text is larger than %d MiB (use --infer=always)", inferAutoLimit>>20))
+	case err != nil || !inferring:
+	case chunked:
+		for _, sp := range annotate.Resolve(spans, settled) {
+			m := annotate.SpanMatch(sp)
+			m.PartKind = part.Kind
+			b.Add(m)
+			n++
+			if jw != nil {
+				jw.match(m)
+			}
 		}
-	case inferring:
+	default:
 		var src io.ReaderAt = ra
 		if captured != nil {
 			if captured.over {
-				t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording in the first %d MiB only", inferAutoLimit>>20))
+				t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording in the first %d MiB only", inferStdinLimit>>20))
 			}
 			src = bytes.NewReader(captured.buf)
 			size = int64(len(captured.buf))
-		}
-		settled := make([]ticket.Match, 0, len(written))
-		for c := range written {
-			settled = append(settled, ticket.Match{Code: c})
 		}
 		if ierr := inferText(src, size, s.workers, s.cat, settled, func(m ticket.Match) {
 			b.Add(m)
@@ -364,10 +389,18 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	}
 }
 
-// inferAutoLimit is the largest plain text whose wording `scan` reads by
-// default: the wording pass reads every word, several times slower than
-// the code search, so a multi-gigabyte log needs --infer=always.
-const inferAutoLimit = 16 << 20
+// inferStdinLimit is how much of standard input `scan` keeps to read its
+// wording (a file is read again where it lies).
+const inferStdinLimit = 16 << 20
+
+// maxChunkSpans and maxFileSpans bound the signature phrases kept from
+// one chunk of a large file and from the whole file: a log that repeats
+// an error's wording on every line still names one code, and what is
+// kept stays a few MiB.
+const (
+	maxChunkSpans = 256
+	maxFileSpans  = 16 << 10
+)
 
 // inferWindow and inferOverlap cut a text into the windows the wording
 // pass reads: a phrase longer than the overlap across a window's edge is
@@ -466,6 +499,7 @@ func appendCodesJSON(b []byte, cs []annotate.Code) []byte {
 type scanChunk struct {
 	matches []extract.Match
 	json    []byte
+	spans   []annotate.Span
 }
 
 func (s *scanner) count(matches int) {

@@ -19,6 +19,7 @@ type scanInferred struct {
 		Form       string  `json:"form"`
 		Confidence float64 `json:"confidence"`
 		Text       string  `json:"text"`
+		Offset     int64   `json:"offset"`
 	} `json:"matches"`
 	Codes []struct {
 		Code     int      `json:"code"`
@@ -75,19 +76,41 @@ func TestScanTextNamesErrorsFromWording(t *testing.T) {
 	assert.True(t, stdin.Codes[0].Inferred)
 }
 
-func TestScanLargeTextSaysInferenceWasSkipped(t *testing.T) {
+// TestScanLargeTextNamesErrorsFromWording: a log larger than a chunk is
+// read by several workers, each reading its chunk's wording with its
+// codes; a phrase across a chunk's edge is named once, and a written
+// code elsewhere in the file settles nothing it should not.
+func TestScanLargeTextNamesErrorsFromWording(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "big.log")
-	big := strings.Repeat("x", inferAutoLimit+1) + "\n" + inferText108
-	require.NoError(t, os.WriteFile(f, []byte(big), 0o644))
-	v := scanOne(t, "", f)
-	assert.Empty(t, v.Codes)
-	require.NotEmpty(t, v.Problems)
-	assert.Contains(t, v.Problems[0], "--infer=always")
-
-	always := scanOne(t, "", "--infer=always", f)
-	require.Len(t, always.Codes, 1, "the wording pass reads every window")
-	assert.Equal(t, 108, always.Codes[0].Code)
-	assert.True(t, always.Codes[0].Inferred)
+	line := "t=2026-12-01T10:00:00Z lvl=info msg=\"tunnel session started\" obj=tunnels.session\n"
+	var sb strings.Builder
+	for sb.Len() < 4<<20-40 {
+		sb.WriteString(line)
+	}
+	sb.WriteString(inferText108) // across the first chunk's edge (4 MiB)
+	for sb.Len() < 9<<20 {
+		sb.WriteString(line)
+	}
+	sb.WriteString("and at the end: ERR_NGROK_3200\n")
+	require.NoError(t, os.WriteFile(f, []byte(sb.String()), 0o644))
+	for _, flags := range [][]string{nil, {"--infer=always"}, {"--workers=1"}} {
+		v := scanOne(t, "", append(flags, f)...)
+		assert.Empty(t, v.Problems, "%v", flags)
+		require.Len(t, v.Codes, 2, "%v: %+v", flags, v.Codes)
+		assert.Equal(t, 3200, v.Codes[0].Code)
+		assert.Equal(t, 108, v.Codes[1].Code)
+		assert.True(t, v.Codes[1].Inferred)
+		inferred := 0
+		for _, m := range v.Matches {
+			if m.Form == "inferred" {
+				inferred++
+				assert.Equal(t, int64(strings.Index(sb.String(), "limited to")), m.Offset, "%v", flags)
+			}
+		}
+		assert.Equal(t, 1, inferred, "%v: named once", flags)
+	}
+	none := scanOne(t, "", "--infer=never", f)
+	require.Len(t, none.Codes, 1)
 }
 
 func TestScanInferBadFlag(t *testing.T) {
