@@ -48,11 +48,28 @@ var forms = []string{
 	"we got ngrok error %d again",
 }
 
+// wordings are error pastes without their code, each with the code a
+// support engineer would name (our own sentences, in the shapes agents
+// and browsers print): the wording pass must find them.
+var wordings = []struct {
+	code int
+	text string
+}{
+	{108, `t=2026-11-24T09:14:00+0000 lvl=eror msg="session ended" err="Your account is limited to 1 simultaneous ngrok agent sessions."`},
+	{3200, `The browser says: Tunnel demo-7.ngrok.io not found`},
+	{3004, `ngrok gateway error: the upstream returned an invalid or incomplete HTTP response`},
+	{8012, `Traffic reached the agent but the agent failed to establish a connection to localhost:5000`},
+	{4018, `ERROR: this ngrok session is not authenticated, sign in first`},
+	{334, `failed to start tunnel: the endpoint https://demo.ngrok.app is already online elsewhere`},
+}
+
 func main() {
 	out := flag.String("o", "corpus.txt", "corpus file")
 	codesOut := flag.String("codes", "codes.txt", "file listing the planted codes in order")
 	size := flag.Int64("size", 256<<20, "corpus size in bytes")
 	every := flag.Int("every", 40, "plant a code about once per this many lines")
+	wordingsOut := flag.String("wordings", "", "file listing the codes of the error wordings planted (without codes), in order")
+	wordEvery := flag.Int("word-every", 2000, "plant an error's wording about once per this many lines")
 	flag.Parse()
 	f, err := os.Create(*out)
 	if err != nil {
@@ -64,6 +81,16 @@ func main() {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	cw := bufio.NewWriter(cf)
+	var ww *bufio.Writer
+	if *wordingsOut != "" {
+		wf, err := os.Create(*wordingsOut)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer wf.Close()
+		ww = bufio.NewWriter(wf)
+	}
+	wrng := rand.New(rand.NewPCG(9, 9))
 	rng := rand.New(rand.NewPCG(42, 7))
 	var n int64
 	planted := 0
@@ -74,6 +101,10 @@ func main() {
 			l = fmt.Sprintf(forms[rng.IntN(len(forms))], code)
 			fmt.Fprintln(cw, code)
 			planted++
+		} else if ww != nil && wrng.IntN(*wordEvery) == 0 {
+			wd := wordings[wrng.IntN(len(wordings))]
+			l = wd.text
+			fmt.Fprintln(ww, wd.code)
 		} else {
 			l = lines[rng.IntN(len(lines))]
 		}
@@ -86,6 +117,11 @@ func main() {
 	}
 	if err := cw.Flush(); err != nil {
 		log.Fatal(err)
+	}
+	if ww != nil {
+		if err := ww.Flush(); err != nil {
+			log.Fatal(err)
+		}
 	}
 	f.Close()
 	cf.Close()
