@@ -1,8 +1,8 @@
 package extract
 
 import (
-	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // This file finds the places of a text where a phrase's anchor word may
@@ -12,42 +12,40 @@ import (
 // 0x80) and apostrophes. A run without an apostrophe or a byte >= 0x80
 // is exactly one word of the word rules; the others ("you're", “quoted”,
 // Größe) are rare in logs and are split by the word rules themselves.
-// So: the vector unit marks, 64 bytes at a time, which bytes belong to
-// runs and which are apostrophes or >= 0x80 (classMasks); the runs of
-// at least minAnchor bytes are picked out with a few shifts of those
-// masks; a hash of each such run's first four bytes is tested against
-// the anchors' (one bit of an 8 KiB table); and only when it passes is
-// the run read in full and looked up.
+// So, for each stretch of 4 KiB: the vector unit marks, 64 bytes at a
+// time, which bytes belong to runs and which are apostrophes or >= 0x80
+// (classMasks); the runs of at least minAnchor bytes are picked out with
+// a few shifts of those masks, and each one's first four bytes and
+// length are hashed to a slot of the anchor table (slotScan, the loop
+// that runs for every long enough word); only runs whose slot holds an
+// anchor are read in full, and the runs holding special bytes are split
+// by the word rules, in order with the rest.
 
 // maskBlocks is how many 64-byte blocks candidates classifies at a time.
 const maskBlocks = 64
+
+// maxBlockHits bounds the runs one block can start: a run start follows
+// a byte outside any run.
+const maxBlockHits = 32
 
 // candidates calls fn with the span, folded form and phrases of every
 // anchor word of b, in order.
 func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int, folded []byte, set *anchorSet)) {
 	w, sp := s.w[:], s.s[:]
 	long := min(p.minAnchor, 16)
-	var carry uint64 // the last bit of the previous block's run mask
-	runStart := -1   // where the run holding the previous block's last byte starts
+	var carry uint64 // the last bit of the previous stretch's run mask
 	specialEnd := 0  // runs with special bytes before this are done
 	for base := 0; base < len(b); base += maskBlocks * 64 {
 		n := min(maskBlocks, (len(b)-base+63)/64)
 		classMasks(b[base:], w[:n+1], sp[:n+1])
+		// Runs holding special bytes, by their start.
+		specials := s.specials[:0]
+		top := carry
 		for i := range n {
-			at := base + i*64
-			W, next := w[i], w[i+1]
-			starts := W &^ (W<<1 | carry)
-			carry = W >> 63
-			// Runs of at least `long` bytes: every byte of the first
-			// `long` is in the run.
-			cand := starts
-			for k := 1; k < long; k++ {
-				cand &= W>>k | next<<(64-k)
-			}
-			// Runs holding an apostrophe or a byte >= 0x80 are split by
-			// the word rules; each is read once, in order with the rest.
-			var special uint64
-			if S := sp[i]; S != 0 {
+			S, W := sp[i], w[i]
+			if S != 0 {
+				at := base + i*64
+				starts := W &^ (W<<1 | top)
 				for S != 0 {
 					j := bits.TrailingZeros64(S)
 					S &= S - 1
@@ -56,59 +54,71 @@ func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int,
 					}
 					var rs int
 					if m := starts & (uint64(2)<<j - 1); m != 0 {
-						k := 63 - bits.LeadingZeros64(m)
-						special |= 1 << k
-						rs = at + k
+						rs = at + 63 - bits.LeadingZeros64(m)
 					} else {
-						rs = runStart // began in an earlier block
-						p.specialRun(b, s, rs, fn)
+						rs = runStart(b, at+j) // began in an earlier block
 					}
 					specialEnd = runEnd(b, rs)
-				}
-				cand |= special
-			}
-			if starts != 0 {
-				runStart = at + 63 - bits.LeadingZeros64(starts)
-			}
-			Sn := sp[i+1]
-			for cand != 0 {
-				j := bits.TrailingZeros64(cand)
-				cand &= cand - 1
-				q := at + j
-				if special&(1<<j) != 0 {
-					p.specialRun(b, s, q, fn)
-					continue
-				}
-				// The run's length, from the masks of this block and the
-				// next (a run longer than that is no anchor).
-				l := bits.TrailingZeros64(^(W>>j | next<<(64-j)))
-				if l > p.maxAnchor {
-					continue
-				}
-				k := p.slots[slotKey(binary.LittleEndian.Uint32(b[q:]), l)]
-				if k == 0 || (sp[i]>>j|Sn<<(64-j))&(1<<l-1) != 0 {
-					continue // no anchor; or a special run, read above
-				}
-				f := s.cfold[:l]
-				for k, c := range b[q : q+l] {
-					if c >= 'A' && c <= 'Z' {
-						c += 'a' - 'A'
-					}
-					f[k] = c
-				}
-				for ; k != 0; k = uint16(p.list[k-1].next) {
-					if e := &p.list[k-1]; e.word == string(f) {
-						fn(q, q+l, f, e.set)
-						break
-					}
+					specials = append(specials, rs)
 				}
 			}
+			top = W >> 63
+		}
+		hits := s.hits[:0]
+		if n > 0 {
+			k, c := slotScan(w[:n+1], carry, long, p.maxAnchor, b[base:], &p.slots, s.hits[:maskBlocks*maxBlockHits])
+			hits, carry = s.hits[:k], c
+		}
+		// Both in order of position.
+		for len(hits) > 0 || len(specials) > 0 {
+			if len(specials) > 0 && (len(hits) == 0 || specials[0] <= base+int(hits[0]&0xFFFF)) {
+				rs := specials[0]
+				specials = specials[1:]
+				if len(hits) > 0 && base+int(hits[0]&0xFFFF) == rs {
+					hits = hits[1:]
+				}
+				p.specialRun(b, s, rs, fn)
+				continue
+			}
+			q, l := base+int(hits[0]&0xFFFF), int(hits[0]>>16)
+			hits = hits[1:]
+			p.plainRun(b, q, l, fn)
+		}
+		s.specials = specials[:0]
+	}
+}
+
+// plainRun calls fn when the run b[q:q+l] is an anchor word written in
+// ASCII letters and digits (the others are split by specialRun).
+func (p *Phrases) plainRun(b []byte, q, l int, fn func(start, end int, folded []byte, set *anchorSet)) {
+	t := b[q : q+l]
+	for k := p.slots[slotKey(le32(t), l)]; k != 0; k = uint16(p.list[k-1].next) {
+		if e := &p.list[k-1]; len(e.word) == l && asciiFolds(t, e.word) {
+			fn(q, q+l, unsafe.Slice(unsafe.StringData(e.word), l), e.set)
+			return
 		}
 	}
 }
 
-// specialRun calls fn with every word of the run starting at rs: the
-// word rules split it.
+// asciiFolds reports whether t, its ASCII letters lower-cased, is w,
+// where t holds only ASCII letters and digits.
+func asciiFolds(t []byte, w string) bool {
+	for i, c := range t {
+		if c >= 0x80 || c == '\'' {
+			return false
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// specialRun calls fn with every anchor word of the run starting at rs:
+// the word rules split it.
 func (p *Phrases) specialRun(b []byte, s *phraseScratch, rs int, fn func(start, end int, folded []byte, set *anchorSet)) {
 	re := runEnd(b, rs)
 	eachWord(b[:re], rs, s.cfold[:0], func(ws, we int, f []byte) bool {
@@ -119,18 +129,54 @@ func (p *Phrases) specialRun(b []byte, s *phraseScratch, rs int, fn func(start, 
 	})
 }
 
+// slotScanGo is slotScan in Go: for each block i of w but the last
+// (which is the next block of the one before), it records in hits the
+// offset (from the start of text) ORed with the length << 16 of every
+// run starting in block i with
+// at least long bytes, at most maxAnchor, whose first four bytes and
+// length have a slot in slots. carry is the last run bit before block 0;
+// it returns how many hits it recorded and the last run bit of the last
+// block scanned.
+func slotScanGo(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots *[1 << slotBits]uint16, hits []int32) (int, uint64) {
+	k := 0
+	for i := range len(w) - 1 {
+		W, next := w[i], w[i+1]
+		cand := W &^ (W<<1 | carry)
+		carry = W >> 63
+		for j := 1; j < long; j++ {
+			cand &= W>>j | next<<(64-j)
+		}
+		for cand != 0 {
+			j := bits.TrailingZeros64(cand)
+			cand &= cand - 1
+			l := bits.TrailingZeros64(^(W>>j | next<<(64-j)))
+			if l > maxAnchor {
+				continue
+			}
+			q := i*64 + j
+			if slots[slotKey(uint32(text[q])|uint32(text[q+1])<<8|uint32(text[q+2])<<16|uint32(text[q+3])<<24, l)] != 0 {
+				hits[k] = int32(q | l<<16)
+				k++
+			}
+		}
+	}
+	return k, carry
+}
+
+// runStart returns the start of the run that holds b[i].
+func runStart(b []byte, i int) int {
+	for i > 0 && runClass[b[i-1]] {
+		i--
+	}
+	return i
+}
+
 // runEnd returns the end of the run that holds b[i].
 func runEnd(b []byte, i int) int {
 	for i < len(b) && runClass[b[i]] {
 		i++
 	}
 	return i
-}
-
-// hasApostrophe reports whether one of x's four bytes is '\”.
-func hasApostrophe(x uint32) bool {
-	y := x ^ 0x27272727
-	return (y-0x01010101)&^y&0x80808080 != 0
 }
 
 // runClass marks the bytes of runs: word bytes and apostrophes.

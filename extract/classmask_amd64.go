@@ -2,6 +2,8 @@
 
 package extract
 
+import "unsafe"
+
 // classMasksAVX2 is classMasks for the whole 64-byte blocks of b, as
 // many as w and s hold; it returns how many it did. Implemented in
 // classmask_amd64.s.
@@ -14,4 +16,23 @@ func classMasksVec(b []byte, w, s []uint64) int {
 		return 0
 	}
 	return classMasksAVX2(b, w, s)
+}
+
+// slotScanAMD64 is slotScanGo in assembly (slotscan_amd64.s): text
+// points at the first block's bytes, n is the number of blocks to scan
+// (w holds n+1 masks), and hits has room for n*maxBlockHits offsets.
+//
+//go:noescape
+func slotScanAMD64(w *uint64, n int, carry uint64, long, maxAnchor int, text *byte, slots *uint16, hits *int32) (k int, carryOut uint64)
+
+// slotScan is slotScanGo: see there.
+func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots *[1 << slotBits]uint16, hits []int32) (int, uint64) {
+	n := len(w) - 1
+	if n <= 0 {
+		return 0, carry
+	}
+	if len(hits) < n*maxBlockHits || long < 4 || long > 63 {
+		panic("extract: slotScan: bad arguments")
+	}
+	return slotScanAMD64(&w[0], n, carry, long, maxAnchor, unsafe.SliceData(text), &slots[0], &hits[0])
 }

@@ -289,6 +289,10 @@ type phraseScratch struct {
 	words []word
 	fold  []byte
 	w, s  [maskBlocks + 1]uint64
+	// hits and specials are the anchor candidates of one stretch of
+	// candidates.
+	hits     [maskBlocks * maxBlockHits]int32
+	specials []int
 	// wfold, cfold and bfold hold one folded word each.
 	wfold, cfold, bfold [maxFold]byte
 }
@@ -337,21 +341,60 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 func (p *Phrases) ruledOut(b []byte, s *phraseScratch, start, end int, set *anchorSet) bool {
 	if set.next != nil {
 		lim := safeEnd(b, min(len(b), end+findWindow), end)
-		out := true
-		eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, f []byte) bool {
-			out = !slices.ContainsFunc(set.next, func(t ptok) bool { return tokMatches(t, f) })
-			return false
-		})
-		if out {
+		f, ok := plainWordAfter(b, end, lim, s.wfold[:0])
+		if !ok { // not a plain run: the word rules read it
+			eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, w []byte) bool {
+				f = w
+				return false
+			})
+		}
+		if f == nil || !anyMatches(set.next, f) {
 			return true
 		}
 	}
 	if set.prev != nil {
 		if f, ok := plainWordBefore(b, start, s.wfold[:0]); ok {
-			return !slices.ContainsFunc(set.prev, func(t ptok) bool { return tokMatches(t, f) })
+			return !anyMatches(set.prev, f)
 		}
 	}
 	return false
+}
+
+func anyMatches(toks []ptok, w []byte) bool {
+	for _, t := range toks {
+		if tokMatches(t, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainWordAfter returns, folded, the first word at or after end and
+// before lim when it is a plain run (letters and digits only, so one
+// word of the word rules), or nil when there is no word; ok is false
+// when the next run is not plain.
+func plainWordAfter(b []byte, end, lim int, fold []byte) ([]byte, bool) {
+	e := end
+	for e < lim && !runClass[b[e]] {
+		e++
+	}
+	if e == lim {
+		return nil, true
+	}
+	s := e
+	for e < lim && runClass[b[e]] {
+		if b[e] >= 0x80 || b[e] == '\'' {
+			return nil, false
+		}
+		e++
+	}
+	for _, c := range b[s:min(e, s+maxFold)] {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		fold = append(fold, c)
+	}
+	return fold, true
 }
 
 // plainWordBefore returns, folded, the word that ends closest before

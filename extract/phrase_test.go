@@ -284,3 +284,29 @@ func TestPhrasesLongWords(t *testing.T) {
 		assert.LessOrEqual(t, allocs, 2.0)
 	}
 }
+
+// TestSlotScan checks the assembly loop against slotScanGo on random
+// texts whose words are often an anchor's length and first bytes.
+func TestSlotScan(t *testing.T) {
+	p, err := CompilePhrases(agreeList)
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(9, 10))
+	s := new(phraseScratch)
+	total := 0
+	for n := range 500 {
+		text := randomAgreeText(r, 1+r.IntN(700))
+		blocks := min(maskBlocks, (len(text)+63)/64)
+		w, sp := s.w[:blocks+1], s.s[:blocks+1]
+		classMasks(text, w, sp)
+		carry := uint64(r.IntN(2))
+		long := 4 + n%4
+		want := make([]int32, maskBlocks*maxBlockHits)
+		got := make([]int32, maskBlocks*maxBlockHits)
+		kw, cw := slotScanGo(w, carry, long, p.maxAnchor, text, &p.slots, want)
+		kg, cg := slotScan(w, carry, long, p.maxAnchor, text, &p.slots, got)
+		require.Equal(t, want[:kw], got[:kg], "text %d: %q", n, text)
+		require.Equal(t, cw, cg)
+		total += kg
+	}
+	assert.Greater(t, total, 1000, "anchors were hashed and found")
+}
