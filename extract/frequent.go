@@ -48,10 +48,26 @@ password plan plans protocol proxy read refused region remote reconnect
 reconnecting restart retry retrying running service setup site support
 tcp timeout tls token traffic update upgrade user users using valid web
 website write
+query database select insert table cache memory disk thread worker
+process queue job event handler module package python node docker
+container pod kubernetes deploy build test warning exception traceback
+stack line path directory json html content type header body method
+route health metrics latency duration bytes size count total success
+successful complete completed ready listen listening bind socket dial
+udp dns lookup resolve ssl key secret login cookie chrome firefox
+mozilla windows linux macos amd64 java slow
+customer team week morning today tomorrow demo staging production
+attached below anything reaching out thanks regards
 `
 
 // anchorCost orders a phrase's literals as anchors: lower is better. A
-// frequent word costs more than any other; among equals, longer is rarer.
-func anchorCost(w string) int {
-	return frequentWords[w]*1000 - len(w)
+// frequent word costs more than any other; one without a literal word
+// next to it in the phrase costs more (a literal neighbour rules most
+// occurrences out at a glance); among equals, longer is rarer.
+func anchorCost(w string, lonely bool) int {
+	c := frequentWords[w]*1000 - len(w)
+	if lonely {
+		c += 500
+	}
+	return c
 }

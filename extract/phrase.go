@@ -71,10 +71,6 @@ type anchorEntry struct {
 type anchorSet struct {
 	ids           []int32
 	before, after int
-	// next and prev are, when every phrase of the set has a literal
-	// right after (before) the anchor, those literals: a word next to
-	// the anchor that matches none of them rules the set out cheaply.
-	next, prev []ptok
 }
 
 type ptok struct {
@@ -167,9 +163,16 @@ func CompilePhrases(list []string) (*Phrases, error) {
 				ph.toks = append(ph.toks, ptok{lit: w})
 			}
 		}
+		lonely := func(k int) bool {
+			return (k == 0 || ph.toks[k-1].wild) && (k == len(ph.toks)-1 || ph.toks[k+1].wild)
+		}
+		best := 0
 		for k, t := range ph.toks {
-			if !t.wild && !t.prefix && len(t.lit) >= minAnchorLen && (ph.anchor < 0 || anchorCost(t.lit) < anchorCost(ph.toks[ph.anchor].lit)) {
-				ph.anchor = k
+			if t.wild || t.prefix || len(t.lit) < minAnchorLen {
+				continue
+			}
+			if c := anchorCost(t.lit, lonely(k)); ph.anchor < 0 || c < best {
+				ph.anchor, best = k, c
 			}
 		}
 		if ph.anchor < 0 {
@@ -209,29 +212,6 @@ func CompilePhrases(list []string) (*Phrases, error) {
 			}
 		}
 		set.before, set.after = max(set.before, before), max(set.after, after)
-	}
-	for _, set := range p.anchors {
-		var next, prev []ptok
-		nextAll, prevAll := true, true
-		for _, id := range set.ids {
-			ph := &p.phrases[id]
-			if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
-				next = append(next, ph.toks[k])
-			} else {
-				nextAll = false
-			}
-			if k := ph.anchor - 1; k >= 0 && !ph.toks[k].wild {
-				prev = append(prev, ph.toks[k])
-			} else {
-				prevAll = false
-			}
-		}
-		if nextAll {
-			set.next = next
-		}
-		if prevAll {
-			set.prev = prev
-		}
 	}
 	return p, errors.Join(errs...)
 }
@@ -295,6 +275,8 @@ type phraseScratch struct {
 	specials []int
 	// wfold, cfold and bfold hold one folded word each.
 	wfold, cfold, bfold [maxFold]byte
+	// lazy reads the words around one anchor.
+	lazy lazyWords
 }
 
 var phraseScratches = sync.Pool{New: func() any { return new(phraseScratch) }}
@@ -324,49 +306,57 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 		if p.ruledOut(b, s, start, end, set) {
 			return
 		}
-		i := p.around(b, s, start, end, folded, set)
-		text := func(k int) []byte { return s.fold[s.words[k].f0:s.words[k].f1] }
+		s.lazy.reset(b, start, end, folded)
 		for _, id := range set.ids {
-			if m, ok := p.verify(int(id), s.words, text, i); ok {
+			if m, ok := p.verify(int(id), &s.lazy); ok {
 				fn(m)
 			}
 		}
 	})
 }
 
-// ruledOut reports whether the word right after or right before the
-// anchor word b[start:end] matches none of the literals its phrases
-// need there: most anchors in a busy log are ruled out so, without
-// reading the words around them.
+// ruledOut reports whether every phrase of set has, right after or
+// right before the anchor word b[start:end], a literal that the word
+// there does not match: most anchors in a busy log are ruled out so, at
+// a glance, without reading the words around them.
 func (p *Phrases) ruledOut(b []byte, s *phraseScratch, start, end int, set *anchorSet) bool {
-	if set.next != nil {
-		lim := safeEnd(b, min(len(b), end+findWindow), end)
-		f, ok := plainWordAfter(b, end, lim, s.wfold[:0])
-		if !ok { // not a plain run: the word rules read it
-			eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, w []byte) bool {
-				f = w
-				return false
-			})
+	var next, prev []byte
+	nextRead, prevRead, prevKnown := false, false, false
+	for _, id := range set.ids {
+		ph := &p.phrases[id]
+		out := false
+		if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
+			if !nextRead {
+				next, nextRead = p.wordAfter(b, s, end), true
+			}
+			out = next == nil || !tokMatches(ph.toks[k], next)
 		}
-		if f == nil || !anyMatches(set.next, f) {
-			return true
+		if k := ph.anchor - 1; !out && k >= 0 && !ph.toks[k].wild {
+			if !prevRead {
+				prev, prevKnown = plainWordBefore(b, start, s.bfold[:0])
+				prevRead = true
+			}
+			out = prevKnown && !tokMatches(ph.toks[k], prev)
+		}
+		if !out {
+			return false
 		}
 	}
-	if set.prev != nil {
-		if f, ok := plainWordBefore(b, start, s.wfold[:0]); ok {
-			return !anyMatches(set.prev, f)
-		}
-	}
-	return false
+	return true
 }
 
-func anyMatches(toks []ptok, w []byte) bool {
-	for _, t := range toks {
-		if tokMatches(t, w) {
-			return true
-		}
+// wordAfter returns, folded, the word after end within findWindow
+// bytes, or nil.
+func (p *Phrases) wordAfter(b []byte, s *phraseScratch, end int) []byte {
+	lim := safeEnd(b, min(len(b), end+findWindow), end)
+	f, ok := plainWordAfter(b, end, lim, s.wfold[:0])
+	if !ok { // not a plain run: the word rules read it
+		eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, w []byte) bool {
+			f = w
+			return false
+		})
 	}
-	return false
+	return f
 }
 
 // plainWordAfter returns, folded, the first word at or after end and
@@ -432,52 +422,6 @@ func plainWordBefore(b []byte, start int, fold []byte) ([]byte, bool) {
 // findWindow is how far (in bytes) around an anchor word Find reads words.
 const findWindow = 2048
 
-// around reads into s the words before the anchor word b[start:end] (up
-// to set.before of them, within findWindow bytes), the anchor, and the
-// words after it (up to set.after, within findWindow bytes), and returns
-// the anchor's index in s.words.
-func (p *Phrases) around(b []byte, s *phraseScratch, start, end int, folded []byte, set *anchorSet) int {
-	s.words, s.fold = s.words[:0], s.fold[:0]
-	add := func(off, ws, we int, f []byte) {
-		f0 := len(s.fold)
-		s.fold = append(s.fold, f...)
-		s.words = append(s.words, word{start: off + ws, end: off + we, f0: f0, f1: len(s.fold)})
-	}
-	if set.before > 0 {
-		// Most phrases need a few words: read a short stretch first,
-		// the whole window only when it holds too few.
-		for _, back := range [2]int{min(findWindow, 32*set.before+64), findWindow} {
-			w0 := safeStart(b, max(0, start-back), start)
-			s.words, s.fold = s.words[:0], s.fold[:0]
-			eachWord(b[w0:start], 0, s.bfold[:0], func(ws, we int, f []byte) bool { add(w0, ws, we, f); return true })
-			if len(s.words) >= set.before || start-back <= 0 || back == findWindow {
-				break
-			}
-		}
-		if k := len(s.words) - set.before; k > 0 {
-			drop := s.words[k].f0
-			s.words = slices.Delete(s.words, 0, k)
-			for j := range s.words {
-				s.words[j].f0 -= drop
-				s.words[j].f1 -= drop
-			}
-			s.fold = slices.Delete(s.fold, 0, drop)
-		}
-	}
-	i := len(s.words)
-	add(0, start, end, folded)
-	if set.after > 0 {
-		w1 := safeEnd(b, min(len(b), end+findWindow), end)
-		n := 0
-		eachWord(b[:w1], end, s.wfold[:0], func(ws, we int, f []byte) bool {
-			add(0, ws, we, f)
-			n++
-			return n < set.after
-		})
-	}
-	return i
-}
-
 // safeStart moves w0 forward (not past limit) until it starts no word
 // midway: the byte before it separates words.
 func safeStart(b []byte, w0, limit int) int {
@@ -506,22 +450,22 @@ func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 		s.fold = append(s.fold, folded...)
 		s.words = append(s.words, word{start: start, end: end, f0: f0, f1: len(s.fold)})
 	})
-	ws := s.words
-	text := func(i int) []byte { return s.fold[ws[i].f0:ws[i].f1] }
-	for i := range ws {
-		if set := p.anchors[string(text(i))]; set != nil {
+	src := &sliceWords{words: s.words, fold: s.fold}
+	for i := range s.words {
+		src.i = i
+		if set := p.anchors[string(src.text(i))]; set != nil {
 			for _, id := range set.ids {
-				if m, ok := p.verify(int(id), ws, text, i); ok {
+				if m, ok := p.verify(int(id), src); ok {
 					fn(m)
 				}
 			}
 		}
 		for _, id := range p.slow {
 			ph := &p.phrases[id]
-			if !tokMatches(ph.toks[ph.anchor], text(i)) {
+			if !tokMatches(ph.toks[ph.anchor], src.text(i)) {
 				continue
 			}
-			if m, ok := p.verify(int(id), ws, text, i); ok {
+			if m, ok := p.verify(int(id), src); ok {
 				fn(m)
 			}
 		}
@@ -532,18 +476,28 @@ func hasWordPrefix(w []byte, lit string) bool {
 	return len(w) >= len(lit) && string(w[:len(lit)]) == lit
 }
 
-// verify checks phrase id with its anchor at word i.
-func (p *Phrases) verify(id int, ws []word, text func(int) []byte, i int) (PhraseMatch, bool) {
+// wordSource gives the words around an anchor word by their place: 0
+// is the anchor, -1 the word before it, 1 the word after it.
+type wordSource interface {
+	// at returns word k and its folded form; ok is false when there is
+	// no such word (in the window read).
+	at(k int) (w word, folded []byte, ok bool)
+}
+
+// verify checks phrase id with its anchor at word 0 of src.
+func (p *Phrases) verify(id int, src wordSource) (PhraseMatch, bool) {
 	ph := &p.phrases[id]
-	right, ok := matchFwd(ph.toks[ph.anchor+1:], text, len(ws), i+1)
+	right, ok := matchFwd(ph.toks[ph.anchor+1:], src, 1)
 	if !ok {
 		return PhraseMatch{}, false
 	}
-	left, ok := matchBack(ph.toks[:ph.anchor], text, i-1)
+	left, ok := matchBack(ph.toks[:ph.anchor], src, -1)
 	if !ok {
 		return PhraseMatch{}, false
 	}
-	return PhraseMatch{ID: id, Start: ws[left].start, End: ws[right-1].end}, true
+	l, _, _ := src.at(left)
+	r, _, _ := src.at(right - 1)
+	return PhraseMatch{ID: id, Start: l.start, End: r.end}, true
 }
 
 func tokMatches(t ptok, w []byte) bool {
@@ -553,46 +507,212 @@ func tokMatches(t ptok, w []byte) bool {
 	return string(w) == t.lit
 }
 
-// matchFwd matches toks against words i, i+1, … and returns the index
-// just past the last word matched (the shortest match).
-func matchFwd(toks []ptok, text func(int) []byte, n, i int) (int, bool) {
+// matchFwd matches toks against words i, i+1, … of src and returns the
+// place just past the last word matched (the shortest match).
+func matchFwd(toks []ptok, src wordSource, i int) (int, bool) {
 	if len(toks) == 0 {
 		return i, true
 	}
 	t := toks[0]
 	if t.wild {
-		for k := 1; k <= MaxWildcard && i+k <= n; k++ {
-			if end, ok := matchFwd(toks[1:], text, n, i+k); ok {
+		for k := 1; k <= MaxWildcard; k++ {
+			if _, _, ok := src.at(i + k - 1); !ok {
+				return 0, false
+			}
+			if end, ok := matchFwd(toks[1:], src, i+k); ok {
 				return end, true
 			}
 		}
 		return 0, false
 	}
-	if i >= n || !tokMatches(t, text(i)) {
+	if _, f, ok := src.at(i); !ok || !tokMatches(t, f) {
 		return 0, false
 	}
-	return matchFwd(toks[1:], text, n, i+1)
+	return matchFwd(toks[1:], src, i+1)
 }
 
-// matchBack matches toks (in order) so that the last one is word i,
-// going backwards, and returns the index of the first word matched.
-func matchBack(toks []ptok, text func(int) []byte, i int) (int, bool) {
+// matchBack matches toks (in order) so that the last one is word i of
+// src, going backwards, and returns the place of the first word matched.
+func matchBack(toks []ptok, src wordSource, i int) (int, bool) {
 	if len(toks) == 0 {
 		return i + 1, true
 	}
 	t := toks[len(toks)-1]
 	if t.wild {
-		for k := 1; k <= MaxWildcard && i-k+1 >= 0; k++ {
-			if start, ok := matchBack(toks[:len(toks)-1], text, i-k); ok {
+		for k := 1; k <= MaxWildcard; k++ {
+			if _, _, ok := src.at(i - k + 1); !ok {
+				return 0, false
+			}
+			if start, ok := matchBack(toks[:len(toks)-1], src, i-k); ok {
 				return start, true
 			}
 		}
 		return 0, false
 	}
-	if i < 0 || !tokMatches(t, text(i)) {
+	if _, f, ok := src.at(i); !ok || !tokMatches(t, f) {
 		return 0, false
 	}
-	return matchBack(toks[:len(toks)-1], text, i-1)
+	return matchBack(toks[:len(toks)-1], src, i-1)
+}
+
+// sliceWords is a wordSource over words already read, the anchor at i.
+type sliceWords struct {
+	words []word
+	fold  []byte
+	i     int
+}
+
+func (s *sliceWords) text(k int) []byte { return s.fold[s.words[k].f0:s.words[k].f1] }
+
+func (s *sliceWords) at(k int) (word, []byte, bool) {
+	j := s.i + k
+	if j < 0 || j >= len(s.words) {
+		return word{}, nil, false
+	}
+	return s.words[j], s.text(j), true
+}
+
+// lazyWords is a wordSource that reads the words around an anchor word
+// only as a phrase's verification asks for them, no further than
+// findWindow bytes from the anchor: most phrases are ruled out after a
+// word or two.
+type lazyWords struct {
+	b                 []byte
+	lo, hi            int    // the window: whole words in b[lo:hi]
+	fwd, back         []word // fwd[0] is the anchor; back[0] the word before it
+	fold              []byte
+	fwdAt, backAt     int // where reading goes on forward; the start of the earliest word read
+	fwdDone, backDone bool
+	buf               [maxFold]byte
+	tmp               []word
+}
+
+func (l *lazyWords) reset(b []byte, start, end int, folded []byte) {
+	l.b = b
+	l.lo = safeStart(b, max(0, start-findWindow), start)
+	l.hi = safeEnd(b, min(len(b), end+findWindow), end)
+	l.fold = append(l.fold[:0], folded...)
+	l.fwd = append(l.fwd[:0], word{start: start, end: end, f0: 0, f1: len(folded)})
+	l.back = l.back[:0]
+	l.fwdAt, l.backAt = end, start
+	l.fwdDone, l.backDone = false, false
+}
+
+func (l *lazyWords) add(list []word, start, end int, f []byte) []word {
+	f0 := len(l.fold)
+	l.fold = append(l.fold, f...)
+	return append(list, word{start: start, end: end, f0: f0, f1: len(l.fold)})
+}
+
+func (l *lazyWords) at(k int) (word, []byte, bool) {
+	var w word
+	if k >= 0 {
+		for len(l.fwd) <= k && !l.fwdDone {
+			l.readFwd()
+		}
+		if k >= len(l.fwd) {
+			return word{}, nil, false
+		}
+		w = l.fwd[k]
+	} else {
+		j := -k - 1
+		for len(l.back) <= j && !l.backDone {
+			l.readBack()
+		}
+		if j >= len(l.back) {
+			return word{}, nil, false
+		}
+		w = l.back[j]
+	}
+	return w, l.fold[w.f0:w.f1], true
+}
+
+// readFwd reads the next word after the last one read.
+func (l *lazyWords) readFwd() {
+	b, e := l.b, l.fwdAt
+	for e < l.hi && !runClass[b[e]] {
+		e++
+	}
+	if e >= l.hi {
+		l.fwdDone = true
+		return
+	}
+	s := e
+	for e < l.hi && runClass[b[e]] && b[e] < 0x80 && b[e] != '\'' {
+		e++
+	}
+	if e == l.hi || !runClass[b[e]] {
+		// A plain run: one word.
+		l.fwd = l.add(l.fwd, s, e, foldASCII(l.buf[:0], b[s:e]))
+		l.fwdAt = e
+		return
+	}
+	found := false
+	eachWord(b[:l.hi], l.fwdAt, l.buf[:0], func(ws, we int, f []byte) bool {
+		l.fwd = l.add(l.fwd, ws, we, f)
+		l.fwdAt, found = we, true
+		return false
+	})
+	l.fwdDone = !found
+}
+
+// readBack reads the word, or the words of a stretch, before the
+// earliest one read.
+func (l *lazyWords) readBack() {
+	b, x := l.b, l.backAt
+	e := x
+	for e > l.lo && !runClass[b[e-1]] {
+		e--
+	}
+	if e <= l.lo {
+		l.backDone = true
+		return
+	}
+	s := e
+	for s > l.lo && runClass[b[s-1]] && b[s-1] < 0x80 && b[s-1] != '\'' {
+		s--
+	}
+	if s == l.lo || !runClass[b[s-1]] {
+		// A plain run: one word (lo starts no word midway).
+		l.back = l.add(l.back, s, e, foldASCII(l.buf[:0], b[s:e]))
+		l.backAt = s
+		return
+	}
+	// The word rules split what stands before x: read a stretch from a
+	// place that starts no word midway.
+	for step := 256; ; step *= 4 {
+		from := max(l.lo, x-step)
+		x0 := from
+		if from > l.lo {
+			x0 = safeStart(b, from, x)
+			if x0 == x {
+				continue // inside one long run: start further back
+			}
+		}
+		l.tmp = l.tmp[:0]
+		eachWord(b[x0:x], 0, l.buf[:0], func(ws, we int, f []byte) bool {
+			l.tmp = l.add(l.tmp, x0+ws, x0+we, f)
+			return true
+		})
+		for i := len(l.tmp) - 1; i >= 0; i-- {
+			l.back = append(l.back, l.tmp[i])
+		}
+		l.backAt = x0
+		l.backDone = x0 <= l.lo
+		return
+	}
+}
+
+// foldASCII appends b, ASCII letters lower-cased, to dst, at most
+// maxFold bytes of it.
+func foldASCII(dst, b []byte) []byte {
+	for _, c := range b[:min(len(b), maxFold)] {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // wordClass marks the bytes that make up words.
@@ -694,3 +814,9 @@ func Words(s string) []string {
 	tokenize(s, func(w string) { out = append(out, w) })
 	return slices.Clip(out)
 }
+
+// ReadsEveryWord reports whether Find reads every word of a text: when
+// some phrase has no literal of at least four letters to anchor on.
+// The signatures a catalog compiles never do (a test checks, with the
+// phrases derived from ngrok's messages too).
+func (p *Phrases) ReadsEveryWord() bool { return len(p.slow) > 0 }
