@@ -45,6 +45,17 @@ best() {
 }
 
 read -r t_triage m_triage < <(best triage "$out/triage" scan --json --no-progress "$out/corpus.txt")
+# After `triage catalog sync` (what a team runs in production) the catalog
+# also holds phrases derived from ngrok's own messages: time that too when
+# a copy of ngrok's reference is at hand (SYNC_FROM, or the team's shared
+# snapshot beside the repository).
+sync_from=${SYNC_FROM:-../shared/ngrok-errors/_err_ngrok_list.mdx}
+t_synced=""
+if [ -f "$sync_from" ]; then
+  rm -rf "$out/synced"
+  "$out/triage" catalog sync --from "$sync_from" --data-dir "$out/synced" >/dev/null
+  read -r t_synced m_synced < <(best triage-synced "$out/triage" scan --json --no-progress --data-dir "$out/synced" "$out/corpus.txt")
+fi
 read -r t_never m_never < <(best triage-never "$out/triage" scan --json --no-progress --infer=never "$out/corpus.txt")
 read -r t_rg m_rg < <(best rg rg -j1 -o -i --no-filename --no-line-number "$pattern" "$out/corpus.txt")
 read -r t_rgall m_rgall < <(best rg-all rg -j1 -o -i --no-filename --no-line-number --regex-size-limit 1G --dfa-size-limit 1G "$pattern|$signatures" "$out/corpus.txt")
@@ -69,12 +80,18 @@ printf '\ncorpus: %s MiB, %s codes and %s error wordings without a code planted,
 printf '%-22s %9s %10s %12s %s\n' tool seconds MiB/s "peak RSS" "codes found"
 row() { printf '%-22s %9.3f %10.0f %9.1f MiB %s\n' "$1" "$2" "$(awk "BEGIN{print $size_mib/$2}")" "$(awk "BEGIN{print $3/1024}")" "$4"; }
 row "triage scan" "$t_triage" "$m_triage" "$found_triage"
+if [ -n "$t_synced" ]; then
+  row "triage scan, synced" "$t_synced" "$m_synced" "(after catalog sync: derived phrases too)"
+fi
 row "triage --infer=never" "$t_never" "$m_never" "(codes only)"
 row "rg -j1 -o -i" "$t_rg" "$m_rg" "$found_rg (codes only)"
 row "rg codes+phrases" "$t_rgall" "$m_rgall" "$found_rgall lines (same work)"
 row "go regexp" "$t_re" "$m_re" "$found_re (codes only)"
 printf '\ntriage / ripgrep time:                 %.2fx   (target <= 0.80, wording pass on)\n' "$(awk "BEGIN{print $t_triage/$t_rg}")"
 printf 'triage --infer=never / ripgrep time:   %.2fx\n' "$(awk "BEGIN{print $t_never/$t_rg}")"
+if [ -n "$t_synced" ]; then
+  printf 'triage, synced / ripgrep time:         %.2fx   (peak RSS %.1f MiB)\n' "$(awk "BEGIN{print $t_synced/$t_rg}")" "$(awk "BEGIN{print $m_synced/1024}")"
+fi
 printf 'triage / ripgrep doing the same work:  %.2fx\n' "$(awk "BEGIN{print $t_triage/$t_rgall}")"
 printf 'triage / regexp time:                  %.2fx\n' "$(awk "BEGIN{print $t_triage/$t_re}")"
 printf 'triage peak RSS:                       %.1f MiB (target <= 64)\n' "$(awk "BEGIN{print $m_triage/1024}")"
