@@ -134,19 +134,34 @@ type Span struct {
 // (see extract.Phrases.Find), so a caller cutting a long text into
 // windows gives each one that much context beyond [from, to).
 func AppendSpans(spans []Span, cat *catalog.Catalog, b []byte, part int, base int64, from, to, max int) []Span {
-	sigs := CompiledSignatures(cat)
-	if sigs.phrases == nil {
+	return CompiledSignatures(cat).AppendSpans(spans, b, part, base, from, to, max)
+}
+
+// AppendSpans is the package's AppendSpans with these signatures.
+func (s *Signatures) AppendSpans(spans []Span, b []byte, part int, base int64, from, to, max int) []Span {
+	if s.phrases == nil {
 		return spans
 	}
 	n := 0
-	sigs.phrases.Find(b, func(m extract.PhraseMatch) {
+	s.phrases.Find(b, func(m extract.PhraseMatch) {
 		if n < max && m.Start >= from && m.Start < to {
-			spans = append(spans, Span{Part: part, Start: base + int64(m.Start), End: base + int64(m.End), Code: sigs.codes[m.ID],
+			spans = append(spans, Span{Part: part, Start: base + int64(m.Start), End: base + int64(m.End), Code: s.codes[m.ID],
 				Text: cutText(string(b[m.Start:m.End]), maxPhraseText)})
 			n++
 		}
 	})
 	return spans
+}
+
+// Retuned returns s with its phrases anchored for texts like sample, the
+// start of a long text: on the words sample repeats least (see
+// extract.Phrases.Retune). The matches are the same; a busy log is
+// searched faster.
+func (s *Signatures) Retuned(sample []byte) *Signatures {
+	if s.phrases == nil {
+		return s
+	}
+	return &Signatures{phrases: s.phrases.Retune(sample), codes: s.codes}
 }
 
 // Infer names codes from the wording of t's parts with cat's signature

@@ -59,8 +59,6 @@ type Phrases struct {
 	slow []int32
 }
 
-// anchorSet is the phrases anchored on one word, with the most words
-// any of them spans before and after it (a wildcard counts MaxWildcard).
 // anchorEntry is one anchor word in Phrases.list.
 type anchorEntry struct {
 	word string
@@ -68,9 +66,9 @@ type anchorEntry struct {
 	next int // 1 + index of the next anchor with the same slot key, or 0
 }
 
+// anchorSet is the phrases anchored on one word.
 type anchorSet struct {
-	ids           []int32
-	before, after int
+	ids []int32
 }
 
 type ptok struct {
@@ -143,13 +141,13 @@ const minAnchorLen = 4
 // CompilePhrases compiles phrases; a match's ID is the phrase's index.
 // Every error is reported, joined.
 func CompilePhrases(list []string) (*Phrases, error) {
-	p := &Phrases{anchors: map[string]*anchorSet{}, minAnchor: maxLiteral}
+	p := &Phrases{}
 	var errs []error
-	for i, s := range list {
+	for _, s := range list {
 		words, err := ParsePhrase(s)
 		if err != nil {
 			errs = append(errs, err)
-			p.phrases = append(p.phrases, phrase{})
+			p.phrases = append(p.phrases, phrase{}) // never matches
 			continue
 		}
 		ph := phrase{anchor: -1}
@@ -163,15 +161,33 @@ func CompilePhrases(list []string) (*Phrases, error) {
 				ph.toks = append(ph.toks, ptok{lit: w})
 			}
 		}
+		p.phrases = append(p.phrases, ph)
+	}
+	p.index(anchorCost)
+	return p, errors.Join(errs...)
+}
+
+// index anchors each phrase on its literal of minAnchorLen letters or
+// more that cost ranks first (given whether it has no literal
+// neighbour), and builds the anchor table.
+func (p *Phrases) index(cost func(w string, lonely bool) int) {
+	p.anchors, p.slots, p.list, p.slow = map[string]*anchorSet{}, [1 << slotBits]uint16{}, nil, nil
+	p.minAnchor, p.maxAnchor = maxLiteral, 0
+	for i := range p.phrases {
+		ph := &p.phrases[i]
+		if len(ph.toks) == 0 {
+			continue
+		}
 		lonely := func(k int) bool {
 			return (k == 0 || ph.toks[k-1].wild) && (k == len(ph.toks)-1 || ph.toks[k+1].wild)
 		}
+		ph.anchor = -1
 		best := 0
 		for k, t := range ph.toks {
 			if t.wild || t.prefix || len(t.lit) < minAnchorLen {
 				continue
 			}
-			if c := anchorCost(t.lit, lonely(k)); ph.anchor < 0 || c < best {
+			if c := cost(t.lit, lonely(k)); ph.anchor < 0 || c < best {
 				ph.anchor, best = k, c
 			}
 		}
@@ -183,38 +199,70 @@ func CompilePhrases(list []string) (*Phrases, error) {
 					ph.anchor = k
 				}
 			}
-			p.phrases = append(p.phrases, ph)
 			p.slow = append(p.slow, int32(i))
 			continue
 		}
-		p.phrases = append(p.phrases, ph)
-		a := ph.toks[ph.anchor].lit
-		set := p.anchors[a]
+		set := p.addAnchor(ph.toks[ph.anchor].lit)
 		if set == nil {
-			set = &anchorSet{}
-			p.anchors[a] = set
-			k := slotKey(le32(a), len(a))
-			p.list = append(p.list, anchorEntry{word: a, set: set, next: int(p.slots[k])})
-			p.slots[k] = uint16(len(p.list))
-			p.minAnchor, p.maxAnchor = min(p.minAnchor, len(a)), max(p.maxAnchor, len(a))
+			p.slow = append(p.slow, int32(i)) // the table is full
+			continue
 		}
 		set.ids = append(set.ids, int32(i))
-		before, after := 0, 0
-		for k, t := range ph.toks {
-			w := 1
-			if t.wild {
-				w = MaxWildcard
-			}
-			if k < ph.anchor {
-				before += w
-			} else if k > ph.anchor {
-				after += w
+	}
+}
+
+// addAnchor returns the set of anchor word a, adding it to the table,
+// or nil when the table is full (maxAnchors words).
+func (p *Phrases) addAnchor(a string) *anchorSet {
+	set := p.anchors[a]
+	if set == nil {
+		if len(p.list) >= maxAnchors {
+			return nil
+		}
+		set = &anchorSet{}
+		p.anchors[a] = set
+		k := slotKey(le32(a), len(a))
+		p.list = append(p.list, anchorEntry{word: a, set: set, next: int(p.slots[k])})
+		p.slots[k] = uint16(len(p.list))
+		p.minAnchor, p.maxAnchor = min(p.minAnchor, len(a)), max(p.maxAnchor, len(a))
+	}
+	return set
+}
+
+// Retune returns a copy of p whose phrases are anchored on the literal
+// that occurs least often in sample (the start of the text to search),
+// the static ranking breaking ties: a log that repeats "connection
+// refused" on every line anchors "the server refused our connection"
+// elsewhere. Matches are the same, bar phrases wider than findWindow. It
+// returns p itself when sample is empty or some phrase has no word to
+// hash.
+func (p *Phrases) Retune(sample []byte) *Phrases {
+	if p == nil || len(p.slow) > 0 || len(sample) == 0 || len(p.anchors) == 0 {
+		return p
+	}
+	// Count every literal that could be an anchor, with the same search.
+	counter := &Phrases{anchors: map[string]*anchorSet{}, minAnchor: maxLiteral}
+	for _, ph := range p.phrases {
+		for _, t := range ph.toks {
+			if !t.wild && !t.prefix && len(t.lit) >= minAnchorLen && counter.addAnchor(t.lit) == nil {
+				return p
 			}
 		}
-		set.before, set.after = max(set.before, before), max(set.after, after)
 	}
-	return p, errors.Join(errs...)
+	counts := make(map[*anchorSet]int, len(counter.list))
+	s := phraseScratches.Get().(*phraseScratch)
+	counter.candidates(sample, s, func(_, _ int, _ []byte, set *anchorSet) { counts[set]++ })
+	phraseScratches.Put(s)
+	q := &Phrases{phrases: slices.Clone(p.phrases)}
+	q.index(func(w string, lonely bool) int {
+		return counts[counter.anchors[w]]<<16 + anchorCost(w, lonely)
+	})
+	return q
 }
+
+// maxAnchors bounds the anchor words of a Phrases: Phrases.slots holds
+// 16-bit indexes.
+const maxAnchors = 1<<16 - 1
 
 // slotBits sizes Phrases.slots: 8 KiB, in the first-level cache.
 const slotBits = 12

@@ -310,3 +310,28 @@ func TestSlotScan(t *testing.T) {
 	}
 	assert.Greater(t, total, 1000, "anchors were hashed and found")
 }
+
+// TestRetune: anchors move to the literal the text repeats least, and
+// the retuned phrases find what the reference finds.
+func TestRetune(t *testing.T) {
+	p, err := CompilePhrases(agreeList)
+	require.NoError(t, err)
+	anchorOf := func(p *Phrases, id int) string { return p.phrases[id].toks[p.phrases[id].anchor].lit }
+	const refused = 8 // "the server refused our connection"
+	require.Equal(t, "the server refused our connection", agreeList[refused])
+	require.Equal(t, "refused", anchorOf(p, refused))
+	busy := []byte(strings.Repeat("curl: (7) Failed to connect: Connection refused\n", 500))
+	q := p.Retune(busy)
+	assert.Equal(t, "server", anchorOf(q, refused), "the only literal the text lacks")
+	assert.Same(t, p, p.Retune(nil))
+
+	r := rand.New(rand.NewPCG(11, 12))
+	for n := range 1000 {
+		text := randomAgreeText(r, 1+r.IntN([]int{40, 400, 1500}[n%3]))
+		q := p.Retune(text[:len(text)/2])
+		var fast, all []PhraseMatch
+		q.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
+		p.findAll(text, func(m PhraseMatch) { all = append(all, m) })
+		require.Equal(t, all, fast, "text %d: %q", n, text)
+	}
+}
