@@ -281,7 +281,9 @@ func TestPhrasesLongWords(t *testing.T) {
 			p.Find(text, func(m PhraseMatch) { got = append(got, m.ID) })
 		})
 		assert.Equal(t, []int{1, 0}, got)
-		assert.LessOrEqual(t, allocs, 2.0)
+		if !raceOn {
+			assert.LessOrEqual(t, allocs, 2.0)
+		}
 	}
 }
 
