@@ -169,7 +169,10 @@ func CompilePhrases(list []string) (*Phrases, error) {
 
 // index anchors each phrase on its literal of minAnchorLen letters or
 // more that cost ranks first (given whether it has no literal
-// neighbour), and builds the anchor table.
+// neighbour), and builds the anchor table. A word already anchoring many
+// phrases costs more (sharePenalty each): every occurrence of an anchor
+// verifies all its phrases, and ngrok's messages share words
+// ("provider" is in 156 of them).
 func (p *Phrases) index(cost func(w string, lonely bool) int) {
 	p.anchors, p.slots, p.list, p.slow = map[string]*anchorSet{}, [1 << slotBits]uint16{}, nil, nil
 	p.minAnchor, p.maxAnchor = maxLiteral, 0
@@ -187,7 +190,11 @@ func (p *Phrases) index(cost func(w string, lonely bool) int) {
 			if t.wild || t.prefix || len(t.lit) < minAnchorLen {
 				continue
 			}
-			if c := cost(t.lit, lonely(k)); ph.anchor < 0 || c < best {
+			c := cost(t.lit, lonely(k))
+			if set := p.anchors[t.lit]; set != nil && len(set.ids) >= shareFree {
+				c += sharePenalty * (len(set.ids) - shareFree + 1)
+			}
+			if ph.anchor < 0 || c < best {
 				ph.anchor, best = k, c
 			}
 		}
@@ -210,6 +217,14 @@ func (p *Phrases) index(cost func(w string, lonely bool) int) {
 		set.ids = append(set.ids, int32(i))
 	}
 }
+
+// A word that already anchors shareFree phrases or more costs
+// sharePenalty more as an anchor for each one beyond: 25 weigh as much as
+// one frequency tier.
+const (
+	shareFree    = 8
+	sharePenalty = 40
+)
 
 // addAnchor returns the set of anchor word a, adding it to the table,
 // or nil when the table is full (maxAnchors words).
@@ -323,8 +338,9 @@ type phraseScratch struct {
 	specials []int
 	// wfold, cfold and bfold hold one folded word each.
 	wfold, cfold, bfold [maxFold]byte
-	// lazy reads the words around one anchor.
-	lazy lazyWords
+	// lazy reads the words around one anchor; match verifies phrases.
+	lazy  lazyWords
+	match matcher
 }
 
 var phraseScratches = sync.Pool{New: func() any { return new(phraseScratch) }}
@@ -351,46 +367,57 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
 	p.candidates(b, s, func(start, end int, folded []byte, set *anchorSet) {
-		if p.ruledOut(b, s, start, end, set) {
-			return
-		}
-		s.lazy.reset(b, start, end, folded)
+		n := neighbours{p: p, b: b, s: s, start: start, end: end}
+		read := false
 		for _, id := range set.ids {
-			if m, ok := p.verify(int(id), &s.lazy); ok {
+			if n.excludes(id) {
+				continue
+			}
+			if !read {
+				s.lazy.reset(b, start, end, folded)
+				s.match.src = &s.lazy
+				read = true
+			}
+			if m, ok := p.verify(int(id), &s.match); ok {
 				fn(m)
 			}
 		}
 	})
 }
 
-// ruledOut reports whether every phrase of set has, right after or
-// right before the anchor word b[start:end], a literal that the word
-// there does not match: most anchors in a busy log are ruled out so, at
-// a glance, without reading the words around them.
-func (p *Phrases) ruledOut(b []byte, s *phraseScratch, start, end int, set *anchorSet) bool {
-	var next, prev []byte
-	nextRead, prevRead, prevKnown := false, false, false
-	for _, id := range set.ids {
-		ph := &p.phrases[id]
-		out := false
-		if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
-			if !nextRead {
-				next, nextRead = p.wordAfter(b, s, end), true
-			}
-			out = next == nil || !tokMatches(ph.toks[k], next)
+// neighbours are the words right after and right before one anchor
+// word, read when first asked for: a phrase whose literal there does not
+// match is ruled out at a glance, without reading the words around the
+// anchor (most anchors in a busy log, and most phrases of an anchor
+// that many share).
+type neighbours struct {
+	p                             *Phrases
+	b                             []byte
+	s                             *phraseScratch
+	start, end                    int
+	next, prev                    []byte
+	nextRead, prevRead, prevKnown bool
+}
+
+// excludes reports whether phrase id is ruled out by a neighbour.
+func (n *neighbours) excludes(id int32) bool {
+	ph := &n.p.phrases[id]
+	if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
+		if !n.nextRead {
+			n.next, n.nextRead = n.p.wordAfter(n.b, n.s, n.end), true
 		}
-		if k := ph.anchor - 1; !out && k >= 0 && !ph.toks[k].wild {
-			if !prevRead {
-				prev, prevKnown = plainWordBefore(b, start, s.bfold[:0])
-				prevRead = true
-			}
-			out = prevKnown && !tokMatches(ph.toks[k], prev)
-		}
-		if !out {
-			return false
+		if n.next == nil || !tokMatches(ph.toks[k], n.next) {
+			return true
 		}
 	}
-	return true
+	if k := ph.anchor - 1; k >= 0 && !ph.toks[k].wild {
+		if !n.prevRead {
+			n.prev, n.prevKnown = plainWordBefore(n.b, n.start, n.s.bfold[:0])
+			n.prevRead = true
+		}
+		return n.prevKnown && !tokMatches(ph.toks[k], n.prev)
+	}
+	return false
 }
 
 // wordAfter returns, folded, the word after end within findWindow
@@ -499,11 +526,12 @@ func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 		s.words = append(s.words, word{start: start, end: end, f0: f0, f1: len(s.fold)})
 	})
 	src := &sliceWords{words: s.words, fold: s.fold}
+	s.match.src = src
 	for i := range s.words {
 		src.i = i
 		if set := p.anchors[string(src.text(i))]; set != nil {
 			for _, id := range set.ids {
-				if m, ok := p.verify(int(id), src); ok {
+				if m, ok := p.verify(int(id), &s.match); ok {
 					fn(m)
 				}
 			}
@@ -513,7 +541,7 @@ func (p *Phrases) findAll(b []byte, fn func(PhraseMatch)) {
 			if !tokMatches(ph.toks[ph.anchor], src.text(i)) {
 				continue
 			}
-			if m, ok := p.verify(int(id), src); ok {
+			if m, ok := p.verify(int(id), &s.match); ok {
 				fn(m)
 			}
 		}
@@ -532,21 +560,43 @@ type wordSource interface {
 	at(k int) (w word, folded []byte, ok bool)
 }
 
-// verify checks phrase id with its anchor at word 0 of src.
-func (p *Phrases) verify(id int, src wordSource) (PhraseMatch, bool) {
+// verify checks phrase id with its anchor at word 0 of m's source.
+func (p *Phrases) verify(id int, m *matcher) (PhraseMatch, bool) {
 	ph := &p.phrases[id]
-	right, ok := matchFwd(ph.toks[ph.anchor+1:], src, 1)
+	if m.gen++; m.gen == 0 {
+		m.failed = [MaxPhraseWords + 1][2*maxSpan + 3]uint32{}
+		m.gen = 1
+	}
+	right, ok := m.fwd(ph.toks[ph.anchor+1:], 1)
 	if !ok {
 		return PhraseMatch{}, false
 	}
-	left, ok := matchBack(ph.toks[:ph.anchor], src, -1)
+	left, ok := m.back(ph.toks[:ph.anchor], -1)
 	if !ok {
 		return PhraseMatch{}, false
 	}
-	l, _, _ := src.at(left)
-	r, _, _ := src.at(right - 1)
+	l, _, _ := m.src.at(left)
+	r, _, _ := m.src.at(right - 1)
 	return PhraseMatch{ID: id, Start: l.start, End: r.end}, true
 }
+
+// maxSpan is the most words a phrase spans on one side of its anchor.
+const maxSpan = MaxPhraseWords * MaxWildcard
+
+// matcher matches a phrase's words around an anchor. failed remembers,
+// for the phrase being verified (gen), the places where the rest of its
+// words (by how many are left) is known not to match, so wildcards never
+// try the same rest twice: a verification costs at most a phrase's
+// words times the words it can span, not MaxWildcard to the power of its
+// wildcards.
+type matcher struct {
+	src    wordSource
+	gen    uint32
+	failed [MaxPhraseWords + 1][2*maxSpan + 3]uint32
+}
+
+func (m *matcher) seen(left, i int) bool { return m.failed[left][i+maxSpan+1] == m.gen }
+func (m *matcher) fail(left, i int)      { m.failed[left][i+maxSpan+1] = m.gen }
 
 func tokMatches(t ptok, w []byte) bool {
 	if t.prefix {
@@ -555,52 +605,60 @@ func tokMatches(t ptok, w []byte) bool {
 	return string(w) == t.lit
 }
 
-// matchFwd matches toks against words i, i+1, … of src and returns the
-// place just past the last word matched (the shortest match).
-func matchFwd(toks []ptok, src wordSource, i int) (int, bool) {
+// fwd matches toks against words i, i+1, … and returns the place just
+// past the last word matched (the shortest match).
+func (m *matcher) fwd(toks []ptok, i int) (int, bool) {
 	if len(toks) == 0 {
 		return i, true
+	}
+	if m.seen(len(toks), i) {
+		return 0, false
 	}
 	t := toks[0]
 	if t.wild {
 		for k := 1; k <= MaxWildcard; k++ {
-			if _, _, ok := src.at(i + k - 1); !ok {
-				return 0, false
+			if _, _, ok := m.src.at(i + k - 1); !ok {
+				break
 			}
-			if end, ok := matchFwd(toks[1:], src, i+k); ok {
+			if end, ok := m.fwd(toks[1:], i+k); ok {
 				return end, true
 			}
 		}
-		return 0, false
+	} else if _, f, ok := m.src.at(i); ok && tokMatches(t, f) {
+		if end, ok := m.fwd(toks[1:], i+1); ok {
+			return end, true
+		}
 	}
-	if _, f, ok := src.at(i); !ok || !tokMatches(t, f) {
-		return 0, false
-	}
-	return matchFwd(toks[1:], src, i+1)
+	m.fail(len(toks), i)
+	return 0, false
 }
 
-// matchBack matches toks (in order) so that the last one is word i of
-// src, going backwards, and returns the place of the first word matched.
-func matchBack(toks []ptok, src wordSource, i int) (int, bool) {
+// back matches toks (in order) so that the last one is word i, going
+// backwards, and returns the place of the first word matched.
+func (m *matcher) back(toks []ptok, i int) (int, bool) {
 	if len(toks) == 0 {
 		return i + 1, true
+	}
+	if m.seen(len(toks), i) {
+		return 0, false
 	}
 	t := toks[len(toks)-1]
 	if t.wild {
 		for k := 1; k <= MaxWildcard; k++ {
-			if _, _, ok := src.at(i - k + 1); !ok {
-				return 0, false
+			if _, _, ok := m.src.at(i - k + 1); !ok {
+				break
 			}
-			if start, ok := matchBack(toks[:len(toks)-1], src, i-k); ok {
+			if start, ok := m.back(toks[:len(toks)-1], i-k); ok {
 				return start, true
 			}
 		}
-		return 0, false
+	} else if _, f, ok := m.src.at(i); ok && tokMatches(t, f) {
+		if start, ok := m.back(toks[:len(toks)-1], i-1); ok {
+			return start, true
+		}
 	}
-	if _, f, ok := src.at(i); !ok || !tokMatches(t, f) {
-		return 0, false
-	}
-	return matchBack(toks[:len(toks)-1], src, i-1)
+	m.fail(len(toks), i)
+	return 0, false
 }
 
 // sliceWords is a wordSource over words already read, the anchor at i.

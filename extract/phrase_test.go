@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -335,5 +336,42 @@ func TestRetune(t *testing.T) {
 		q.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
 		p.findAll(text, func(m PhraseMatch) { all = append(all, m) })
 		require.Equal(t, all, fast, "text %d: %q", n, text)
+	}
+}
+
+// hostilePhrases share a word, as ngrok's messages share "provider";
+// hostileText repeats their words so that every anchor stands and
+// almost every phrase nearly matches.
+func hostilePhrases() ([]string, []byte) {
+	var list []string
+	for i := range 60 {
+		list = append(list, fmt.Sprintf("oauth provider * widget%02d has vanished", i))
+	}
+	unit := "oauth provider x widget07 has gone "
+	return list, []byte(strings.Repeat(unit, (1<<20)/len(unit)))
+}
+
+// TestAnchorsSpread: a word that many phrases share anchors only some of
+// them, so an occurrence of it verifies a few phrases, not all.
+func TestAnchorsSpread(t *testing.T) {
+	list, text := hostilePhrases()
+	p, err := CompilePhrases(list)
+	require.NoError(t, err)
+	for w, set := range p.anchors {
+		assert.LessOrEqual(t, len(set.ids), shareFree, "%q anchors %d phrases", w, len(set.ids))
+	}
+	fast, all := findBoth(p, text[:8<<10])
+	assert.Equal(t, all, fast)
+	assert.Empty(t, all)
+}
+
+// BenchmarkPhrasesHostile times Find on text built to make it work hard.
+func BenchmarkPhrasesHostile(b *testing.B) {
+	list, text := hostilePhrases()
+	p, err := CompilePhrases(list)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		p.Find(text, func(PhraseMatch) {})
 	}
 }
