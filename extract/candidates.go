@@ -46,20 +46,23 @@ func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int,
 			if S != 0 {
 				at := base + i*64
 				starts := W &^ (W<<1 | top)
+				if specialEnd > at {
+					S &^= lowBits(specialEnd - at) // in a run already read
+				}
 				for S != 0 {
 					j := bits.TrailingZeros64(S)
-					S &= S - 1
-					if at+j < specialEnd {
-						continue
-					}
 					var rs int
 					if m := starts & (uint64(2)<<j - 1); m != 0 {
 						rs = at + 63 - bits.LeadingZeros64(m)
 					} else {
 						rs = runStart(b, at+j) // began in an earlier block
 					}
-					specialEnd = runEnd(b, rs)
-					specials = append(specials, rs)
+					var splits bool
+					specialEnd, splits = specialRunEnd(b, rs)
+					if splits || !p.asciiAnchors {
+						specials = append(specials, rs)
+					}
+					S &^= lowBits(specialEnd - at)
 				}
 			}
 			top = W >> 63
@@ -161,6 +164,30 @@ func slotScanGo(w []uint64, carry uint64, long, maxAnchor int, text []byte, slot
 		}
 	}
 	return k, carry
+}
+
+// lowBits returns a mask of the n lowest bits (all 64 when n >= 64).
+func lowBits(n int) uint64 {
+	if n >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<n - 1
+}
+
+// specialRunEnd returns the end of the run starting at rs and whether
+// the word rules may split it into several words: when it holds an
+// apostrophe or a curly quote. A run that they do not split is one word
+// with a byte >= 0x80, never an ASCII anchor.
+func specialRunEnd(b []byte, rs int) (int, bool) {
+	splits := false
+	i := rs
+	for i < len(b) && runClass[b[i]] {
+		if b[i] == '\'' || b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9D {
+			splits = true
+		}
+		i++
+	}
+	return i, splits
 }
 
 // runStart returns the start of the run that holds b[i].

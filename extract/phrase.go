@@ -53,6 +53,9 @@ type Phrases struct {
 	// minAnchor and maxAnchor are the shortest and longest anchor words:
 	// a word of another length is never looked up.
 	minAnchor, maxAnchor int
+	// asciiAnchors is true when every anchor word is ASCII: a run with a
+	// byte >= 0x80 that the word rules do not split is then no anchor.
+	asciiAnchors bool
 	// slow holds phrases without a literal of minAnchorLen letters (only
 	// prefixes, or short words): few, and when there are any the text is
 	// read word by word (findAll).
@@ -175,7 +178,7 @@ func CompilePhrases(list []string) (*Phrases, error) {
 // ("provider" is in 156 of them).
 func (p *Phrases) index(cost func(w string, lonely bool) int) {
 	p.anchors, p.slots, p.list, p.slow = map[string]*anchorSet{}, [1 << slotBits]uint16{}, nil, nil
-	p.minAnchor, p.maxAnchor = maxLiteral, 0
+	p.minAnchor, p.maxAnchor, p.asciiAnchors = maxLiteral, 0, true
 	for i := range p.phrases {
 		ph := &p.phrases[i]
 		if len(ph.toks) == 0 {
@@ -240,6 +243,11 @@ func (p *Phrases) addAnchor(a string) *anchorSet {
 		p.list = append(p.list, anchorEntry{word: a, set: set, next: int(p.slots[k])})
 		p.slots[k] = uint16(len(p.list))
 		p.minAnchor, p.maxAnchor = min(p.minAnchor, len(a)), max(p.maxAnchor, len(a))
+		for _, c := range []byte(a) {
+			if c >= 0x80 {
+				p.asciiAnchors = false
+			}
+		}
 	}
 	return set
 }

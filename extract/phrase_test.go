@@ -208,15 +208,26 @@ func TestFindAgreesWithFindAll(t *testing.T) {
 	p, err := CompilePhrases(agreeList)
 	require.NoError(t, err)
 	require.Empty(t, p.slow, "every phrase has a word to hash")
+	require.False(t, p.asciiAnchors)
+	ascii, err := CompilePhrases(asciiAgreeList())
+	require.NoError(t, err)
+	require.True(t, ascii.asciiAnchors, "runs with bytes >= 0x80 that nothing splits are passed over")
 	r := rand.New(rand.NewPCG(3, 4))
 	found := 0
 	for n := range 3000 {
 		text := randomAgreeText(r, 1+r.IntN([]int{40, 400, 1500}[n%3]))
-		fast, all := findBoth(p, text)
-		require.Equal(t, all, fast, "text %d: %q", n, text)
-		found += len(all)
+		for _, p := range []*Phrases{p, ascii} {
+			fast, all := findBoth(p, text)
+			require.Equal(t, all, fast, "text %d: %q", n, text)
+			found += len(all)
+		}
 	}
 	assert.Greater(t, found, 100, "the texts hold phrases to find")
+}
+
+// asciiAgreeList is agreeList without its phrase in German.
+func asciiAgreeList() []string {
+	return slices.DeleteFunc(slices.Clone(agreeList), func(s string) bool { return strings.Contains(s, "ö") })
 }
 
 // FuzzPhrasesAgree is TestFindAgreesWithFindAll on any bytes short
@@ -230,13 +241,17 @@ func FuzzPhrasesAgree(f *testing.F) {
 	f.Add([]byte("“Tunnel x.ngrok.io not found” you’re not allowed here"))
 	p, err := CompilePhrases(agreeList)
 	require.NoError(f, err)
+	ascii, err := CompilePhrases(asciiAgreeList())
+	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > findWindow {
 			b = b[:findWindow]
 		}
-		fast, all := findBoth(p, b)
-		if !slices.Equal(fast, all) {
-			t.Fatalf("Find %v, findAll %v on %q", fast, all, b)
+		for _, p := range []*Phrases{p, ascii} {
+			fast, all := findBoth(p, b)
+			if !slices.Equal(fast, all) {
+				t.Fatalf("Find %v, findAll %v on %q", fast, all, b)
+			}
 		}
 	})
 }
