@@ -431,10 +431,10 @@ func (n *neighbours) excludes(id int32) bool {
 // wordAfter returns, folded, the word after end within findWindow
 // bytes, or nil.
 func (p *Phrases) wordAfter(b []byte, s *phraseScratch, end int) []byte {
-	lim := safeEnd(b, min(len(b), end+findWindow), end)
+	lim := min(len(b), end+findWindow)
 	f, ok := plainWordAfter(b, end, lim, s.wfold[:0])
 	if !ok { // not a plain run: the word rules read it
-		eachWord(b[:lim], end, s.wfold[:0], func(_, _ int, w []byte) bool {
+		eachWord(b[:safeEnd(b, lim, end)], end, s.wfold[:0], func(_, _ int, w []byte) bool {
 			f = w
 			return false
 		})
@@ -460,6 +460,9 @@ func plainWordAfter(b []byte, end, lim int, fold []byte) ([]byte, bool) {
 			return nil, false
 		}
 		e++
+	}
+	if e == lim && e < len(b) && runClass[b[e]] {
+		return nil, true // cut by lim: not within it
 	}
 	for _, c := range b[s:min(e, s+maxFold)] {
 		if c >= 'A' && c <= 'Z' {
@@ -692,6 +695,7 @@ func (s *sliceWords) at(k int) (word, []byte, bool) {
 // word or two.
 type lazyWords struct {
 	b                 []byte
+	start, end        int    // the anchor word
 	lo, hi            int    // the window: whole words in b[lo:hi]
 	fwd, back         []word // fwd[0] is the anchor; back[0] the word before it
 	fold              []byte
@@ -702,9 +706,11 @@ type lazyWords struct {
 }
 
 func (l *lazyWords) reset(b []byte, start, end int, folded []byte) {
-	l.b = b
-	l.lo = safeStart(b, max(0, start-findWindow), start)
-	l.hi = safeEnd(b, min(len(b), end+findWindow), end)
+	l.b, l.start, l.end = b, start, end
+	// The window's raw bounds: a word cut by one is not in the window.
+	// (Moving them off a word here would cost up to findWindow bytes at
+	// every anchor of a text built to make it so.)
+	l.lo, l.hi = max(0, start-findWindow), min(len(b), end+findWindow)
 	l.fold = append(l.fold[:0], folded...)
 	l.fwd = append(l.fwd[:0], word{start: start, end: end, f0: 0, f1: len(folded)})
 	l.back = l.back[:0]
@@ -755,6 +761,10 @@ func (l *lazyWords) readFwd() {
 	for e < l.hi && runClass[b[e]] && b[e] < 0x80 && b[e] != '\'' {
 		e++
 	}
+	if e == l.hi && e < len(b) && runClass[b[e]] {
+		l.fwdDone = true // the window's edge cuts the run
+		return
+	}
 	if e == l.hi || !runClass[b[e]] {
 		// A plain run: one word.
 		l.fwd = l.add(l.fwd, s, e, foldASCII(l.buf[:0], b[s:e]))
@@ -762,7 +772,7 @@ func (l *lazyWords) readFwd() {
 		return
 	}
 	found := false
-	eachWord(b[:l.hi], l.fwdAt, l.buf[:0], func(ws, we int, f []byte) bool {
+	eachWord(b[:safeEnd(b, l.hi, l.end)], l.fwdAt, l.buf[:0], func(ws, we int, f []byte) bool {
 		l.fwd = l.add(l.fwd, ws, we, f)
 		l.fwdAt, found = we, true
 		return false
@@ -786,8 +796,12 @@ func (l *lazyWords) readBack() {
 	for s > l.lo && runClass[b[s-1]] && b[s-1] < 0x80 && b[s-1] != '\'' {
 		s--
 	}
+	if s == l.lo && s > 0 && runClass[b[s-1]] {
+		l.backDone = true // the window's edge cuts the run
+		return
+	}
 	if s == l.lo || !runClass[b[s-1]] {
-		// A plain run: one word (lo starts no word midway).
+		// A plain run: one word.
 		l.back = l.add(l.back, s, e, foldASCII(l.buf[:0], b[s:e]))
 		l.backAt = s
 		return
@@ -796,12 +810,9 @@ func (l *lazyWords) readBack() {
 	// place that starts no word midway.
 	for step := 256; ; step *= 4 {
 		from := max(l.lo, x-step)
-		x0 := from
-		if from > l.lo {
-			x0 = safeStart(b, from, x)
-			if x0 == x {
-				continue // inside one long run: start further back
-			}
+		x0 := safeStart(b, from, x)
+		if x0 == x && from > l.lo {
+			continue // inside one long run: start further back
 		}
 		l.tmp = l.tmp[:0]
 		eachWord(b[x0:x], 0, l.buf[:0], func(ws, we int, f []byte) bool {
@@ -812,7 +823,7 @@ func (l *lazyWords) readBack() {
 			l.back = append(l.back, l.tmp[i])
 		}
 		l.backAt = x0
-		l.backDone = x0 <= l.lo
+		l.backDone = from == l.lo
 		return
 	}
 }

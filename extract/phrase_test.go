@@ -390,3 +390,124 @@ func BenchmarkPhrasesHostile(b *testing.B) {
 		p.Find(text, func(PhraseMatch) {})
 	}
 }
+
+// findWindowRef is Find the plain way, the reference for its window: at
+// every anchor word it reads every word within findWindow bytes of it
+// (the window's edges moved off any word they cut) and verifies there.
+func (p *Phrases) findWindowRef(b []byte, fn func(PhraseMatch)) {
+	type tok struct {
+		start, end int
+		fold       string
+	}
+	var all []tok
+	words(b, func(start, end int, f []byte) { all = append(all, tok{start, end, string(f)}) })
+	for _, a := range all {
+		set := p.anchors[a.fold]
+		if set == nil {
+			continue
+		}
+		w0 := safeStart(b, max(0, a.start-findWindow), a.start)
+		w1 := safeEnd(b, min(len(b), a.end+findWindow), a.end)
+		src := &sliceWords{}
+		words(b[w0:w1], func(start, end int, f []byte) {
+			if w0+start == a.start {
+				src.i = len(src.words)
+			}
+			f0 := len(src.fold)
+			src.fold = append(src.fold, f...)
+			src.words = append(src.words, word{start: w0 + start, end: w0 + end, f0: f0, f1: len(src.fold)})
+		})
+		m := &matcher{src: src}
+		for _, id := range set.ids {
+			if pm, ok := p.verify(int(id), m); ok {
+				fn(pm)
+			}
+		}
+	}
+}
+
+// TestFindWindow: on texts with words of hundreds of bytes, whose
+// phrases reach past findWindow, Find reads exactly the words of its
+// window.
+func TestFindWindow(t *testing.T) {
+	p, err := CompilePhrases(agreeList)
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(13, 14))
+	longs := []string{strings.Repeat("q", 300), strings.Repeat("Zé", 200), strings.Repeat("w'", 250), strings.Repeat(" ", 700), strings.Repeat("”", 150)}
+	whole := []string{"Tunnel x.ngrok.io not found", "limited to 1 simultaneous ngrok agent sessions", "you are about to visit",
+		"the server refused our connection", "Tunnel " + strings.Repeat("y", 900) + " ngrok " + strings.Repeat("z", 900) + " not found"}
+	found := 0
+	for n := range 400 {
+		var sb strings.Builder
+		for range 50 + r.IntN(400) {
+			switch r.IntN(8) {
+			case 0:
+				sb.WriteString(longs[r.IntN(len(longs))])
+			case 1:
+				sb.WriteString(whole[r.IntN(len(whole))])
+			default:
+				sb.WriteString(agreeVocab[r.IntN(len(agreeVocab))])
+			}
+			sb.WriteString([]string{" ", "\n", ", ", ""}[r.IntN(4)])
+		}
+		text := []byte(sb.String())
+		var fast, ref []PhraseMatch
+		p.Find(text, func(m PhraseMatch) { fast = append(fast, m) })
+		p.findWindowRef(text, func(m PhraseMatch) { ref = append(ref, m) })
+		require.Equal(t, ref, fast, "text %d (%d bytes)", n, len(text))
+		found += len(ref)
+	}
+	assert.Greater(t, found, 200)
+}
+
+// TestLazyWordsWindow: around any word, lazyWords reads exactly the
+// words of the window findWindowRef reads, in both directions, however
+// long the words at its edges.
+func TestLazyWordsWindow(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	pieces := []string{"tunnel", "x", "You're", "“quoted”", "Größe", "a'", "'b", strings.Repeat("q", 300), strings.Repeat("Zé", 150),
+		strings.Repeat("w'x", 90), strings.Repeat("k", 1500), strings.Repeat(" ", 500), strings.Repeat("”", 100), "ok"}
+	var l lazyWords
+	for n := range 300 {
+		var sb strings.Builder
+		for range 20 + r.IntN(200) {
+			sb.WriteString(pieces[r.IntN(len(pieces))])
+			sb.WriteString([]string{" ", "\n", ", ", ""}[r.IntN(4)])
+		}
+		b := []byte(sb.String())
+		type tok struct{ start, end int }
+		var all []tok
+		words(b, func(start, end int, _ []byte) { all = append(all, tok{start, end}) })
+		for _, a := range all {
+			var folded []byte
+			words(b[a.start:a.end], func(_, _ int, f []byte) { folded = append(folded[:0], f...) })
+			w0 := safeStart(b, max(0, a.start-findWindow), a.start)
+			w1 := safeEnd(b, min(len(b), a.end+findWindow), a.end)
+			var want []tok
+			idx := 0
+			words(b[w0:w1], func(start, end int, _ []byte) {
+				if w0+start == a.start {
+					idx = len(want)
+				}
+				want = append(want, tok{w0 + start, w0 + end})
+			})
+			l.reset(b, a.start, a.end, folded)
+			var got []tok
+			for k := -1; ; k-- {
+				w, _, ok := l.at(k)
+				if !ok {
+					break
+				}
+				got = append([]tok{{w.start, w.end}}, got...)
+			}
+			for k := 0; ; k++ {
+				w, _, ok := l.at(k)
+				if !ok {
+					break
+				}
+				got = append(got, tok{w.start, w.end})
+			}
+			require.Equal(t, want, got, "text %d, anchor at %d (index %d)", n, a.start, idx)
+		}
+	}
+}
