@@ -72,6 +72,7 @@ func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int,
 			k, c := slotScan(w[:n+1], carry, long, p.maxAnchor, b[base:], &p.slots, s.hits[:maskBlocks*maxBlockHits])
 			hits, carry = s.hits[:k], c
 		}
+		s.specials = specials // keep what append grew
 		// Both in order of position.
 		for len(hits) > 0 || len(specials) > 0 {
 			if len(specials) > 0 && (len(hits) == 0 || specials[0] <= base+int(hits[0]&0xFFFF)) {
@@ -87,7 +88,6 @@ func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int,
 			hits = hits[1:]
 			p.plainRun(b, q, l, fn)
 		}
-		s.specials = specials[:0]
 	}
 }
 
