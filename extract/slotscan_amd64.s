@@ -60,7 +60,7 @@ cands:
 	IMUL3L $-1640531535, R10, R10 // 0x9E3779B1
 	IMUL3L $-2048144777, R9, R14  // 0x85EBCA77
 	ADDL  R14, R10
-	SHRL  $20, R10                // 32 - slotBits
+	SHRL  $18, R10                // 32 - slotBits
 	MOVWLZX (R11)(R10*2), R14
 	TESTL R14, R14
 	JZ    cands
