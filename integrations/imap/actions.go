@@ -638,7 +638,7 @@ func (a *Actions) moveTarget(ac *account, act ticket.Action, mailbox string) (st
 // UIDs); the rest are left for the single-action path, which looks for
 // them by Message-ID and counts a message already in the destination as
 // moved.
-func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
+func (a *Actions) moveGroup(ctx context.Context, s *session, g *group, errs []error) ([]item, error) {
 	ac, c := g.ac, s.c
 	cur, err := s.selectBox(g.mailbox)
 	if err != nil {
@@ -662,7 +662,7 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 		}
 	}
 	if len(here) == 0 {
-		return left, nil
+		return a.movedAlready(ctx, s, g, left, errs)
 	}
 	copied, err := moveUIDs(c, set, g.target)
 	ac.moves.Add(1)
@@ -687,7 +687,80 @@ func (a *Actions) moveGroup(_ context.Context, s *session, g *group, errs []erro
 	for _, it := range here {
 		errs[it.i] = nil
 	}
-	return left, nil
+	return a.movedAlready(ctx, s, g, left, errs)
+}
+
+// maxSettle bounds the messages of a destination that movedAlready reads.
+const maxSettle = 8192
+
+// movedAlready settles, with one SELECT and one FETCH, the items of a
+// move group whose messages are no longer in its mailbox because they
+// are in its destination already: a run stopped after its move and
+// before it recorded it repeats the whole batch. Moved messages are the
+// destination's newest (UIDs only grow), so it reads the Message-IDs of
+// the last few times as many messages as there are items, at most
+// maxSettle, and counts each item whose message it finds there as moved
+// (as moveOne would). The rest go on to the single-action path, which
+// looks everywhere. Without it, a restart after a kill looked up every
+// repeated move on its own: 33–56 s for 10,000 mails.
+func (a *Actions) movedAlready(ctx context.Context, s *session, g *group, left []item, errs []error) ([]item, error) {
+	if len(left) < 2 || a.tickets == nil {
+		return left, nil // one is as cheap on its own
+	}
+	want := map[string][]item{}
+	for _, it := range left {
+		rec, err := a.tickets.Ticket(ctx, it.act.TicketID)
+		if err != nil || rec == nil || rec.Ticket.MessageID == "" {
+			continue
+		}
+		want[rec.Ticket.MessageID] = append(want[rec.Ticket.MessageID], it)
+	}
+	if len(want) == 0 {
+		return left, nil
+	}
+	if _, err := s.selectBox(g.target); err != nil {
+		if isNo(err) {
+			return left, nil // no destination yet: nothing was moved there
+		}
+		return left, fmt.Errorf("imap.move: select %s: %w", g.target, err)
+	}
+	mb := s.c.Mailbox()
+	if mb == nil || mb.NumMessages == 0 {
+		return left, nil
+	}
+	n := mb.NumMessages
+	k := min(n, uint32(min(maxSettle, 4*len(left))))
+	var set goimap.SeqSet
+	set.AddRange(n-k+1, n)
+	msgs, err := s.c.Fetch(set, &goimap.FetchOptions{BodySection: []*goimap.FetchItemBodySection{{
+		Peek: true, Specifier: goimap.PartSpecifierHeader, HeaderFields: []string{"Message-Id"},
+	}}}).Collect()
+	if err != nil {
+		return left, fmt.Errorf("imap.move: read the Message-IDs in %s: %w", g.target, err)
+	}
+	var rest []item
+	found := map[string]bool{}
+	for _, m := range msgs {
+		for _, sec := range m.BodySection {
+			if id := messageID(sec.Bytes); id != "" {
+				found[id] = true
+			}
+		}
+	}
+	settled := map[int]bool{}
+	for id, its := range want {
+		if found[id] {
+			for _, it := range its {
+				errs[it.i], settled[it.i] = nil, true
+			}
+		}
+	}
+	for _, it := range left {
+		if !settled[it.i] {
+			rest = append(rest, it)
+		}
+	}
+	return rest, nil
 }
 
 // moveOne moves an action's message, wherever it is now.

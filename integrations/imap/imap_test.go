@@ -127,10 +127,20 @@ func newMemServer(t *testing.T, caps ...goimap.Cap) *testServer {
 // commands by how many messages they name, and can refuse those that
 // name more than one (a server that rejects a batched command).
 type spy struct {
-	mu      sync.Mutex
-	cmds    []string        // "STORE 3", "MOVE 3", "EXPUNGE all", "UID EXPUNGE 2"
-	refuse  map[string]bool // commands refused on several messages
-	selects map[string]int  // SELECTs by mailbox
+	mu       sync.Mutex
+	cmds     []string        // "STORE 3", "MOVE 3", "EXPUNGE all", "UID EXPUNGE 2"
+	refuse   map[string]bool // commands refused on several messages
+	selects  map[string]int  // SELECTs by mailbox
+	searches int             // SEARCH commands
+}
+
+// takeSearches returns the SEARCH commands seen since the last call.
+func (s *spy) takeSearches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.searches
+	s.searches = 0
+	return n
 }
 
 func (s *spy) selected(mailbox string) int {
@@ -215,6 +225,13 @@ func (s *spySession) Select(mailbox string, opts *goimap.SelectOptions) (*goimap
 	s.spy.selects[mailbox]++
 	s.spy.mu.Unlock()
 	return s.UserSession.Select(mailbox, opts)
+}
+
+func (s *spySession) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, opts *goimap.SearchOptions) (*goimap.SearchData, error) {
+	s.spy.mu.Lock()
+	s.spy.searches++
+	s.spy.mu.Unlock()
+	return s.UserSession.Search(kind, criteria, opts)
 }
 
 func (s *spySession) Store(w *imapserver.FetchWriter, set goimap.NumSet, flags *goimap.StoreFlags, opts *goimap.StoreOptions) error {
@@ -1105,12 +1122,18 @@ func TestBatchMove(t *testing.T) {
 			}
 		})
 		t.Run("a repeat finds them moved and changes nothing", func(t *testing.T) {
+			if s.spy != nil {
+				s.spy.takeSearches()
+			}
 			for i, err := range sink.SendBatch(ctx, batch) {
 				assert.NoError(t, err, batch[i].Key)
 			}
 			check(t)
 			if s.spy != nil {
 				assert.NotContains(t, s.spy.take(), "EXPUNGE all")
+				// Found in their destinations with one FETCH per folder,
+				// not looked up one by one (two SEARCHes each).
+				assert.Zero(t, s.spy.takeSearches())
 			}
 		})
 		t.Run("a message gone from everywhere fails alone", func(t *testing.T) {
