@@ -84,7 +84,7 @@ bench-run:
 bench-imap:
 	bash bench/imap.sh
 
-## bench-helpdesk: 5,000 signed webhooks each from the Zendesk and Slack stand-ins: ack p50/p99, time to every note.
+## bench-helpdesk: 5,000 signed webhooks each from the Zendesk, Freshdesk, Front, Help Scout and Slack stand-ins: ack p50/p99, time to every note.
 bench-helpdesk:
 	bash bench/helpdesk.sh
 

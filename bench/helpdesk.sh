@@ -4,19 +4,22 @@
 #
 # Builds triage and runs bench/helpdesk (a Go program), which for each
 # path starts the vendor's stand-in (integrations/zendesk/zendeskfake,
-# freshdesk/freshdeskfake, slack/slackfake), starts `triage run` against
+# freshdesk/freshdeskfake, front/frontfake, helpscout/helpscoutfake,
+# slack/slackfake), starts `triage run` against
 # it (SQLite in a fresh data directory, the outbox at its defaults),
 # delivers N signed webhook calls (default 5,000) over loopback, C at a
 # time (default 16), and measures:
 #   ack p50 / p99   how long each call waited for its answer: verify,
-#                   (for a Zendesk trigger or Freshdesk) read the ticket
-#                   through the API, store in SQLite, answer 200
+#                   (for a Zendesk trigger, Freshdesk or Front) read the
+#                   ticket or message through the API, store in SQLite,
+#                   answer 200
 #   all acked       from the first call until the last answer
 #   all written     from the first call until the stand-in holds a note
 #                   (helpdesks) or a thread reply (Slack) for every one
 # The paths: a Zendesk trigger ({"ticket_id"}), a Zendesk
 # ticket.comment_added event (text in the body), a Freshdesk automation
-# rule ({"ticket_id"}), and a Slack message event. Each runs RUNS times
+# rule ({"ticket_id"}), a Front rule's event (a preview), a Help Scout
+# convo.created webhook (threads in the body), and a Slack message event. Each runs RUNS times
 # (default 3), taking turns; the best time of each counts (a shared
 # host's speed drifts from run to run) and every time is printed. It
 # reports; it asserts nothing. Logs and data stay in bench/out/helpdesk.

@@ -37,7 +37,8 @@ func TestBenchSmall(t *testing.T) {
 	}
 	var table bytes.Buffer
 	report(&table, o, res)
-	for _, row := range []string{"zendesk trigger → internal note", "zendesk event → internal note", "freshdesk automation → private note", "slack events → thread reply"} {
+	for _, row := range []string{"zendesk trigger → internal note", "zendesk event → internal note", "freshdesk automation → private note",
+		"front rule → comment", "help scout webhook → note", "slack events → thread reply"} {
 		assert.Contains(t, table.String(), row)
 	}
 }

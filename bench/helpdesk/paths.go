@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"github.com/triage-bot/triage/integrations/freshdesk/freshdeskfake"
+	"github.com/triage-bot/triage/integrations/front/frontfake"
+	"github.com/triage-bot/triage/integrations/helpscout"
+	"github.com/triage-bot/triage/integrations/helpscout/helpscoutfake"
 	"github.com/triage-bot/triage/integrations/slack/slackfake"
 	"github.com/triage-bot/triage/integrations/zendesk/zendeskfake"
 )
 
 // pathNames are the paths newPath knows, in the table's order.
-var pathNames = []string{"zendesk trigger", "zendesk event", "freshdesk", "slack events"}
+var pathNames = []string{"zendesk trigger", "zendesk event", "freshdesk", "front", "help scout", "slack events"}
 
 // newPath returns the path of that name, or nil.
 func newPath(name string) path {
@@ -23,6 +26,10 @@ func newPath(name string) path {
 		return &zendeskPath{}
 	case "freshdesk":
 		return &freshdeskPath{}
+	case "front":
+		return &frontPath{}
+	case "help scout":
+		return &helpScoutPath{}
 	case "slack events":
 		return &slackPath{}
 	}
@@ -263,3 +270,154 @@ func (s *slackPath) written(final bool) (done, extra int) {
 }
 
 func (s *slackPath) close() { s.fake.Close() }
+
+// cleanups runs what the Front stand-in asks to be run when it closes.
+type cleanups []func()
+
+func (c *cleanups) Cleanup(f func()) { *c = append(*c, f) }
+
+// frontPath: a Front rule's webhook → a comment on the conversation.
+// The event carries a preview; triage reads the message through the API
+// before it answers.
+type frontPath struct {
+	fake    *frontfake.Server
+	done    cleanups
+	convs   []string
+	bodies  [][]byte
+	pending map[string]bool
+}
+
+func (f *frontPath) name() string { return "front rule → comment" }
+
+func (f *frontPath) start(n int) {
+	f.fake = frontfake.New(&f.done)
+	f.pending = map[string]bool{}
+	for i := range n {
+		cnv, msg := f.fake.Inbound("", fmt.Sprintf("customer%d@example.com", i%50), fmt.Sprintf("agent stops (%d)", i), "<p>"+text(i)+"</p>")
+		f.convs = append(f.convs, cnv)
+		f.pending[cnv] = true
+		f.bodies = append(f.bodies, f.fake.Event(fmt.Sprintf("evt_%d", i), cnv, msg, true, time.Now()))
+	}
+}
+
+func (f *frontPath) config(dataDir, listen string) string {
+	return fmt.Sprintf(`data_dir: %s
+http:
+  listen: %q
+front:
+  api_url: %s
+  api_token: %s
+  webhook_secret: %s
+routes:
+  rules:
+    - name: note
+      match:
+        source: front
+        has_code: true
+      actions:
+        - kind: front.note
+`, dataDir, listen, f.fake.URL, frontfake.Token, frontfake.APISecret) + outboxAndLog
+}
+
+func (f *frontPath) hook() string { return "/hooks/front" }
+
+func (f *frontPath) request(ctx context.Context, url string, i int) (*http.Request, error) {
+	return frontfake.RuleRequest(url, frontfake.APISecret, f.bodies[i]).WithContext(ctx), nil
+}
+
+func (f *frontPath) written(final bool) (done, extra int) {
+	if final {
+		for _, cnv := range f.convs {
+			if k := len(f.fake.Conversation(cnv).Comments); k > 0 {
+				done++
+				extra += k - 1
+			}
+		}
+		return done, extra
+	}
+	if f.fake.CommentCount() < len(f.convs) {
+		return min(f.fake.CommentCount(), len(f.convs)), 0 // cheap while most are missing
+	}
+	for cnv := range f.pending {
+		if len(f.fake.Conversation(cnv).Comments) > 0 {
+			delete(f.pending, cnv)
+		}
+	}
+	return len(f.convs) - len(f.pending), 0
+}
+
+func (f *frontPath) close() {
+	for _, c := range f.done {
+		c()
+	}
+}
+
+// helpScoutPath: a Help Scout webhook (conversation created, threads
+// included) → a note on the conversation.
+type helpScoutPath struct {
+	fake    *helpscoutfake.Server
+	convs   []int
+	bodies  [][]byte
+	pending map[int]bool
+}
+
+func (h *helpScoutPath) name() string { return "help scout webhook → note" }
+
+func (h *helpScoutPath) start(n int) {
+	h.fake = helpscoutfake.New()
+	h.pending = map[int]bool{}
+	for i := range n {
+		c := h.fake.AddConversation(helpscoutfake.MailboxSupport, fmt.Sprintf("agent stops (%d)", i),
+			fmt.Sprintf("customer%d@example.com", i%50), "<p>"+text(i)+"</p>")
+		h.convs = append(h.convs, c.ID)
+		h.pending[c.ID] = true
+		h.bodies = append(h.bodies, h.fake.Payload(c.ID, true))
+	}
+}
+
+func (h *helpScoutPath) config(dataDir, listen string) string {
+	return fmt.Sprintf(`data_dir: %s
+http:
+  listen: %q
+helpscout:
+  app_id: %s
+  app_secret: %s
+  webhook_secret: %s
+  api_url: %s
+routes:
+  rules:
+    - name: note
+      match:
+        source: helpscout
+        has_code: true
+      actions:
+        - kind: helpscout.note
+          target: default
+`, dataDir, listen, helpscoutfake.AppID, helpscoutfake.AppSecret, helpscoutfake.WebhookSecret, h.fake.APIURL()) + outboxAndLog
+}
+
+func (h *helpScoutPath) hook() string { return "/hooks/helpscout" }
+
+func (h *helpScoutPath) request(ctx context.Context, url string, i int) (*http.Request, error) {
+	return helpscoutfake.WebhookRequest(url, helpscoutfake.WebhookSecret, helpscout.EventCreated, h.bodies[i]).WithContext(ctx), nil
+}
+
+func (h *helpScoutPath) written(final bool) (done, extra int) {
+	if final {
+		for _, id := range h.convs {
+			if k := len(h.fake.Notes(id)); k > 0 {
+				done++
+				extra += k - 1
+			}
+		}
+		return done, extra
+	}
+	for id := range h.pending {
+		if len(h.fake.Notes(id)) > 0 {
+			delete(h.pending, id)
+		}
+	}
+	return len(h.convs) - len(h.pending), 0
+}
+
+func (h *helpScoutPath) close() { h.fake.Close() }
