@@ -718,17 +718,23 @@ func (a *Actions) movedAlready(ctx context.Context, s *session, g *group, left [
 	if len(want) == 0 {
 		return left, nil
 	}
-	if _, err := s.selectBox(g.target); err != nil {
+	// SELECT it afresh even when this session has it selected: the
+	// message count this session last saw may predate moves made on
+	// other sessions. The count comes from the SELECT's own answer (the
+	// client's mailbox state may lag behind it).
+	s.selected = ""
+	sel, err := s.c.Select(s.c.box(g.target), nil).Wait()
+	if err != nil {
 		if isNo(err) {
 			return left, nil // no destination yet: nothing was moved there
 		}
 		return left, fmt.Errorf("imap.move: select %s: %w", g.target, err)
 	}
-	mb := s.c.Mailbox()
-	if mb == nil || mb.NumMessages == 0 {
+	s.selected, s.selectedV = g.target, sel.UIDValidity
+	if sel.NumMessages == 0 {
 		return left, nil
 	}
-	n := mb.NumMessages
+	n := sel.NumMessages
 	k := min(n, uint32(min(maxSettle, 4*len(left))))
 	var set goimap.SeqSet
 	set.AddRange(n-k+1, n)
