@@ -103,21 +103,29 @@ func (z *zendeskPath) request(ctx context.Context, url string, i int) (*http.Req
 }
 
 func (z *zendeskPath) written(final bool) (done, extra int) {
+	return countWritten(z.tickets, z.pending, func(id int64) int { return len(z.fake.Notes(id)) }, final)
+}
+
+// countWritten is written for a path whose stand-in counts what was
+// written per ticket: while pending, the tickets with something (each
+// dropped from pending once seen); at the end, every ticket with
+// something and every write beyond one.
+func countWritten[K comparable](ids []K, pending map[K]bool, count func(K) int, final bool) (done, extra int) {
 	if final {
-		for _, tid := range z.tickets {
-			if k := len(z.fake.Notes(tid)); k > 0 {
+		for _, id := range ids {
+			if k := count(id); k > 0 {
 				done++
 				extra += k - 1
 			}
 		}
 		return done, extra
 	}
-	for tid := range z.pending {
-		if len(z.fake.Notes(tid)) > 0 {
-			delete(z.pending, tid)
+	for id := range pending {
+		if count(id) > 0 {
+			delete(pending, id)
 		}
 	}
-	return len(z.tickets) - len(z.pending), 0
+	return len(ids) - len(pending), 0
 }
 
 func (z *zendeskPath) close() { z.fake.Close() }
@@ -172,21 +180,7 @@ func (f *freshdeskPath) request(ctx context.Context, url string, i int) (*http.R
 }
 
 func (f *freshdeskPath) written(final bool) (done, extra int) {
-	if final {
-		for _, id := range f.tickets {
-			if k := len(f.fake.Notes(id)); k > 0 {
-				done++
-				extra += k - 1
-			}
-		}
-		return done, extra
-	}
-	for id := range f.pending {
-		if len(f.fake.Notes(id)) > 0 {
-			delete(f.pending, id)
-		}
-	}
-	return len(f.tickets) - len(f.pending), 0
+	return countWritten(f.tickets, f.pending, func(id int64) int { return len(f.fake.Notes(id)) }, final)
 }
 
 func (f *freshdeskPath) close() { f.fake.Close() }
@@ -326,24 +320,10 @@ func (f *frontPath) request(ctx context.Context, url string, i int) (*http.Reque
 }
 
 func (f *frontPath) written(final bool) (done, extra int) {
-	if final {
-		for _, cnv := range f.convs {
-			if k := len(f.fake.Conversation(cnv).Comments); k > 0 {
-				done++
-				extra += k - 1
-			}
-		}
-		return done, extra
+	if n := f.fake.CommentCount(); !final && n < len(f.convs) {
+		return n, 0 // cheap while most are missing
 	}
-	if f.fake.CommentCount() < len(f.convs) {
-		return min(f.fake.CommentCount(), len(f.convs)), 0 // cheap while most are missing
-	}
-	for cnv := range f.pending {
-		if len(f.fake.Conversation(cnv).Comments) > 0 {
-			delete(f.pending, cnv)
-		}
-	}
-	return len(f.convs) - len(f.pending), 0
+	return countWritten(f.convs, f.pending, func(cnv string) int { return len(f.fake.Conversation(cnv).Comments) }, final)
 }
 
 func (f *frontPath) close() {
@@ -403,21 +383,7 @@ func (h *helpScoutPath) request(ctx context.Context, url string, i int) (*http.R
 }
 
 func (h *helpScoutPath) written(final bool) (done, extra int) {
-	if final {
-		for _, id := range h.convs {
-			if k := len(h.fake.Notes(id)); k > 0 {
-				done++
-				extra += k - 1
-			}
-		}
-		return done, extra
-	}
-	for id := range h.pending {
-		if len(h.fake.Notes(id)) > 0 {
-			delete(h.pending, id)
-		}
-	}
-	return len(h.convs) - len(h.pending), 0
+	return countWritten(h.convs, h.pending, func(id int) int { return len(h.fake.Notes(id)) }, final)
 }
 
 func (h *helpScoutPath) close() { h.fake.Close() }
