@@ -128,16 +128,11 @@ type Span struct {
 	Text       string
 }
 
-// AppendSpans appends to spans the signature phrases of cat found in b
-// that start in b[from:to], at most max of them, with part and with
-// offsets plus base. A phrase lies within a few KiB of its anchor word
-// (see extract.Phrases.Find), so a caller cutting a long text into
-// windows gives each one that much context beyond [from, to).
-func AppendSpans(spans []Span, cat *catalog.Catalog, b []byte, part int, base int64, from, to, max int) []Span {
-	return CompiledSignatures(cat).AppendSpans(spans, b, part, base, from, to, max)
-}
-
-// AppendSpans is the package's AppendSpans with these signatures.
+// AppendSpans appends to spans the signature phrases found in b that
+// start in b[from:to], at most max of them, with part and with offsets
+// plus base. A phrase lies within a few KiB of its anchor word (see
+// extract.Phrases.Find), so a caller cutting a long text into windows
+// gives each one that much context beyond [from, to).
 func (s *Signatures) AppendSpans(spans []Span, b []byte, part int, base int64, from, to, max int) []Span {
 	if s.phrases == nil {
 		return spans
@@ -170,10 +165,11 @@ func (s *Signatures) Retuned(sample []byte) *Signatures {
 // form inferred and confidence extract.InferredConfidence, below every
 // written form.
 func Infer(t *ticket.Ticket, cat *catalog.Catalog, written []ticket.Match) []ticket.Match {
+	sigs := CompiledSignatures(cat)
 	var spans []Span
 	for i, p := range t.Parts {
 		b := unsafe.Slice(unsafe.StringData(p.Text), len(p.Text))
-		spans = AppendSpans(spans, cat, b, i, 0, 0, len(b), maxPhraseMatches)
+		spans = sigs.AppendSpans(spans, b, i, 0, 0, len(b), maxPhraseMatches)
 	}
 	var out []ticket.Match
 	for _, s := range Resolve(spans, written) {

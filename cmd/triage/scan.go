@@ -359,9 +359,21 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 	for c := range written {
 		settled = append(settled, ticket.Match{Code: c, Form: extract.FormCanonical.String()})
 	}
-	switch {
-	case err != nil || !inferring:
-	case chunked:
+	if err == nil && inferring {
+		if !chunked {
+			var src io.ReaderAt = ra
+			if captured != nil {
+				if captured.over {
+					t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording in the first %d MiB only", inferStdinLimit>>20))
+				}
+				src = bytes.NewReader(captured.buf)
+				size = int64(len(captured.buf))
+			}
+			var ierr error
+			if spans, ierr = inferSpans(src, size, s.workers, annotate.CompiledSignatures(s.cat)); ierr != nil {
+				t.Problems = append(t.Problems, ierr.Error())
+			}
+		}
 		for _, sp := range annotate.Resolve(spans, settled) {
 			m := annotate.SpanMatch(sp)
 			m.PartKind = part.Kind
@@ -370,24 +382,6 @@ func (s *scanner) text(id, name string, br io.Reader, ra io.ReaderAt, size int64
 			if jw != nil {
 				jw.match(m)
 			}
-		}
-	default:
-		var src io.ReaderAt = ra
-		if captured != nil {
-			if captured.over {
-				t.Problems = append(t.Problems, fmt.Sprintf("errors were named from their wording in the first %d MiB only", inferStdinLimit>>20))
-			}
-			src = bytes.NewReader(captured.buf)
-			size = int64(len(captured.buf))
-		}
-		if ierr := inferText(src, size, s.workers, s.cat, settled, func(m ticket.Match) {
-			b.Add(m)
-			n++
-			if jw != nil {
-				jw.match(m)
-			}
-		}); ierr != nil {
-			t.Problems = append(t.Problems, ierr.Error())
 		}
 	}
 	ann := b.Annotation()
@@ -443,14 +437,14 @@ const (
 	inferOverlap = 4 << 10
 )
 
-// inferText names codes from the wording of size bytes of r, window by
-// window on up to workers goroutines, calling fn for each in order of
-// position. settled lists the codes written in the text, which settle
-// ambiguous wording.
-func inferText(r io.ReaderAt, size int64, workers int, cat *catalog.Catalog, settled []ticket.Match, fn func(ticket.Match)) error {
+// inferSpans finds the signature phrases in size bytes of r, window by
+// window on up to workers goroutines, in order of position: the wording
+// pass for a text not read in chunks (small, standard input, or one
+// worker). Each window keeps at most maxChunkSpans.
+func inferSpans(r io.ReaderAt, size int64, workers int, sigs *annotate.Signatures) ([]annotate.Span, error) {
 	type result struct {
-		ms  []ticket.Match
-		err error
+		spans []annotate.Span
+		err   error
 	}
 	n := int((size + inferWindow - 1) / inferWindow)
 	results := make([]chan result, n)
@@ -470,32 +464,26 @@ func inferText(r io.ReaderAt, size int64, workers int, cat *catalog.Catalog, set
 					results[i] <- result{err: fmt.Errorf("read text at offset %d for its wording: %w", base, err)}
 					return
 				}
-				t := &ticket.Ticket{Parts: []ticket.Part{{Kind: ticket.KindBody, Text: string(buf[:k])}}}
-				var ms []ticket.Match
-				for _, m := range annotate.Infer(t, cat, settled) {
-					if m.Offset >= inferWindow && base+inferWindow < size {
-						continue // the next window sees it whole
-					}
-					m.Offset += base
-					ms = append(ms, m)
+				own := k // the next window sees a phrase starting past its start whole
+				if base+inferWindow < size {
+					own = inferWindow
 				}
-				results[i] <- result{ms: ms}
+				results[i] <- result{spans: sigs.AppendSpans(nil, buf[:k], 0, base, 0, own, maxChunkSpans)}
 			}()
 		}
 	}()
+	var spans []annotate.Span
 	var first error
 	for i := range n {
 		res := <-results[i]
 		if res.err != nil && first == nil {
 			first = res.err
 		}
-		if first == nil {
-			for _, m := range res.ms {
-				fn(m)
-			}
+		if first == nil && len(spans) < maxFileSpans {
+			spans = append(spans, res.spans[:min(len(res.spans), maxFileSpans-len(spans))]...)
 		}
 	}
-	return first
+	return spans, first
 }
 
 // capture is a reader that keeps the first limit bytes read through it.
