@@ -346,8 +346,8 @@ type phraseScratch struct {
 	// candidates.
 	hits     [maskBlocks * maxBlockHits]int32
 	specials []int
-	// wfold, cfold and bfold hold one folded word each.
-	wfold, cfold, bfold [maxFold]byte
+	// cfold holds one folded word.
+	cfold [maxFold]byte
 	// lazy reads the words around one anchor; match verifies phrases.
 	lazy  lazyWords
 	match matcher
@@ -377,16 +377,11 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
 	p.candidates(b, s, func(start, end int, folded []byte, set *anchorSet) {
-		n := neighbours{p: p, b: b, s: s, start: start, end: end}
-		read := false
+		s.lazy.reset(b, start, end, folded)
+		s.match.src = &s.lazy
 		for _, id := range set.ids {
-			if n.excludes(id) {
+			if p.excluded(id, &s.lazy) {
 				continue
-			}
-			if !read {
-				s.lazy.reset(b, start, end, folded)
-				s.match.src = &s.lazy
-				read = true
 			}
 			if m, ok := p.verify(int(id), &s.match); ok {
 				fn(m)
@@ -395,116 +390,21 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	})
 }
 
-// neighbours are the words right after and right before one anchor
-// word, read when first asked for: a phrase whose literal there does not
-// match is ruled out at a glance, without reading the words around the
-// anchor (most anchors in a busy log, and most phrases of an anchor
-// that many share).
-type neighbours struct {
-	p                             *Phrases
-	b                             []byte
-	s                             *phraseScratch
-	start, end                    int
-	next, prev                    []byte
-	nextRead, prevRead, prevKnown bool
-}
-
-// excludes reports whether phrase id is ruled out by a neighbour.
-func (n *neighbours) excludes(id int32) bool {
-	ph := &n.p.phrases[id]
-	if k := ph.anchor + 1; k < len(ph.toks) && !ph.toks[k].wild {
-		if !n.nextRead {
-			n.next, n.nextRead = n.p.wordAfter(n.b, n.s, n.end), true
+// excluded reports whether phrase id is ruled out by the word right
+// after or right before its anchor: a literal there that the word does
+// not match, or no word at all. Most anchors in a busy log, and most
+// phrases of an anchor that many share, are ruled out so at a glance,
+// after reading one word (l reads no more until asked).
+func (p *Phrases) excluded(id int32, l *lazyWords) bool {
+	ph := &p.phrases[id]
+	for _, k := range [2]int{1, -1} {
+		if i := ph.anchor + k; i >= 0 && i < len(ph.toks) && !ph.toks[i].wild {
+			if _, f, ok := l.at(k); !ok || !tokMatches(ph.toks[i], f) {
+				return true
+			}
 		}
-		if n.next == nil || !tokMatches(ph.toks[k], n.next) {
-			return true
-		}
-	}
-	if k := ph.anchor - 1; k >= 0 && !ph.toks[k].wild {
-		if !n.prevRead {
-			n.prev, n.prevKnown = plainWordBefore(n.b, n.start, n.s.bfold[:0])
-			n.prevRead = true
-		}
-		return n.prevKnown && !tokMatches(ph.toks[k], n.prev)
 	}
 	return false
-}
-
-// wordAfter returns, folded, the word after end within findWindow
-// bytes, or nil.
-func (p *Phrases) wordAfter(b []byte, s *phraseScratch, end int) []byte {
-	lim := min(len(b), end+findWindow)
-	f, ok := plainWordAfter(b, end, lim, s.wfold[:0])
-	if !ok { // not a plain run: the word rules read it
-		eachWord(b[:safeEnd(b, lim, end)], end, s.wfold[:0], func(_, _ int, w []byte) bool {
-			f = w
-			return false
-		})
-	}
-	return f
-}
-
-// plainWordAfter returns, folded, the first word at or after end and
-// before lim when it is a plain run (letters and digits only, so one
-// word of the word rules), or nil when there is no word; ok is false
-// when the next run is not plain.
-func plainWordAfter(b []byte, end, lim int, fold []byte) ([]byte, bool) {
-	e := end
-	for e < lim && !runClass[b[e]] {
-		e++
-	}
-	if e == lim {
-		return nil, true
-	}
-	s := e
-	for e < lim && runClass[b[e]] {
-		if b[e] >= 0x80 || b[e] == '\'' {
-			return nil, false
-		}
-		e++
-	}
-	if e == lim && e < len(b) && runClass[b[e]] {
-		return nil, true // cut by lim: not within it
-	}
-	for _, c := range b[s:min(e, s+maxFold)] {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		fold = append(fold, c)
-	}
-	return fold, true
-}
-
-// plainWordBefore returns, folded, the word that ends closest before
-// start within findWindow bytes when it is a plain run (letters and
-// digits only, so one word of the word rules); ok is false when there
-// is none or it is not plain.
-func plainWordBefore(b []byte, start int, fold []byte) ([]byte, bool) {
-	lo := max(0, start-findWindow)
-	e := start
-	for e > lo && !runClass[b[e-1]] {
-		if b[e-1] == 0x80 || b[e-1] >= 0x98 && b[e-1] <= 0x9D {
-			return nil, false // maybe a curly quote's tail
-		}
-		e--
-	}
-	s := e
-	for s > lo && runClass[b[s-1]] {
-		if b[s-1] >= 0x80 || b[s-1] == '\'' {
-			return nil, false
-		}
-		s--
-	}
-	if s == e || s == lo && lo > 0 {
-		return nil, false
-	}
-	for _, c := range b[s:min(e, s+maxFold)] {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		fold = append(fold, c)
-	}
-	return fold, true
 }
 
 // findWindow is how far (in bytes) around an anchor word Find reads words.
