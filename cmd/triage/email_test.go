@@ -216,6 +216,11 @@ func mailboxContents(t *testing.T, c *imapclient.Client) map[string]map[string][
 		msgs, err := c.Fetch(all, &goimap.FetchOptions{Flags: true, Envelope: true, UID: true}).Collect()
 		require.NoError(t, err)
 		for _, m := range msgs {
+			if m.Envelope == nil {
+				// The bot moved this message while we fetched: the
+				// server sent only its flags. The caller polls again.
+				continue
+			}
 			id := m.Envelope.MessageID
 			if id == "" {
 				id = fmt.Sprintf("uid-%d", m.UID)
