@@ -83,6 +83,9 @@ type ptok struct {
 type phrase struct {
 	toks   []ptok
 	anchor int // index in toks of the anchor literal
+	// probes are the nearest literal after the anchor and the nearest
+	// before it, read straight from the text's bytes (see probe).
+	probes [2]probe
 }
 
 // ErrPhrase is wrapped by every error CompilePhrases returns.
@@ -218,6 +221,7 @@ func (p *Phrases) index(cost func(w string, lonely bool) int) {
 			continue
 		}
 		set.ids = append(set.ids, int32(i))
+		ph.probes = [2]probe{probeFor(ph.toks, ph.anchor, 1), probeFor(ph.toks, ph.anchor, -1)}
 	}
 }
 
@@ -377,9 +381,16 @@ func (p *Phrases) Find(b []byte, fn func(PhraseMatch)) {
 	s := phraseScratches.Get().(*phraseScratch)
 	defer phraseScratches.Put(s)
 	p.candidates(b, s, func(start, end int, folded []byte, set *anchorSet) {
-		s.lazy.reset(b, start, end, folded)
-		s.match.src = &s.lazy
+		ready := false
 		for _, id := range set.ids {
+			if p.probedOut(id, b, start, end) {
+				continue
+			}
+			if !ready {
+				s.lazy.reset(b, start, end, folded)
+				s.match.src = &s.lazy
+				ready = true
+			}
 			if p.excluded(id, &s.lazy) {
 				continue
 			}
@@ -405,6 +416,136 @@ func (p *Phrases) excluded(id int32, l *lazyWords) bool {
 		}
 	}
 	return false
+}
+
+// probe is a phrase's nearest literal on one side of its anchor: tok,
+// which must be one of the words dir*lo … dir*hi from the anchor (more
+// than one when wildcards stand between). n is 0 when that side has no
+// literal.
+type probe struct {
+	tok    ptok
+	lo, hi int
+	dir    int
+}
+
+func probeFor(toks []ptok, anchor, dir int) probe {
+	wild := 0
+	for k := anchor + dir; k >= 0 && k < len(toks); k += dir {
+		if toks[k].wild {
+			wild++
+			continue
+		}
+		return probe{tok: toks[k], lo: 1 + wild, hi: 1 + wild*MaxWildcard, dir: dir}
+	}
+	return probe{}
+}
+
+// probedOut reports whether phrase id cannot match at the anchor word
+// b[start:end] because the nearest literal on one of its sides is none
+// of the words where it would have to be. It reads those words straight
+// from b, and only while they are plain runs of ASCII letters and digits
+// inside the anchor's window, where the word rules are that simple; at
+// anything else it says false and leaves the phrase to excluded and
+// verify. A busy log repeats an anchor word on every line ("version"
+// with "ngrok version 3.18.4, Go 1.23, os linux"): most of its phrases
+// end here, without the word list being built.
+func (p *Phrases) probedOut(id int32, b []byte, start, end int) bool {
+	ph := &p.phrases[id]
+	lo, hi := max(0, start-findWindow), min(len(b), end+findWindow)
+	for _, pr := range ph.probes {
+		if pr.dir == 0 {
+			continue
+		}
+		at := end
+		if pr.dir < 0 {
+			at = start
+		}
+		out := true
+		for k := 1; k <= pr.hi; k++ {
+			var ws, we int
+			var ok bool
+			if pr.dir > 0 {
+				ws, we, ok = plainWordFwd(b, at, lo, hi)
+				at = we
+			} else {
+				ws, we, ok = plainWordBack(b, at, lo, hi)
+				at = ws
+			}
+			if !ok {
+				out = false // not sure: let the word lists decide
+				break
+			}
+			if k >= pr.lo && rawTokMatches(pr.tok, b[ws:we]) {
+				out = false
+				break
+			}
+		}
+		if out {
+			return true
+		}
+	}
+	return false
+}
+
+// plainWordFwd returns the word after offset i of b when it is a plain
+// run of ASCII letters and digits that ends before hi (where the word
+// rules read it as one word, bytes as they are); ok is false otherwise.
+func plainWordFwd(b []byte, i, lo, hi int) (ws, we int, ok bool) {
+	for i < hi && !runClass[b[i]] {
+		i++
+	}
+	ws = i
+	for i < hi && plainClass[b[i]] {
+		i++
+	}
+	if i == ws || i >= hi || runClass[b[i]] {
+		return 0, 0, false
+	}
+	return ws, i, true
+}
+
+// plainWordBack is plainWordFwd for the word before offset i: the run
+// must start after lo.
+func plainWordBack(b []byte, i, lo, hi int) (ws, we int, ok bool) {
+	for i > lo && !runClass[b[i-1]] {
+		i--
+	}
+	we = i
+	for i > lo && plainClass[b[i-1]] {
+		i--
+	}
+	if i == we || i <= lo || runClass[b[i-1]] {
+		return 0, 0, false
+	}
+	return i, we, true
+}
+
+// plainClass marks ASCII letters and digits.
+var plainClass = func() (c [256]bool) {
+	for i := range 256 {
+		c[i] = runClass[i] && i < 0x80 && i != '\''
+	}
+	return c
+}()
+
+// rawTokMatches is tokMatches for a plain run as written: ASCII letters
+// compare without case, and a run longer than maxFold bytes is its first
+// maxFold, as the word rules fold it.
+func rawTokMatches(t ptok, w []byte) bool {
+	w = w[:min(len(w), maxFold)]
+	if len(w) < len(t.lit) || !t.prefix && len(w) != len(t.lit) {
+		return false
+	}
+	for i := range len(t.lit) {
+		c := w[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != t.lit[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // findWindow is how far (in bytes) around an anchor word Find reads words.

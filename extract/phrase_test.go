@@ -511,3 +511,48 @@ func TestLazyWordsWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestProbedOut: a phrase that probedOut rules out at an anchor never
+// verifies there, on texts with long words and spaces at the window's
+// edges; and most ruled-out phrases are ruled out by it.
+func TestProbedOut(t *testing.T) {
+	p, err := CompilePhrases(agreeList)
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(17, 18))
+	longs := []string{strings.Repeat("q", 300), strings.Repeat("Zé", 200), strings.Repeat(" ", 700), strings.Repeat("k", 1900)}
+	var l lazyWords
+	var m matcher
+	probed, failed := 0, 0
+	for n := range 300 {
+		var sb strings.Builder
+		for range 50 + r.IntN(300) {
+			if r.IntN(10) == 0 {
+				sb.WriteString(longs[r.IntN(len(longs))])
+			} else {
+				sb.WriteString(agreeVocab[r.IntN(len(agreeVocab))])
+			}
+			sb.WriteString([]string{" ", "\n", ", ", ""}[r.IntN(4)])
+		}
+		b := []byte(sb.String())
+		words(b, func(start, end int, f []byte) {
+			set := p.anchors[string(f)]
+			if set == nil {
+				return
+			}
+			l.reset(b, start, end, f)
+			m.src = &l
+			for _, id := range set.ids {
+				_, ok := p.verify(int(id), &m)
+				if p.probedOut(id, b, start, end) {
+					probed++
+					require.False(t, ok, "text %d: phrase %q probed out at %d but matches", n, agreeList[id], start)
+				}
+				if !ok {
+					failed++
+				}
+			}
+		})
+	}
+	t.Logf("probedOut ruled out %d of the %d failed verifications", probed, failed)
+	assert.Greater(t, probed, failed/2, "probedOut rules out most phrases that fail")
+}
