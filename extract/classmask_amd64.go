@@ -2,7 +2,11 @@
 
 package extract
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // classMasksAVX2 is classMasks for the whole 64-byte blocks of b, as
 // many as w and s hold; it returns how many it did. Implemented in
@@ -17,6 +21,10 @@ func classMasksVec(b []byte, w, s []uint64) int {
 	}
 	return classMasksAVX2(b, w, s)
 }
+
+// haveBMI selects the assembly slotScan, which counts bits and shifts
+// with BMI1 and BMI2 (TZCNT, BLSR, SHRX).
+var haveBMI = cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 
 // slotScanAMD64 is slotScanGo in assembly (slotscan_amd64.s): text
 // points at the first block's bytes, n is the number of blocks to scan
@@ -33,6 +41,9 @@ func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots 
 	}
 	if len(hits) < n*maxBlockHits || long < 4 || long > 63 {
 		panic("extract: slotScan: bad arguments")
+	}
+	if !haveBMI {
+		return slotScanGo(w, carry, long, maxAnchor, text, slots, hits)
 	}
 	return slotScanAMD64(&w[0], n, carry, long, maxAnchor, unsafe.SliceData(text), &slots[0], &hits[0])
 }

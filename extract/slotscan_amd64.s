@@ -36,42 +36,63 @@ block:
 
 long:
 	// Keep the starts whose run goes on for CX more bytes.
-	MOVQ BX, R9
-	SHRQ CX, DX, R9 // W>>CX | next<<(64-CX)
-	ANDQ R9, AX
-	DECQ CX
-	JNZ  long
+	SHRXQ CX, BX, R9  // W>>CX
+	MOVQ  $64, R10
+	SUBQ  CX, R10
+	SHLXQ R10, DX, R10 // next<<(64-CX)
+	ORQ   R10, R9
+	ANDQ  R9, AX
+	DECQ  CX
+	JNZ   long
+
+	// Run ends: E marks the last byte of each run that ends in this
+	// block; a run that goes on into the next block ends where the
+	// next block's first run does, 64 + TZCNT of its ends (R15).
+	MOVQ   BX, R14
+	SHRQ   $1, R14
+	MOVQ   DX, R9
+	SHLQ   $63, R9
+	ORQ    R9, R14
+	NOTQ   R14
+	ANDQ   BX, R14 // E
+	MOVQ   DX, R9
+	SHRQ   $1, R9
+	NOTQ   R9
+	ANDQ   DX, R9
+	TZCNTQ R9, R15
+	ADDQ   $64, R15
 
 cands:
-	TESTQ AX, AX
-	JZ    nextblock
-	BSFQ  AX, CX    // j
-	LEAQ  -1(AX), R9
-	ANDQ  R9, AX
-	MOVQ  BX, R9
-	SHRQ  CX, DX, R9 // the run bits from j on (a count of 0 shifts nothing)
-	NOTQ  R9
-	BSFQ  R9, R9     // the run's length; none when it passes the next block
-	JZ    cands
-	CMPQ  R9, maxAnchor+32(FP)
-	JA    cands
-	MOVL  (DI)(CX*1), R10
-	ORL   $0x20202020, R10
+	TESTQ  AX, AX
+	JZ     nextblock
+	TZCNTQ AX, CX      // j
+	BLSRQ  AX, AX
+	SHRXQ  CX, R14, R9 // the ends from j on
+	TZCNTQ R9, R9      // the run's length - 1, or 64 when it goes on
+	MOVQ   R15, R10
+	SUBQ   CX, R10     // its length - 1 then
+	CMPQ   R9, $64
+	CMOVQEQ R10, R9
+	INCQ   R9
+	CMPQ   R9, maxAnchor+32(FP)
+	JA     cands
+	MOVL   (DI)(CX*1), R10
+	ORL    $0x20202020, R10
 	IMUL3L $-1640531535, R10, R10 // 0x9E3779B1
-	IMUL3L $-2048144777, R9, R14  // 0x85EBCA77
-	ADDL  R14, R10
-	SHRL  $18, R10                // 32 - slotBits
-	MOVWLZX (R11)(R10*2), R14
-	TESTL R14, R14
-	JZ    cands
-	MOVQ  DI, R14
-	SUBQ  text+40(FP), R14
-	ADDQ  CX, R14
-	SHLQ  $16, R9
-	ORQ   R9, R14 // offset | length<<16
-	MOVL  R14, (R12)
-	ADDQ  $4, R12
-	JMP   cands
+	IMUL3L $-2048144777, R9, DX   // 0x85EBCA77
+	ADDL   DX, R10
+	SHRL   $18, R10               // 32 - slotBits
+	MOVWLZX (R11)(R10*2), DX
+	TESTL  DX, DX
+	JZ     cands
+	MOVQ   DI, DX
+	SUBQ   text+40(FP), DX
+	ADDQ   CX, DX
+	SHLQ   $16, R9
+	ORQ    R9, DX // offset | length<<16
+	MOVL   DX, (R12)
+	ADDQ   $4, R12
+	JMP    cands
 
 nextblock:
 	ADDQ $8, SI
