@@ -108,7 +108,7 @@ func (s *ReplySink) Send(ctx context.Context, a ticket.Action) error {
 	if err != nil {
 		return outbox.Permanent(fmt.Errorf("slack.reply: %w", err))
 	}
-	unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+	unlock, err := b.lockMessage(ctx, channel+"/"+ts)
 	if err != nil {
 		return fmt.Errorf("slack.reply: wait for the message's other actions: %w", err)
 	}
@@ -252,7 +252,7 @@ func (s *PostSink) Send(ctx context.Context, a ticket.Action) error {
 	}
 	channel, ts, idErr := parseTicketID(a.TicketID)
 	if idErr == nil {
-		unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+		unlock, err := b.lockMessage(ctx, channel+"/"+ts)
 		if err != nil {
 			return fmt.Errorf("slack.post: wait for the message's other actions: %w", err)
 		}
@@ -390,7 +390,7 @@ func (s *ReactSink) Send(ctx context.Context, a ticket.Action) error {
 	if !ok {
 		return outbox.Permanent(fmt.Errorf("slack.react: no emoji for %q (set slack.emoji.%s or .default)", a.Target, p.Ticket.PrimaryCategory))
 	}
-	unlock, err := b.serial.lock(ctx, channel+"/"+ts)
+	unlock, err := b.lockMessage(ctx, channel+"/"+ts)
 	if err != nil {
 		return fmt.Errorf("slack.react: wait for the message's other actions: %w", err)
 	}

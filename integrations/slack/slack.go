@@ -13,6 +13,7 @@ package slack
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -73,13 +75,16 @@ type Ingester interface {
 }
 
 // Store is what the integration needs of the store: tickets to find a
-// message's thread, direct ingest of app-mention answers, and the cursor
-// table for small durable state.
+// message's thread, direct ingest of app-mention answers, the cursor
+// table for small durable state, and leases to act on one message at a
+// time across replicas.
 type Store interface {
 	Ingest(ctx context.Context, rec *store.Record) error
 	Ticket(ctx context.Context, id string) (*store.Record, error)
 	Cursor(ctx context.Context, source string) (string, error)
 	SetCursor(ctx context.Context, source, value string) error
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Bot is one workspace connection: the event source, the HTTP handlers
@@ -98,8 +103,11 @@ type Bot struct {
 
 	mu    sync.Mutex
 	ident *slackapi.AuthTestResponse
-	// serial orders the sinks' actions about one customer message.
+	// serial orders the sinks' actions about one customer message in
+	// this process; holder names this Bot in the store's leases, which
+	// order them across replicas (lockMessage).
 	serial serial
+	holder string
 	// socket is the Socket Mode connection's state, for /readyz.
 	socket socketState
 }
@@ -124,7 +132,16 @@ func New(cfg Config, ing Ingester, st Store, cat *catalog.Catalog, log *slog.Log
 		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
 	}
 	return &Bot{cfg: cfg, api: slackapi.New(cfg.BotToken, opts...), ing: ing, st: st, cat: cat, log: log, http: hc, now: time.Now,
-		read: normalize.SlackMessage}
+		read: normalize.SlackMessage, holder: holderID()}
+}
+
+// holderID names one Bot in the store's leases: host, process and a
+// random part, so two Bots never share a name, even in one process.
+func holderID() string {
+	host, _ := os.Hostname()
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), r)
 }
 
 // identity returns the bot's user and bot IDs (auth.test, cached).

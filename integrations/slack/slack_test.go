@@ -28,6 +28,8 @@ import (
 	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/route"
 	"github.com/triage-bot/triage/store"
+	"github.com/triage-bot/triage/store/postgres"
+	"github.com/triage-bot/triage/store/postgres/pgtest"
 	"github.com/triage-bot/triage/store/sqlite"
 	"github.com/triage-bot/triage/ticket"
 )
@@ -54,7 +56,7 @@ rules:
 
 type harness struct {
 	fake *slackfake.Server
-	st   *sqlite.Store
+	st   store.Store
 	bot  *slack.Bot
 	ob   *outbox.Outbox
 }
@@ -66,6 +68,14 @@ func newHarness(t *testing.T, mut func(*slack.Config)) *harness {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
+	return newReplica(t, fake, st, "w", mut)
+}
+
+// newReplica is a harness on fake and st whose outbox worker is named
+// worker: several of them on one shared store are replicas of one
+// deployment.
+func newReplica(t *testing.T, fake *slackfake.Server, st store.Store, worker string, mut func(*slack.Config)) *harness {
+	t.Helper()
 	cat, err := catalog.Default()
 	require.NoError(t, err)
 	var node yaml.Node
@@ -84,7 +94,7 @@ func newHarness(t *testing.T, mut func(*slack.Config)) *harness {
 		mut(&cfg)
 	}
 	bot := slack.New(cfg, p, st, cat, log)
-	ob := outbox.New(outbox.Config{Worker: "w", Workers: 2, Backoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, MaxAttempts: 5},
+	ob := outbox.New(outbox.Config{Worker: worker, Workers: 2, Backoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, MaxAttempts: 5},
 		st, map[string]outbox.Sink{ticket.KindSlackReply: bot.ReplySink(), ticket.KindSlackPost: bot.PostSink(), ticket.KindSlackReact: bot.ReactSink()}, log, nil)
 	return &harness{fake: fake, st: st, bot: bot, ob: ob}
 }
@@ -653,7 +663,7 @@ var hostileFixtures = []struct {
 
 // storedWithProblem checks that the ticket id is stored with a problem
 // containing problem.
-func storedWithProblem(t *testing.T, st *sqlite.Store, id, problem string) {
+func storedWithProblem(t *testing.T, st store.Store, id, problem string) {
 	t.Helper()
 	rec, err := st.Ticket(context.Background(), id)
 	require.NoError(t, err, "the message is stored")
@@ -871,6 +881,72 @@ func TestEditRacingItsMessage(t *testing.T) {
 	assert.Zero(t, twoReplies, "messages with more or fewer than one reply")
 	assert.Zero(t, twoPosts, "messages with more or fewer than one triage post")
 	assert.Equal(t, runs, h.fake.Calls("reactions.add"), "one reaction per message: the edit has the same category's emoji")
+}
+
+// TestEditRacingItsMessageAcrossReplicas is TestEditRacingItsMessage
+// on two replicas sharing one PostgreSQL store: a message's actions and
+// its edit's are claimed by workers of either replica, which share no
+// memory, and each message still ends with one reply and one post.
+func TestEditRacingItsMessageAcrossReplicas(t *testing.T) {
+	runs := 200
+	if testing.Short() {
+		runs = 50
+	}
+	dsn := pgtest.Schema(t)
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	fake.SetLatency(5 * time.Millisecond)
+	var replicas []*harness
+	for _, name := range []string{"replica-a", "replica-b"} {
+		st, err := postgres.Open(context.Background(), dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		h := newReplica(t, fake, st, name, nil)
+		h.run(t, name == "replica-a") // one socket; both outboxes
+		replicas = append(replicas, h)
+	}
+	h := replicas[0]
+	waitFor(t, "socket connection", func() bool { open, _ := fake.Connections(); return open == 1 })
+	var tss []string
+	for i := range runs {
+		body, ts := h.say(fmt.Sprintf("EvM%04d", i), fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "")
+		tss = append(tss, ts)
+		fake.SendEvent(body)
+		time.Sleep(time.Millisecond)
+		fake.SendEvent(slackfake.EventCallback(fmt.Sprintf("EvE%04d", i), map[string]any{
+			"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT", "hidden": true,
+			"message":          map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: sorry, it is ERR_NGROK_3004", i), "ts": ts},
+			"previous_message": map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "ts": ts}}))
+	}
+	waitFor(t, "every envelope acked", func() bool { return fake.Pending() == 0 })
+	start := time.Now()
+	for !h.settledNow() && time.Since(start) < time.Minute {
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.settled(t)
+	posts := map[string]int{}
+	for _, m := range fake.Messages("C0TRIAGE") {
+		for _, ts := range tss {
+			if strings.Contains(string(m.Metadata), "C0SUPPORT/"+ts) {
+				posts[ts]++
+			}
+		}
+	}
+	badReplies, badPosts := 0, 0
+	for i, ts := range tss {
+		replies := fake.BotReplies("C0SUPPORT", ts)
+		if len(replies) != 1 {
+			badReplies++
+		} else {
+			assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3004", "run %d: the reply shows the edit", i)
+		}
+		if posts[ts] != 1 {
+			badPosts++
+		}
+	}
+	t.Logf("%d runs on 2 replicas: %d with other than one reply, %d with other than one triage post", runs, badReplies, badPosts)
+	assert.Zero(t, badReplies, "messages with more or fewer than one reply")
+	assert.Zero(t, badPosts, "messages with more or fewer than one triage post")
 }
 
 func TestCheckSaysWhereTheBotIsMissing(t *testing.T) {
