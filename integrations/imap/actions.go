@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -505,10 +506,11 @@ func (a *Actions) flagTarget(_ *account, act ticket.Action, _ string) (string, e
 
 // flagGroup sets a group's keywords on all its messages with one UID
 // STORE. The STORE is not silent: the server answers with the flags of
-// each message it found, which proves which UIDs still exist; the rest
-// (moved, expunged, or after a UIDVALIDITY change: all) are left for the
-// single-action path, which looks for them by Message-ID.
-func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []error) ([]item, error) {
+// each message it found, which proves which UIDs still exist; those moved
+// to their imap.move destination are flagged there (flaggedElsewhere),
+// and the rest (expunged, or after a UIDVALIDITY change: all) are left
+// for the single-action path, which looks for them by Message-ID.
+func (a *Actions) flagGroup(ctx context.Context, s *session, g *group, errs []error) ([]item, error) {
 	cur, err := s.selectBox(g.mailbox)
 	if err != nil {
 		return g.items, fmt.Errorf("imap.flag: select %s: %w", g.mailbox, err)
@@ -529,7 +531,78 @@ func (a *Actions) flagGroup(_ context.Context, s *session, g *group, errs []erro
 			left = append(left, it)
 		}
 	}
-	return left, nil
+	return a.flaggedElsewhere(ctx, s, g, left, errs, flags)
+}
+
+// flaggedElsewhere sets a flag group's keywords on the items whose
+// messages left its mailbox for their imap.move destination (the move
+// ran first, or a run stopped after it and repeats the batch), with one
+// SELECT, one FETCH and one STORE per destination: it finds them among
+// the destination's newest messages by Message-ID, as movedAlready does.
+// The rest go on to the single-action path, which looks everywhere.
+func (a *Actions) flaggedElsewhere(ctx context.Context, s *session, g *group, left []item, errs []error, flags []goimap.Flag) ([]item, error) {
+	if len(left) < 2 || a.tickets == nil {
+		return left, nil // one is as cheap on its own
+	}
+	// Destination → Message-ID → the items whose message it is.
+	byDest := map[string]map[string][]item{}
+	for _, it := range left {
+		rec, err := a.tickets.Ticket(ctx, it.act.TicketID)
+		if err != nil || rec == nil || rec.Ticket.MessageID == "" {
+			continue
+		}
+		for _, dest := range moveDestinations(g.ac, rec) {
+			if dest == g.mailbox {
+				continue // looked at already
+			}
+			if byDest[dest] == nil {
+				byDest[dest] = map[string][]item{}
+			}
+			byDest[dest][rec.Ticket.MessageID] = append(byDest[dest][rec.Ticket.MessageID], it)
+		}
+	}
+	settled := map[int]bool{}
+	for _, dest := range slices.Sorted(maps.Keys(byDest)) {
+		want := byDest[dest]
+		n := 0
+		for _, its := range want {
+			n += len(its)
+		}
+		ids, err := newestMessageIDs(s, dest, min(maxSettle, 4*n))
+		if err != nil {
+			return left, fmt.Errorf("imap.flag: %w", err)
+		}
+		there := &group{ac: g.ac, mailbox: dest}
+		for id, its := range want {
+			if uid, ok := ids[id]; ok {
+				for _, it := range its {
+					if !settled[it.i] {
+						it.uid = uid
+						there.items = append(there.items, it)
+					}
+				}
+			}
+		}
+		if len(there.items) == 0 {
+			continue
+		}
+		found, err := storeFound(s.c, there, flags)
+		if err != nil {
+			return left, fmt.Errorf("imap.flag: %w", err)
+		}
+		for _, it := range there.items {
+			if found[it.uid] {
+				errs[it.i], settled[it.i] = nil, true
+			}
+		}
+	}
+	var rest []item
+	for _, it := range left {
+		if !settled[it.i] {
+			rest = append(rest, it)
+		}
+	}
+	return rest, nil
 }
 
 // storeFound adds flags to the group's messages in the selected mailbox
@@ -718,44 +791,14 @@ func (a *Actions) movedAlready(ctx context.Context, s *session, g *group, left [
 	if len(want) == 0 {
 		return left, nil
 	}
-	// SELECT it afresh even when this session has it selected: the
-	// message count this session last saw may predate moves made on
-	// other sessions. The count comes from the SELECT's own answer (the
-	// client's mailbox state may lag behind it).
-	s.selected = ""
-	sel, err := s.c.Select(s.c.box(g.target), nil).Wait()
+	found, err := newestMessageIDs(s, g.target, min(maxSettle, 4*len(left)))
 	if err != nil {
-		if isNo(err) {
-			return left, nil // no destination yet: nothing was moved there
-		}
-		return left, fmt.Errorf("imap.move: select %s: %w", g.target, err)
-	}
-	s.selected, s.selectedV = g.target, sel.UIDValidity
-	if sel.NumMessages == 0 {
-		return left, nil
-	}
-	n := sel.NumMessages
-	k := min(n, uint32(min(maxSettle, 4*len(left))))
-	var set goimap.SeqSet
-	set.AddRange(n-k+1, n)
-	msgs, err := s.c.Fetch(set, &goimap.FetchOptions{BodySection: []*goimap.FetchItemBodySection{{
-		Peek: true, Specifier: goimap.PartSpecifierHeader, HeaderFields: []string{"Message-Id"},
-	}}}).Collect()
-	if err != nil {
-		return left, fmt.Errorf("imap.move: read the Message-IDs in %s: %w", g.target, err)
+		return left, fmt.Errorf("imap.move: %w", err)
 	}
 	var rest []item
-	found := map[string]bool{}
-	for _, m := range msgs {
-		for _, sec := range m.BodySection {
-			if id := messageID(sec.Bytes); id != "" {
-				found[id] = true
-			}
-		}
-	}
 	settled := map[int]bool{}
 	for id, its := range want {
-		if found[id] {
+		if _, ok := found[id]; ok {
 			for _, it := range its {
 				errs[it.i], settled[it.i] = nil, true
 			}
@@ -767,6 +810,49 @@ func (a *Actions) movedAlready(ctx context.Context, s *session, g *group, left [
 		}
 	}
 	return rest, nil
+}
+
+// newestMessageIDs selects mailbox afresh and reads the Message-IDs of
+// its newest k messages (where messages moved there lately are: UIDs
+// only grow), with one FETCH; it maps each to its lowest UID. A mailbox
+// that does not exist holds none. SELECT is sent even when the session
+// has mailbox selected: the message count it last saw may predate moves
+// made on other sessions, and the count comes from the SELECT's own
+// answer (the client's mailbox state may lag behind it).
+func newestMessageIDs(s *session, mailbox string, k int) (map[string]uint32, error) {
+	s.selected = ""
+	sel, err := s.c.Select(s.c.box(mailbox), nil).Wait()
+	if err != nil {
+		if isNo(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("select %s: %w", mailbox, err)
+	}
+	s.selected, s.selectedV = mailbox, sel.UIDValidity
+	n := sel.NumMessages
+	if n == 0 || k <= 0 {
+		return nil, nil
+	}
+	k = int(min(n, uint32(k)))
+	var set goimap.SeqSet
+	set.AddRange(n-uint32(k)+1, n)
+	msgs, err := s.c.Fetch(set, &goimap.FetchOptions{UID: true, BodySection: []*goimap.FetchItemBodySection{{
+		Peek: true, Specifier: goimap.PartSpecifierHeader, HeaderFields: []string{"Message-Id"},
+	}}}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("read the Message-IDs in %s: %w", mailbox, err)
+	}
+	ids := make(map[string]uint32, len(msgs))
+	for _, m := range msgs {
+		for _, sec := range m.BodySection {
+			if id := messageID(sec.Bytes); id != "" && m.UID != 0 {
+				if u, ok := ids[id]; !ok || uint32(m.UID) < u {
+					ids[id] = uint32(m.UID)
+				}
+			}
+		}
+	}
+	return ids, nil
 }
 
 // moveOne moves an action's message, wherever it is now.
@@ -905,10 +991,18 @@ func (a *Actions) moveTargets(ctx context.Context, ac *account, ticketID string)
 	if err != nil || rec == nil {
 		return nil
 	}
+	return moveDestinations(ac, rec)
+}
+
+// moveDestinations lists the mailboxes rec's imap.move actions send its
+// message to.
+func moveDestinations(ac *account, rec *store.Record) []string {
 	var out []string
 	for _, x := range rec.Actions {
 		if x.Kind == ticket.KindIMAPMove && x.State != ticket.StateShadow {
-			out = append(out, destination(ac, x.Target))
+			if dest := destination(ac, x.Target); dest != "" && !slices.Contains(out, dest) {
+				out = append(out, dest)
+			}
 		}
 	}
 	return out

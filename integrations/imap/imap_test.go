@@ -1034,6 +1034,47 @@ func TestBatchFlag(t *testing.T) {
 			assert.Contains(t, flagsOf()["f6@x"], "$kw-v")
 			assert.Contains(t, flagsOf()["f0@x"], "$kw-v")
 		})
+		t.Run("messages their move took away are flagged where it put them", func(t *testing.T) {
+			// The move ran first (or a run stopped after it): the flags
+			// are set in the destination, found there by Message-ID with
+			// one FETCH, not looked up one by one (two SEARCHes each).
+			require.NoError(t, admin.Create("Moved", nil).Wait())
+			moved := []string{"f1@x", "f3@x", "f7@x"}
+			st.mu.Lock()
+			for _, id := range moved {
+				rec := st.tickets[tickets[id]]
+				rec.Actions = append(rec.Actions, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPMove, Target: "Moved"})
+			}
+			st.mu.Unlock()
+			_, err := admin.Select("Flags", nil).Wait()
+			require.NoError(t, err)
+			for _, id := range moved {
+				data, err := admin.UIDSearch(&goimap.SearchCriteria{Header: []goimap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: "<" + id + ">"}}}, nil).Wait()
+				require.NoError(t, err)
+				require.Len(t, data.AllUIDs(), 1)
+				_, err = admin.Move(goimap.UIDSetNum(data.AllUIDs()...), "Moved").Wait()
+				require.NoError(t, err)
+			}
+			require.NoError(t, admin.Unselect().Wait())
+			var kw []ticket.Action
+			for _, id := range append([]string{"f0@x"}, moved...) {
+				kw = append(kw, ticket.Action{TicketID: tickets[id], Kind: ticket.KindIMAPFlag, Target: "$kw-m", Key: id})
+			}
+			if s.spy != nil {
+				s.spy.takeSearches()
+			}
+			for i, err := range sink.SendBatch(ctx, kw) {
+				assert.NoError(t, err, kw[i].Key)
+			}
+			assert.Contains(t, flagsOf()["f0@x"], "$kw-m")
+			there := messages(t, admin, "Moved")
+			for _, id := range moved {
+				assert.Contains(t, there[id], "$kw-m", id)
+			}
+			if s.spy != nil {
+				assert.Zero(t, s.spy.takeSearches(), "no message looked up on its own")
+			}
+		})
 		if s.spy == nil {
 			return
 		}
