@@ -20,7 +20,6 @@
 package freshdesk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/triage-bot/triage/internal/jsonhttp"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
@@ -191,62 +191,32 @@ func classify(err error) error {
 	return outbox.ForHTTP(err, ae.Status, ae.RetryAfter)
 }
 
-// maxResponseBytes bounds one API answer read into memory.
-const maxResponseBytes = 8 << 20
-
 // call does one API request: body (if not nil) is sent as JSON, a 2xx
 // answer is decoded into out (if not nil). It returns the response
 // headers for pagination.
 func (d *Desk) call(ctx context.Context, method, path string, body, out any) (http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("freshdesk: %s %s: encode: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+	hdr, err := jsonhttp.Do(ctx, d.http, jsonhttp.Request{Vendor: "freshdesk", Method: method, URL: d.cfg.APIURL + path, Body: body,
+		Header: http.Header{"Authorization": {basicAuth(d.cfg.APIKey, "X")}}}, out)
+	var se *jsonhttp.StatusError
+	if !errors.As(err, &se) {
+		return hdr, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, d.cfg.APIURL+path, rd)
-	if err != nil {
-		return nil, fmt.Errorf("freshdesk: %s %s: %w", method, path, err)
+	ae := &APIError{Method: method, Path: jsonhttp.Path(path), Status: se.Status}
+	var eb errorBody
+	if json.Unmarshal(se.Body, &eb) == nil {
+		ae.Detail = eb.String()
 	}
-	req.SetBasicAuth(d.cfg.APIKey, "X")
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if se.Status == http.StatusTooManyRequests {
+		ae.RetryAfter = outbox.ParseRetryAfter(se.Header.Get("Retry-After"), time.Now())
 	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("freshdesk: %s %s: %w", method, shortPath(path), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return nil, fmt.Errorf("freshdesk: %s %s: read answer: %w", method, shortPath(path), err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Method: method, Path: shortPath(path), Status: resp.StatusCode}
-		var eb errorBody
-		if json.Unmarshal(data, &eb) == nil {
-			ae.Detail = eb.String()
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			ae.RetryAfter = outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		}
-		return resp.Header, ae
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.Header, fmt.Errorf("freshdesk: %s %s: the answer is not the JSON expected: %w", method, shortPath(path), err)
-		}
-	}
-	return resp.Header, nil
+	return hdr, ae
 }
 
-// shortPath drops the query from a path for messages.
-func shortPath(p string) string {
-	p, _, _ = strings.Cut(p, "?")
-	return p
+// basicAuth is the Authorization header of HTTP basic authentication.
+func basicAuth(user, pass string) string {
+	r := &http.Request{Header: http.Header{}}
+	r.SetBasicAuth(user, pass)
+	return r.Header.Get("Authorization")
 }
 
 // Ticket is the part of Freshdesk's ticket object the bot reads.

@@ -1,22 +1,18 @@
 package front
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/triage-bot/triage/internal/jsonhttp"
 	"github.com/triage-bot/triage/outbox"
 )
-
-// maxResponseBytes bounds one Core API answer read into memory.
-const maxResponseBytes = 8 << 20
 
 // maxPages bounds one paginated listing (comments on a conversation, the
 // company's tags), so a peer that never stops paginating cannot hold a
@@ -96,53 +92,24 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("front: %s %s: encode request: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
+	_, err = jsonhttp.Do(ctx, c.http, jsonhttp.Request{Vendor: "front", Method: method, URL: u, Body: in,
+		Header: http.Header{"Authorization": {"Bearer " + c.cfg.Token}}}, out)
+	var se *jsonhttp.StatusError
+	if !errors.As(err, &se) {
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return fmt.Errorf("front: %s %s: %w", method, path, err)
+	ae := &APIError{Method: method, Path: jsonhttp.Path(u), Status: se.Status}
+	var eb struct {
+		Error struct {
+			Title   string `json:"title"`
+			Message string `json:"message"`
+		} `json:"_error"`
 	}
-	req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if json.Unmarshal(se.Body, &eb) == nil {
+		ae.Title, ae.Message = eb.Error.Title, eb.Error.Message
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("front: %s %s: %w", method, pathOnly(u), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return fmt.Errorf("front: %s %s: read answer: %w", method, pathOnly(u), err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Method: method, Path: pathOnly(u), Status: resp.StatusCode}
-		var eb struct {
-			Error struct {
-				Title   string `json:"title"`
-				Message string `json:"message"`
-			} `json:"_error"`
-		}
-		if json.Unmarshal(data, &eb) == nil {
-			ae.Title, ae.Message = eb.Error.Title, eb.Error.Message
-		}
-		ae.RetryAfter = outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		return ae
-	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("front: %s %s: answer is not the JSON expected: %w", method, pathOnly(u), err)
-	}
-	return nil
+	ae.RetryAfter = outbox.ParseRetryAfter(se.Header.Get("Retry-After"), time.Now())
+	return ae
 }
 
 // url resolves path against the API URL. An absolute URL (a pagination
@@ -158,18 +125,9 @@ func (c *Client) url(path string) (string, error) {
 	}
 	u, err := url.Parse(path)
 	if err != nil || u.Scheme != base.Scheme || u.Host != base.Host {
-		return "", fmt.Errorf("front: refusing to follow a pagination link off the API host (%s)", pathOnly(path))
+		return "", fmt.Errorf("front: refusing to follow a pagination link off the API host (%s)", jsonhttp.Path(path))
 	}
 	return path, nil
-}
-
-// pathOnly drops the query from a URL for messages.
-func pathOnly(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		return p.Path
-	}
-	s, _, _ := strings.Cut(u, "?")
-	return s
 }
 
 // list walks a paginated listing from path, calling each for every result

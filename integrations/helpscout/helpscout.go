@@ -21,7 +21,6 @@
 package helpscout
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +37,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/triage-bot/triage/internal/jsonhttp"
 	"github.com/triage-bot/triage/normalize"
 	"github.com/triage-bot/triage/outbox"
 	"github.com/triage-bot/triage/pipeline"
@@ -221,48 +221,23 @@ func (h *Helpdesk) call(ctx context.Context, method, path string, body, out any)
 	if _, q, ok := strings.Cut(path, "?"); ok {
 		u.RawQuery = q
 	}
-	var rd io.Reader
+	header := http.Header{"Authorization": {"Bearer " + tok.AccessToken}}
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("helpscout: %s %s: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
+		header.Set("Content-Type", "application/json; charset=UTF-8")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return nil, fmt.Errorf("helpscout: %s %s: %w", method, path, err)
+	hdr, err := jsonhttp.Do(ctx, h.http, jsonhttp.Request{Vendor: "helpscout", Method: method, URL: u.String(), Body: body, Header: header}, out)
+	var se *jsonhttp.StatusError
+	if !errors.As(err, &se) {
+		return hdr, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	ae := &APIError{Method: method, Path: path, Status: se.Status, Message: errorMessage(se.Body)}
+	if se.Status == http.StatusTooManyRequests {
+		ae.RetryAfter = retryAfter(se.Header)
 	}
-	resp, err := h.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("helpscout: %s %s: %w", method, path, err)
+	if se.Status == http.StatusUnauthorized {
+		h.forgetToken()
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return resp.Header, fmt.Errorf("helpscout: %s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Method: method, Path: path, Status: resp.StatusCode, Message: errorMessage(data)}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			ae.RetryAfter = retryAfter(resp.Header)
-		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			h.forgetToken()
-		}
-		return resp.Header, ae
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.Header, fmt.Errorf("helpscout: %s %s: answer is not the JSON expected: %w", method, path, err)
-		}
-	}
-	return resp.Header, nil
+	return hdr, ae
 }
 
 // errorMessage reads Help Scout's vnd.error document: its message and

@@ -1,22 +1,18 @@
 package zendesk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/triage-bot/triage/internal/jsonhttp"
 	"github.com/triage-bot/triage/outbox"
 )
-
-// maxResponseBytes bounds one API answer read into memory.
-const maxResponseBytes = 8 << 20
 
 // APIError is a Zendesk API answer other than 2xx.
 type APIError struct {
@@ -99,67 +95,32 @@ func basic(user, pass string) string {
 // do sends one request; in (if not nil) is sent as JSON and a 2xx
 // answer is decoded into out (if not nil).
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("zendesk: %s %s: encode request: %w", method, path, err)
+	_, err := jsonhttp.Do(ctx, c.http, jsonhttp.Request{Vendor: "zendesk", Method: method, URL: c.base + path, Body: in,
+		Header: http.Header{"Authorization": {c.auth}, "User-Agent": {c.userAg}}}, out)
+	var se *jsonhttp.StatusError
+	if !errors.As(err, &se) {
+		return err
+	}
+	ae := &APIError{Method: method, Path: jsonhttp.Path(path), Status: se.Status}
+	ae.RetryAfter = outbox.ParseRetryAfter(se.Header.Get("Retry-After"), time.Now())
+	var e struct {
+		Error       json.RawMessage `json:"error"`
+		Description string          `json:"description"`
+	}
+	if json.Unmarshal(se.Body, &e) == nil {
+		// "error" is a string, or an object {title, message}.
+		var s string
+		var o struct{ Title, Message string }
+		if json.Unmarshal(e.Error, &s) == nil {
+			ae.Code = s
+		} else if json.Unmarshal(e.Error, &o) == nil {
+			ae.Code, ae.Description = o.Title, o.Message
 		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return fmt.Errorf("zendesk: %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", c.auth)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAg)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("zendesk: %s %s: %w", method, pathOnly(path), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return fmt.Errorf("zendesk: %s %s: read answer: %w", method, pathOnly(path), err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{Method: method, Path: pathOnly(path), Status: resp.StatusCode}
-		ae.RetryAfter = outbox.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		var e struct {
-			Error       json.RawMessage `json:"error"`
-			Description string          `json:"description"`
+		if e.Description != "" {
+			ae.Description = e.Description
 		}
-		if json.Unmarshal(data, &e) == nil {
-			// "error" is a string, or an object {title, message}.
-			var s string
-			var o struct{ Title, Message string }
-			if json.Unmarshal(e.Error, &s) == nil {
-				ae.Code = s
-			} else if json.Unmarshal(e.Error, &o) == nil {
-				ae.Code, ae.Description = o.Title, o.Message
-			}
-			if e.Description != "" {
-				ae.Description = e.Description
-			}
-		}
-		return ae
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("zendesk: %s %s: answer is not the expected JSON: %w", method, pathOnly(path), err)
-	}
-	return nil
-}
-
-func pathOnly(p string) string {
-	path, _, _ := strings.Cut(p, "?")
-	return path
+	return ae
 }
 
 // User is a Zendesk user, as much as the bot needs.
