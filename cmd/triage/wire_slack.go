@@ -24,6 +24,7 @@ func wireSlack(ctx context.Context, d *runDeps) (wiring, error) {
 	}
 	sc := slackSettings(c)
 	sc.Limits = d.pipeline.Limits
+	sc.SharedStore = d.cfg.Store.Driver == "postgres" // replicas may share it
 	sc.Panicked = func() { d.metrics.Panic("normalize") }
 	bot := slack.New(sc, d.pipeline, d.store, d.catalog, d.log.With("integration", "slack"))
 	w := wiring{sinks: map[string]outbox.Sink{

@@ -64,7 +64,7 @@ func TestLockMessageAcrossReplicas(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	a, b := New(Config{}, nil, st, nil, nil), New(Config{}, nil, st, nil, nil)
+	a, b := New(Config{SharedStore: true}, nil, st, nil, nil), New(Config{SharedStore: true}, nil, st, nil, nil)
 	require.NotEqual(t, a.holder, b.holder)
 
 	unlockA, err := a.lockMessage(context.Background(), "C1/1.0")
@@ -108,4 +108,20 @@ func TestLockMessageAcrossReplicas(t *testing.T) {
 	ok, err = st.AcquireLease(context.Background(), messageLease+"C1/3.0", "next", time.Now(), time.Second)
 	require.NoError(t, err)
 	assert.True(t, ok, "unlock released the lease")
+}
+
+// TestLockMessageWithoutSharedStore: a store only this process uses
+// gets no lease (the process lock is enough).
+func TestLockMessageWithoutSharedStore(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	a := New(Config{}, nil, st, nil, nil)
+	unlock, err := a.lockMessage(context.Background(), "C1/1.0")
+	require.NoError(t, err)
+	ok, err := st.AcquireLease(context.Background(), messageLease+"C1/1.0", "someone-else", time.Now(), time.Second)
+	require.NoError(t, err)
+	assert.True(t, ok, "no lease taken")
+	unlock()
+	assert.Empty(t, a.serial.locks)
 }

@@ -67,6 +67,10 @@ type Config struct {
 	// Panicked, when set, counts a panic recovered while reading a
 	// message (metrics).
 	Panicked func()
+	// SharedStore says several replicas may share the store
+	// (PostgreSQL): the actions about one message are then ordered
+	// across them by a lease in the store, not only within this process.
+	SharedStore bool
 }
 
 // Ingester stores a ticket with its planned actions (pipeline.Pipeline).

@@ -901,7 +901,7 @@ func TestEditRacingItsMessageAcrossReplicas(t *testing.T) {
 		st, err := postgres.Open(context.Background(), dsn)
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
-		h := newReplica(t, fake, st, name, nil)
+		h := newReplica(t, fake, st, name, func(c *slack.Config) { c.SharedStore = true })
 		h.run(t, name == "replica-a") // one socket; both outboxes
 		replicas = append(replicas, h)
 	}
