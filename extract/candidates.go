@@ -69,7 +69,7 @@ func (p *Phrases) candidates(b []byte, s *phraseScratch, fn func(start, end int,
 		}
 		hits := s.hits[:0]
 		if n > 0 {
-			k, c := slotScan(w[:n+1], carry, long, p.maxAnchor, b[base:], &p.slots, s.hits[:maskBlocks*maxBlockHits])
+			k, c := slotScan(w[:n+1], carry, long, p.maxAnchor, b[base:], &p.present, s.hits[:maskBlocks*maxBlockHits])
 			hits, carry = s.hits[:k], c
 		}
 		s.specials = specials // keep what append grew
@@ -140,7 +140,7 @@ func (p *Phrases) specialRun(b []byte, s *phraseScratch, rs int, fn func(start, 
 // length have a slot in slots. carry is the last run bit before block 0;
 // it returns how many hits it recorded and the last run bit of the last
 // block scanned.
-func slotScanGo(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots *[1 << slotBits]uint16, hits []int32) (int, uint64) {
+func slotScanGo(w []uint64, carry uint64, long, maxAnchor int, text []byte, present *[1 << presenceBits / 64]uint64, hits []int32) (int, uint64) {
 	k := 0
 	for i := range len(w) - 1 {
 		W, next := w[i], w[i+1]
@@ -157,7 +157,7 @@ func slotScanGo(w []uint64, carry uint64, long, maxAnchor int, text []byte, slot
 				continue
 			}
 			q := i*64 + j
-			if slots[slotKey(uint32(text[q])|uint32(text[q+1])<<8|uint32(text[q+2])<<16|uint32(text[q+3])<<24, l)] != 0 {
+			if h := slotHash(uint32(text[q])|uint32(text[q+1])<<8|uint32(text[q+2])<<16|uint32(text[q+3])<<24, l) >> (32 - presenceBits); present[h/64]&(1<<(h%64)) != 0 {
 				hits[k] = int32(q | l<<16)
 				k++
 			}

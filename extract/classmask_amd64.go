@@ -31,10 +31,10 @@ var haveBMI = cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 // (w holds n+1 masks), and hits has room for n*maxBlockHits offsets.
 //
 //go:noescape
-func slotScanAMD64(w *uint64, n int, carry uint64, long, maxAnchor int, text *byte, slots *uint16, hits *int32) (k int, carryOut uint64)
+func slotScanAMD64(w *uint64, n int, carry uint64, long, maxAnchor int, text *byte, present *uint64, hits *int32) (k int, carryOut uint64)
 
 // slotScan is slotScanGo: see there.
-func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots *[1 << slotBits]uint16, hits []int32) (int, uint64) {
+func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, present *[1 << presenceBits / 64]uint64, hits []int32) (int, uint64) {
 	n := len(w) - 1
 	if n <= 0 {
 		return 0, carry
@@ -43,7 +43,7 @@ func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots 
 		panic("extract: slotScan: bad arguments")
 	}
 	if !haveBMI {
-		return slotScanGo(w, carry, long, maxAnchor, text, slots, hits)
+		return slotScanGo(w, carry, long, maxAnchor, text, present, hits)
 	}
-	return slotScanAMD64(&w[0], n, carry, long, maxAnchor, unsafe.SliceData(text), &slots[0], &hits[0])
+	return slotScanAMD64(&w[0], n, carry, long, maxAnchor, unsafe.SliceData(text), &present[0], &hits[0])
 }

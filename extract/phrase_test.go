@@ -320,8 +320,8 @@ func TestSlotScan(t *testing.T) {
 		long := 4 + n%4
 		want := make([]int32, maskBlocks*maxBlockHits)
 		got := make([]int32, maskBlocks*maxBlockHits)
-		kw, cw := slotScanGo(w, carry, long, p.maxAnchor, text, &p.slots, want)
-		kg, cg := slotScan(w, carry, long, p.maxAnchor, text, &p.slots, got)
+		kw, cw := slotScanGo(w, carry, long, p.maxAnchor, text, &p.present, want)
+		kg, cg := slotScan(w, carry, long, p.maxAnchor, text, &p.present, got)
 		require.Equal(t, want[:kw], got[:kg], "text %d: %q", n, text)
 		require.Equal(t, cw, cg)
 		total += kg

@@ -2,21 +2,21 @@
 
 #include "textflag.h"
 
-// func slotScanAMD64(w *uint64, n int, carry uint64, long, maxAnchor int, text *byte, slots *uint16, hits *int32) (k int, carryOut uint64)
+// func slotScanAMD64(w *uint64, n int, carry uint64, long, maxAnchor int, text *byte, present *uint64, hits *int32) (k int, carryOut uint64)
 //
 // slotScanGo for n blocks: w[0..n] are the run masks (w[n] only as the
 // next block of the last), text the first block's bytes. For each run
 // starting in a block with at least long bytes (4 <= long <= 63), at
 // most maxAnchor, it hashes the run's first four bytes (each ORed with
-// 0x20) and its length as slotKey does and records the run's offset
-// (below 1<<16) ORed with its length << 16 in hits when slots has an
-// entry there.
+// 0x20) and its length as slotHash does and records the run's offset
+// (below 1<<16) ORed with its length << 16 in hits when the hash's top
+// presenceBits bits name a set bit of present.
 TEXT ·slotScanAMD64(SB), NOSPLIT, $0-80
 	MOVQ w+0(FP), SI
 	MOVQ n+8(FP), R13
 	MOVQ carry+16(FP), R8
 	MOVQ text+40(FP), DI
-	MOVQ slots+48(FP), R11
+	MOVQ present+48(FP), R11
 	MOVQ hits+56(FP), R12
 
 block:
@@ -81,10 +81,12 @@ cands:
 	IMUL3L $-1640531535, R10, R10 // 0x9E3779B1
 	IMUL3L $-2048144777, R9, DX   // 0x85EBCA77
 	ADDL   DX, R10
-	SHRL   $18, R10               // 32 - slotBits
-	MOVWLZX (R11)(R10*2), DX
-	TESTL  DX, DX
-	JZ     cands
+	SHRL   $15, R10               // 32 - presenceBits
+	MOVL   R10, DX
+	SHRL   $5, DX
+	MOVL   (R11)(DX*4), DX        // the 32 bits of present holding it
+	BTL    R10, DX                // bit R10 mod 32
+	JCC    cands
 	MOVQ   DI, DX
 	SUBQ   text+40(FP), DX
 	ADDQ   CX, DX
