@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +17,9 @@ import (
 
 	"github.com/triage-bot/triage/integrations/freshdesk"
 	"github.com/triage-bot/triage/integrations/freshdesk/freshdeskfake"
+	"github.com/triage-bot/triage/internal/standin"
 	"github.com/triage-bot/triage/outbox"
-	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/route"
-	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -31,58 +29,10 @@ var (
 	_ outbox.Sink = (*freshdesk.AssignSink)(nil)
 )
 
-// ingester is a hand-written pipeline stand-in: it keeps what it is
-// given and answers ErrDuplicate for an ID seen before.
-type ingester struct {
-	mu   sync.Mutex
-	got  []pipeline.Incoming
-	seen map[string]bool
-	err  error
-}
-
-func (g *ingester) Ingest(_ context.Context, in pipeline.Incoming) (*store.Record, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.err != nil {
-		return nil, g.err
-	}
-	if g.seen == nil {
-		g.seen = map[string]bool{}
-	}
-	if g.seen[in.ID] {
-		return nil, fmt.Errorf("ingest %s: %w", in.ID, pipeline.ErrDuplicate)
-	}
-	g.seen[in.ID] = true
-	g.got = append(g.got, in)
-	return &store.Record{}, nil
-}
-
-// cursors is a map standing in for the store's cursor table.
-type cursors struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *cursors) Cursor(_ context.Context, k string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k], nil
-}
-
-func (c *cursors) SetCursor(_ context.Context, k, v string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]string{}
-	}
-	c.m[k] = v
-	return nil
-}
-
 type harness struct {
 	fake *freshdeskfake.Server
-	ing  *ingester
-	cur  *cursors
+	ing  *standin.Ingester
+	cur  *standin.Cursors
 	desk *freshdesk.Desk
 	hook *httptest.Server
 }
@@ -91,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	fake := freshdeskfake.New()
 	t.Cleanup(fake.Close)
-	h := &harness{fake: fake, ing: &ingester{}, cur: &cursors{}}
+	h := &harness{fake: fake, ing: &standin.Ingester{}, cur: &standin.Cursors{}}
 	h.desk = freshdesk.New(freshdesk.Config{Domain: freshdeskfake.Domain, APIURL: fake.APIURL(), APIKey: freshdeskfake.APIKey,
 		WebhookSecret: freshdeskfake.WebhookSecret, Groups: map[string]string{"agent-auth": "Agent Team", "default": "101"}},
 		h.ing, h.cur, nil)
@@ -153,10 +103,10 @@ func TestWebhookAuth(t *testing.T) {
 			status, _ := h.post(t, tt.req(h.hook.URL))
 			assert.Equal(t, tt.status, status)
 			if tt.status == http.StatusUnauthorized {
-				assert.Empty(t, h.ing.got, "a refused call stores nothing")
+				assert.Empty(t, h.ing.Got(), "a refused call stores nothing")
 				assert.Zero(t, h.fake.Calls(freshdeskfake.GetTicket), "a refused call costs no API call")
 			} else {
-				assert.Len(t, h.ing.got, 1)
+				assert.Len(t, h.ing.Got(), 1)
 			}
 		})
 	}
@@ -210,8 +160,8 @@ func TestWebhookReadsLatestCustomerMessage(t *testing.T) {
 			msg := tt.setup(h.fake)
 			status, _ := h.post(t, freshdeskfake.WebhookRequest(h.hook.URL, freshdeskfake.WebhookSecret, tt.body))
 			require.Equal(t, http.StatusOK, status)
-			require.Len(t, h.ing.got, 1)
-			in := h.ing.got[0]
+			require.Len(t, h.ing.Got(), 1)
+			in := h.ing.Got()[0]
 			assert.Equal(t, freshdesk.TicketID("acme", 42, msg), in.ID)
 			assert.Equal(t, "freshdesk", in.Source)
 			require.NotNil(t, in.Ticket)
@@ -234,7 +184,7 @@ func TestWebhookRedeliveryAndFailures(t *testing.T) {
 			status, _ := h.post(t, freshdeskfake.WebhookRequest(h.hook.URL, freshdeskfake.WebhookSecret, freshdeskfake.WebhookBody(7)))
 			require.Equal(t, http.StatusOK, status)
 		}
-		assert.Len(t, h.ing.got, 1)
+		assert.Len(t, h.ing.Got(), 1)
 	})
 	tests := []struct {
 		name   string
@@ -246,7 +196,7 @@ func TestWebhookRedeliveryAndFailures(t *testing.T) {
 		{"no ticket ID", []byte(`{"ticket_id":"{{ticket.id}}"}`), nil, http.StatusBadRequest},
 		{"ticket gone", freshdeskfake.WebhookBody(8), nil, http.StatusOK},
 		{"API rate limited", freshdeskfake.WebhookBody(7), func(h *harness) { h.fake.RateLimit(1, 30) }, http.StatusServiceUnavailable},
-		{"store fails", freshdeskfake.WebhookBody(7), func(h *harness) { h.ing.err = errors.New("disk full") }, http.StatusInternalServerError},
+		{"store fails", freshdeskfake.WebhookBody(7), func(h *harness) { h.ing.Fail(errors.New("disk full")) }, http.StatusInternalServerError},
 		{"too large", []byte(`{"ticket_id":"7","pad":"` + strings.Repeat("x", 300<<10) + `"}`), nil, http.StatusRequestEntityTooLarge},
 	}
 	for _, tt := range tests {
@@ -258,7 +208,7 @@ func TestWebhookRedeliveryAndFailures(t *testing.T) {
 			}
 			status, hdr := h.post(t, freshdeskfake.WebhookRequest(h.hook.URL, freshdeskfake.WebhookSecret, tt.body))
 			assert.Equal(t, tt.status, status)
-			assert.Empty(t, h.ing.got)
+			assert.Empty(t, h.ing.Got())
 			if status == http.StatusServiceUnavailable {
 				assert.Equal(t, "30", hdr.Get("Retry-After"))
 			}

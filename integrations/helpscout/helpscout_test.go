@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +16,9 @@ import (
 
 	"github.com/triage-bot/triage/integrations/helpscout"
 	"github.com/triage-bot/triage/integrations/helpscout/helpscoutfake"
+	"github.com/triage-bot/triage/internal/standin"
 	"github.com/triage-bot/triage/outbox"
-	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/route"
-	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -31,58 +28,11 @@ var (
 	_ outbox.Sink = (*helpscout.AssignSink)(nil)
 )
 
-// ingester records what would be stored; err, when set, is returned.
-type ingester struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	got  []pipeline.Incoming
-	err  error
-}
-
-func (i *ingester) Ingest(_ context.Context, in pipeline.Incoming) (*store.Record, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.err != nil {
-		return nil, i.err
-	}
-	if i.seen == nil {
-		i.seen = map[string]bool{}
-	}
-	if i.seen[in.ID] {
-		return nil, fmt.Errorf("ticket %s: %w", in.ID, pipeline.ErrDuplicate)
-	}
-	i.seen[in.ID] = true
-	i.got = append(i.got, in)
-	return &store.Record{}, nil
-}
-
-// cursors is the store's cursor table.
-type cursors struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *cursors) Cursor(_ context.Context, k string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k], nil
-}
-
-func (c *cursors) SetCursor(_ context.Context, k, v string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]string{}
-	}
-	c.m[k] = v
-	return nil
-}
-
 type env struct {
 	fake *helpscoutfake.Server
 	hd   *helpscout.Helpdesk
-	ing  *ingester
-	st   *cursors
+	ing  *standin.Ingester
+	st   *standin.Cursors
 	srv  *httptest.Server
 }
 
@@ -97,7 +47,7 @@ func newEnv(t *testing.T, mod func(*helpscout.Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
-	e := &env{fake: fake, ing: &ingester{}, st: &cursors{}}
+	e := &env{fake: fake, ing: &standin.Ingester{}, st: &standin.Cursors{}}
 	e.hd = helpscout.New(cfg, e.ing, e.st, nil)
 	e.srv = httptest.NewServer(e.hd.WebhookHandler())
 	t.Cleanup(e.srv.Close)
@@ -158,7 +108,7 @@ func TestWebhook(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			e.ing.err = tc.ingestErr
+			e.ing.Fail(tc.ingestErr)
 			c := e.fake.AddConversation(helpscoutfake.MailboxSupport, "tunnel down", "ana@example.com", "<p>hi</p>")
 			th := e.fake.AddCustomerReply(c.ID, quotedReply)
 			body := tc.body
@@ -170,12 +120,12 @@ func TestWebhook(t *testing.T) {
 				secret = tc.secret
 			}
 			assert.Equal(t, tc.wantStatus, e.deliver(t, secret, tc.event, body))
-			assert.Len(t, e.ing.got, tc.wantStored)
+			assert.Len(t, e.ing.Got(), tc.wantStored)
 			assert.Equal(t, tc.wantFetches, e.fake.Calls("GET /v2/conversations/{id}/threads"))
 			if tc.wantStored == 0 {
 				return
 			}
-			in := e.ing.got[0]
+			in := e.ing.Got()[0]
 			assert.Equal(t, helpscout.TicketID(helpscoutfake.MailboxSupport, c.ID, th.ID), in.ID)
 			assert.Equal(t, "helpscout", in.Source)
 			assert.Equal(t, strconv.Itoa(helpscoutfake.MailboxSupport), in.Channel)
@@ -195,7 +145,7 @@ func TestWebhook(t *testing.T) {
 
 			// The same delivery again stores nothing new and is acknowledged.
 			assert.Equal(t, 200, e.deliver(t, helpscoutfake.WebhookSecret, tc.event, body))
-			assert.Len(t, e.ing.got, 1)
+			assert.Len(t, e.ing.Got(), 1)
 		})
 	}
 }
@@ -212,7 +162,7 @@ func TestWebhookAgentOnlyConversation(t *testing.T) {
 	body, err := json.Marshal(doc)
 	require.NoError(t, err)
 	assert.Equal(t, 200, e.deliver(t, helpscoutfake.WebhookSecret, helpscout.EventCreated, body), "agent text in the payload: the customer thread is fetched")
-	assert.Len(t, e.ing.got, 1)
+	assert.Len(t, e.ing.Got(), 1)
 }
 
 func payload(t *testing.T, codes ...route.CodeView) []byte {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +15,9 @@ import (
 
 	"github.com/triage-bot/triage/integrations/zendesk"
 	"github.com/triage-bot/triage/integrations/zendesk/zendeskfake"
+	"github.com/triage-bot/triage/internal/standin"
 	"github.com/triage-bot/triage/outbox"
-	"github.com/triage-bot/triage/pipeline"
 	"github.com/triage-bot/triage/route"
-	"github.com/triage-bot/triage/store"
 	"github.com/triage-bot/triage/ticket"
 )
 
@@ -29,36 +27,7 @@ var (
 	_ outbox.Sink = (*zendesk.AssignSink)(nil)
 )
 
-// ingester is a hand-written pipeline stand-in: it keeps what it is given
-// and answers ErrDuplicate for an ID it has, as the store does.
-type ingester struct {
-	mu   sync.Mutex
-	got  []pipeline.Incoming
-	fail error
-}
-
-func (g *ingester) Ingest(_ context.Context, in pipeline.Incoming) (*store.Record, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return nil, g.fail
-	}
-	for _, o := range g.got {
-		if o.ID == in.ID {
-			return nil, fmt.Errorf("ticket %s: %w", in.ID, pipeline.ErrDuplicate)
-		}
-	}
-	g.got = append(g.got, in)
-	return &store.Record{Ticket: *in.Ticket}, nil
-}
-
-func (g *ingester) all() []pipeline.Incoming {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]pipeline.Incoming(nil), g.got...)
-}
-
-func setup(t *testing.T, mod func(*zendesk.Config)) (*zendeskfake.Server, *zendesk.Account, *ingester, string) {
+func setup(t *testing.T, mod func(*zendesk.Config)) (*zendeskfake.Server, *zendesk.Account, *standin.Ingester, string) {
 	t.Helper()
 	fake := zendeskfake.New()
 	t.Cleanup(fake.Close)
@@ -67,7 +36,7 @@ func setup(t *testing.T, mod func(*zendesk.Config)) (*zendeskfake.Server, *zende
 	if mod != nil {
 		mod(&cfg)
 	}
-	ing := &ingester{}
+	ing := &standin.Ingester{}
 	acc := zendesk.New(cfg, ing, nil)
 	srv := httptest.NewServer(acc.Handler())
 	t.Cleanup(srv.Close)
@@ -119,7 +88,7 @@ func TestWebhookSignature(t *testing.T) {
 			require.NoError(t, err)
 			resp.Body.Close()
 			assert.Equal(t, tt.want, resp.StatusCode)
-			assert.Len(t, ing.all(), tt.stored)
+			assert.Len(t, ing.Got(), tt.stored)
 			if tt.want == 401 {
 				assert.Zero(t, len(fake.Requests()), "a refused call must not reach the API")
 			}
@@ -131,7 +100,7 @@ func TestWebhookBodyTooLarge(t *testing.T) {
 	_, _, ing, url := setup(t, func(c *zendesk.Config) { c.MaxBodyBytes = 64 })
 	body := []byte(`{"ticket_id": "1", "pad": "` + strings.Repeat("x", 100) + `"}`)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, deliver(t, url, zendeskfake.Webhook{Body: body}))
-	assert.Empty(t, ing.all())
+	assert.Empty(t, ing.Got())
 }
 
 func TestWebhookPayloads(t *testing.T) {
@@ -174,7 +143,7 @@ func TestWebhookPayloads(t *testing.T) {
 			code := deliver(t, url, zendeskfake.Webhook{Body: tt.body(fake, tid, customer, reply, note)})
 			assert.Equal(t, tt.want, code)
 			assert.Equal(t, tt.wantCalls, len(fake.Requests())-before, "API calls")
-			got := ing.all()
+			got := ing.Got()
 			if tt.wantID == nil {
 				assert.Empty(t, got)
 				return
@@ -202,14 +171,14 @@ func TestWebhookPayloads(t *testing.T) {
 			// The same comment again (a redelivery, or the trigger and the
 			// event both firing) is acknowledged and stores nothing new.
 			assert.Equal(t, 200, deliver(t, url, zendeskfake.Webhook{Body: tt.body(fake, tid, customer, reply, note)}))
-			assert.Len(t, ing.all(), 1)
+			assert.Len(t, ing.Got(), 1)
 		})
 	}
 }
 
 func TestWebhookStoreFailure(t *testing.T) {
 	fake, _, ing, url := setup(t, nil)
-	ing.fail = fmt.Errorf("disk full")
+	ing.Fail(fmt.Errorf("disk full"))
 	tid, c := fake.AddTicket("ana@example.com", "s", "ERR_NGROK_108")
 	req, err := zendeskfake.Webhook{Body: fake.CommentAddedEvent(tid, c)}.Request(context.Background(), url)
 	require.NoError(t, err)
