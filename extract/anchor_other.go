@@ -12,6 +12,7 @@ func anchorBlocks(b []byte, from int, out, keys []int) ([]int, []int, int) { ret
 // byte by byte.
 func classMasksVec(b []byte, w, s []uint64) int { return 0 }
 
-func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, slots *[1 << slotBits]uint16, hits []int32) (int, uint64) {
-	return slotScanGo(w, carry, long, maxAnchor, text, slots, hits)
+// slotScan is slotScanGo on this platform.
+func slotScan(w []uint64, carry uint64, long, maxAnchor int, text []byte, present *[1 << presenceBits / 64]uint64, hits []int32) (int, uint64) {
+	return slotScanGo(w, carry, long, maxAnchor, text, present, hits)
 }
