@@ -824,19 +824,13 @@ func TestMentionOfManyCodesIsBounded(t *testing.T) {
 	assert.Contains(t, string(replies[0].Blocks), "more (the ticket lists them all)")
 }
 
-// TestEditRacingItsMessage sends each message's edit milliseconds behind
-// the message itself, so the two tickets' actions are due at once on
-// different workers. Every message must end with one thread reply
-// (showing the edit), one triage-channel post (updated, not posted
-// again) and one reaction call per emoji.
-func TestEditRacingItsMessage(t *testing.T) {
-	runs := 300
-	if testing.Short() {
-		runs = 60
-	}
-	h := newHarness(t, nil)
-	h.fake.SetLatency(5 * time.Millisecond)
-	h.run(t, true)
+// raceEdits sends runs messages through h's socket, each one's edit a
+// millisecond behind it, so that the two tickets' actions are due at
+// once; it waits for the outbox to settle and counts the messages that
+// did not end with exactly one thread reply (showing the edit) and one
+// triage-channel post.
+func raceEdits(t *testing.T, h *harness, runs int) (badReplies, badPosts int) {
+	t.Helper()
 	waitFor(t, "socket connection", func() bool { open, _ := h.fake.Connections(); return open == 1 })
 	var tss []string
 	for i := range runs {
@@ -856,7 +850,6 @@ func TestEditRacingItsMessage(t *testing.T) {
 	}
 	t.Logf("the outbox settled %s after the last ack", time.Since(start).Round(time.Millisecond))
 	h.settled(t)
-	twoReplies, twoPosts := 0, 0
 	posts := map[string]int{}
 	for _, m := range h.fake.Messages("C0TRIAGE") {
 		for _, ts := range tss {
@@ -866,20 +859,35 @@ func TestEditRacingItsMessage(t *testing.T) {
 		}
 	}
 	for i, ts := range tss {
-		replies := h.fake.BotReplies("C0SUPPORT", ts)
-		if len(replies) != 1 {
-			twoReplies++
-			continue
+		if replies := h.fake.BotReplies("C0SUPPORT", ts); len(replies) != 1 {
+			badReplies++
+		} else {
+			assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3004", "run %d: the reply shows the edit", i)
 		}
-		assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3004", "run %d: the reply shows the edit", i)
 		if posts[ts] != 1 {
-			twoPosts++
+			badPosts++
 		}
 	}
-	t.Logf("%d runs: %d with more than one reply, %d with more than one triage post, %d reactions.add calls",
-		runs, twoReplies, twoPosts, h.fake.Calls("reactions.add"))
-	assert.Zero(t, twoReplies, "messages with more or fewer than one reply")
-	assert.Zero(t, twoPosts, "messages with more or fewer than one triage post")
+	return badReplies, badPosts
+}
+
+// TestEditRacingItsMessage: the actions about a message and its edit,
+// due at once on two workers of one process, leave one thread reply
+// (showing the edit), one triage-channel post (updated, not posted
+// again) and one reaction call per emoji.
+func TestEditRacingItsMessage(t *testing.T) {
+	runs := 300
+	if testing.Short() {
+		runs = 60
+	}
+	h := newHarness(t, nil)
+	h.fake.SetLatency(5 * time.Millisecond)
+	h.run(t, true)
+	badReplies, badPosts := raceEdits(t, h, runs)
+	t.Logf("%d runs: %d with other than one reply, %d with other than one triage post, %d reactions.add calls",
+		runs, badReplies, badPosts, h.fake.Calls("reactions.add"))
+	assert.Zero(t, badReplies, "messages with more or fewer than one reply")
+	assert.Zero(t, badPosts, "messages with more or fewer than one triage post")
 	assert.Equal(t, runs, h.fake.Calls("reactions.add"), "one reaction per message: the edit has the same category's emoji")
 }
 
@@ -905,45 +913,7 @@ func TestEditRacingItsMessageAcrossReplicas(t *testing.T) {
 		h.run(t, name == "replica-a") // one socket; both outboxes
 		replicas = append(replicas, h)
 	}
-	h := replicas[0]
-	waitFor(t, "socket connection", func() bool { open, _ := fake.Connections(); return open == 1 })
-	var tss []string
-	for i := range runs {
-		body, ts := h.say(fmt.Sprintf("EvM%04d", i), fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "")
-		tss = append(tss, ts)
-		fake.SendEvent(body)
-		time.Sleep(time.Millisecond)
-		fake.SendEvent(slackfake.EventCallback(fmt.Sprintf("EvE%04d", i), map[string]any{
-			"type": "message", "subtype": "message_changed", "channel": "C0SUPPORT", "hidden": true,
-			"message":          map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: sorry, it is ERR_NGROK_3004", i), "ts": ts},
-			"previous_message": map[string]any{"type": "message", "user": "U0ANA", "text": fmt.Sprintf("run %d: tunnel says ERR_NGROK_3200", i), "ts": ts}}))
-	}
-	waitFor(t, "every envelope acked", func() bool { return fake.Pending() == 0 })
-	start := time.Now()
-	for !h.settledNow() && time.Since(start) < time.Minute {
-		time.Sleep(10 * time.Millisecond)
-	}
-	h.settled(t)
-	posts := map[string]int{}
-	for _, m := range fake.Messages("C0TRIAGE") {
-		for _, ts := range tss {
-			if strings.Contains(string(m.Metadata), "C0SUPPORT/"+ts) {
-				posts[ts]++
-			}
-		}
-	}
-	badReplies, badPosts := 0, 0
-	for i, ts := range tss {
-		replies := fake.BotReplies("C0SUPPORT", ts)
-		if len(replies) != 1 {
-			badReplies++
-		} else {
-			assert.Contains(t, string(replies[0].Blocks), "ERR_NGROK_3004", "run %d: the reply shows the edit", i)
-		}
-		if posts[ts] != 1 {
-			badPosts++
-		}
-	}
+	badReplies, badPosts := raceEdits(t, replicas[0], runs)
 	t.Logf("%d runs on 2 replicas: %d with other than one reply, %d with other than one triage post", runs, badReplies, badPosts)
 	assert.Zero(t, badReplies, "messages with more or fewer than one reply")
 	assert.Zero(t, badPosts, "messages with more or fewer than one triage post")
