@@ -562,6 +562,15 @@ func (a *Actions) flaggedElsewhere(ctx context.Context, s *session, g *group, le
 		}
 	}
 	settled := map[int]bool{}
+	unsettled := func() []item {
+		var rest []item
+		for _, it := range left {
+			if !settled[it.i] {
+				rest = append(rest, it)
+			}
+		}
+		return rest
+	}
 	for _, dest := range slices.Sorted(maps.Keys(byDest)) {
 		want := byDest[dest]
 		n := 0
@@ -570,7 +579,7 @@ func (a *Actions) flaggedElsewhere(ctx context.Context, s *session, g *group, le
 		}
 		ids, err := newestMessageIDs(s, dest, min(maxSettle, 4*n))
 		if err != nil {
-			return left, fmt.Errorf("imap.flag: %w", err)
+			return unsettled(), fmt.Errorf("imap.flag: %w", err)
 		}
 		there := &group{ac: g.ac, mailbox: dest}
 		for id, its := range want {
@@ -588,7 +597,7 @@ func (a *Actions) flaggedElsewhere(ctx context.Context, s *session, g *group, le
 		}
 		found, err := storeFound(s.c, there, flags)
 		if err != nil {
-			return left, fmt.Errorf("imap.flag: %w", err)
+			return unsettled(), fmt.Errorf("imap.flag: %w", err)
 		}
 		for _, it := range there.items {
 			if found[it.uid] {
@@ -596,13 +605,7 @@ func (a *Actions) flaggedElsewhere(ctx context.Context, s *session, g *group, le
 			}
 		}
 	}
-	var rest []item
-	for _, it := range left {
-		if !settled[it.i] {
-			rest = append(rest, it)
-		}
-	}
-	return rest, nil
+	return unsettled(), nil
 }
 
 // storeFound adds flags to the group's messages in the selected mailbox
