@@ -196,6 +196,18 @@ func adminClient(t *testing.T, addr string) *imapclient.Client {
 	return c
 }
 
+// appendRaw APPENDs raw to mailbox as the admin; what says which mail
+// failed, if any.
+func appendRaw(t *testing.T, admin *imapclient.Client, mailbox string, raw []byte, what ...any) {
+	t.Helper()
+	cmd := admin.Append(mailbox, int64(len(raw)), nil)
+	_, err := cmd.Write(raw)
+	require.NoError(t, err, what...)
+	require.NoError(t, cmd.Close(), what...)
+	_, err = cmd.Wait()
+	require.NoError(t, err, what...)
+}
+
 // mailboxContents maps each mailbox to Message-ID → flags.
 func mailboxContents(t *testing.T, c *imapclient.Client) map[string]map[string][]string {
 	boxes, err := c.List("", "*", nil).Collect()
@@ -246,12 +258,7 @@ func TestEmailRunOnce(t *testing.T) {
 			admin := adminClient(t, imapAddr)
 			shapes := mimeShapes(t)
 			for name, raw := range shapes {
-				cmd := admin.Append("INBOX", int64(len(raw)), nil)
-				_, err := cmd.Write(raw)
-				require.NoError(t, err, name)
-				require.NoError(t, cmd.Close(), name)
-				_, err = cmd.Wait()
-				require.NoError(t, err, name)
+				appendRaw(t, admin, "INBOX", raw, name)
 			}
 			dir := t.TempDir()
 			cfgPath := filepath.Join(dir, "triage.yaml")
@@ -352,11 +359,7 @@ func TestEmailRunOnceFailingMoves(t *testing.T) {
 	_, smtpAddr := startCatcher(t)
 	admin := adminClient(t, imapAddr)
 	raw := "From: ana@customer.example\r\nSubject: down\r\nMessage-ID: <fail-1@x>\r\n\r\nno code here\r\n"
-	cmd := admin.Append("INBOX", int64(len(raw)), nil)
-	_, _ = cmd.Write([]byte(raw))
-	require.NoError(t, cmd.Close())
-	_, err := cmd.Wait()
-	require.NoError(t, err)
+	appendRaw(t, admin, "INBOX", []byte(raw))
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "triage.yaml")
 	cfg := strings.Replace(emailConfig(filepath.Join(dir, "data"), imapAddr, smtpAddr), "    create_folders: true\n", "", 1)
@@ -426,11 +429,7 @@ func TestEmailRunIdleWakes(t *testing.T) {
 	admin := adminClient(t, imapAddr)
 	raw := "From: ana@customer.example\r\nSubject: down\r\nMessage-ID: <idle-1@x>\r\n\r\nERR_NGROK_108\r\n"
 	time.Sleep(300 * time.Millisecond) // the first pass (backfill of an empty INBOX) and IDLE start
-	cmd := admin.Append("INBOX", int64(len(raw)), nil)
-	_, _ = cmd.Write([]byte(raw))
-	require.NoError(t, cmd.Close())
-	_, err := cmd.Wait()
-	require.NoError(t, err)
+	appendRaw(t, admin, "INBOX", []byte(raw))
 	// With a 10-minute poll interval, only IDLE can bring it in this fast.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -643,12 +642,7 @@ func TestEmailCrashMidMovesLosesNothing(t *testing.T) {
 		raw := fmt.Sprintf("From: Customer %d <c%d@customer.example>\r\nTo: support@example.com\r\nSubject: tunnel trouble %d\r\n"+
 			"Message-ID: <crash-%d@customer.example>\r\nDate: Mon, 16 Nov 2026 08:43:12 +0100\r\n\r\n"+
 			"Hello, the agent says ERR_NGROK_%d since this morning. What now?\r\n", i, i, i, i, codes[i%len(codes)])
-		cmd := admin.Append("INBOX", int64(len(raw)), nil)
-		_, err := cmd.Write([]byte(raw))
-		require.NoError(t, err)
-		require.NoError(t, cmd.Close())
-		_, err = cmd.Wait()
-		require.NoError(t, err)
+		appendRaw(t, admin, "INBOX", []byte(raw))
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "triage.yaml")

@@ -193,12 +193,7 @@ func TestEmailRepliesSayHowSure(t *testing.T) {
 		raw := fmt.Sprintf("Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.com; dmarc=pass (p=none) header.from=example.com\r\n"+
 			"From: Customer %d <customer%d@example.com>\r\nTo: support@example.com\r\nSubject: ngrok question %d\r\n"+
 			"Message-ID: <reply-case-%d@example.com>\r\nDate: Mon, 02 Nov 2026 09:30:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s", i, i, i, i, c.mail)
-		cmd := admin.Append("INBOX", int64(len(raw)), nil)
-		_, err := cmd.Write([]byte(raw))
-		require.NoError(t, err)
-		require.NoError(t, cmd.Close())
-		_, err = cmd.Wait()
-		require.NoError(t, err)
+		appendRaw(t, admin, "INBOX", []byte(raw))
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "triage.yaml")
