@@ -60,21 +60,6 @@ func (t *terminal) authURL(tb testing.TB) string {
 	}
 }
 
-// approve plays the browser up to the provider's answer: it opens the
-// authorization address and returns where the provider redirects,
-// without following it.
-func approve(t *testing.T, authURL string) *url.URL {
-	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Get(authURL)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	back, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	return back
-}
-
 // visit opens u as the browser does and returns the status and page.
 func visit(t *testing.T, u string) (int, string) {
 	t.Helper()
@@ -116,7 +101,7 @@ func TestLoopbackLogin(t *testing.T) {
 		{
 			name: "address pasted over SSH",
 			browser: func(t *testing.T, authURL string, paste io.Writer) {
-				back := approve(t, authURL)
+				back := oauthtest.Approve(t, authURL)
 				_, err := io.WriteString(paste, "\nnot an address\nhttp://127.0.0.1/?x=1\n  "+back.String()+"  \n")
 				require.NoError(t, err)
 			},
@@ -125,7 +110,7 @@ func TestLoopbackLogin(t *testing.T) {
 		{
 			name: "escaped code pasted alone",
 			browser: func(t *testing.T, authURL string, paste io.Writer) {
-				back := approve(t, authURL)
+				back := oauthtest.Approve(t, authURL)
 				code := back.Query().Get("code")
 				require.True(t, strings.HasPrefix(code, "code-"))
 				_, err := io.WriteString(paste, "code%2D"+strings.TrimPrefix(code, "code-")+"\n")
@@ -135,7 +120,7 @@ func TestLoopbackLogin(t *testing.T) {
 		{
 			name: "code pasted alone",
 			browser: func(t *testing.T, authURL string, paste io.Writer) {
-				back := approve(t, authURL)
+				back := oauthtest.Approve(t, authURL)
 				_, err := io.WriteString(paste, back.Query().Get("code")+"\n")
 				require.NoError(t, err)
 			},
@@ -143,7 +128,7 @@ func TestLoopbackLogin(t *testing.T) {
 		{
 			name: "state mismatch at the loopback server",
 			browser: func(t *testing.T, authURL string, _ io.Writer) {
-				back := approve(t, authURL)
+				back := oauthtest.Approve(t, authURL)
 				q := back.Query()
 				q.Set("state", "forged")
 				back.RawQuery = q.Encode()
@@ -156,7 +141,7 @@ func TestLoopbackLogin(t *testing.T) {
 		{
 			name: "state mismatch pasted",
 			browser: func(t *testing.T, authURL string, paste io.Writer) {
-				back := approve(t, authURL)
+				back := oauthtest.Approve(t, authURL)
 				_, err := io.WriteString(paste, strings.Replace(back.String(), "state=", "state=old", 1)+"\n")
 				require.NoError(t, err)
 			},

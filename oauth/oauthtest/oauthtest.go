@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Provider is the stand-in. Set its fields before the requests that
@@ -53,6 +54,27 @@ type Provider struct {
 // grant is what an authorization code was issued for.
 type grant struct {
 	redirectURI, challenge string
+}
+
+// Approve plays the browser up to the provider's answer: it opens the
+// authorization address authURL and returns where the provider sends the
+// browser back, without following it (nothing need listen there).
+func Approve(t testing.TB, authURL string) *url.URL {
+	t.Helper()
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(authURL)
+	if err != nil {
+		t.Fatalf("oauthtest: open the authorization address: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("oauthtest: the provider answered %d, not a redirect", resp.StatusCode)
+	}
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatalf("oauthtest: the redirect's Location: %v", err)
+	}
+	return back
 }
 
 // Start runs a provider until the test ends.

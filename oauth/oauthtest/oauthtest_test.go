@@ -14,20 +14,6 @@ import (
 	"github.com/triage-bot/triage/oauth/oauthtest"
 )
 
-// redirect asks the stand-in to authorize and returns where it sends the
-// browser back (not followed: nothing listens there).
-func redirect(t *testing.T, authURL string) url.Values {
-	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Get(authURL)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusFound, resp.StatusCode)
-	back, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(t, err)
-	return back.Query()
-}
-
 // TestAuthorizationCodePKCE: the stand-in exchanges a code only for the
 // verifier whose S256 challenge came with the authorization request,
 // only with the same redirect_uri, and only once.
@@ -54,7 +40,7 @@ func TestAuthorizationCodePKCE(t *testing.T) {
 			p := oauthtest.Start(t)
 			oc := &oauth2.Config{ClientID: p.ClientID, RedirectURL: "http://127.0.0.1:1/",
 				Endpoint: oauth2.Endpoint{AuthURL: p.URL + "/authorize", TokenURL: p.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}}
-			q := redirect(t, oc.AuthCodeURL("st-1", tt.auth...))
+			q := oauthtest.Approve(t, oc.AuthCodeURL("st-1", tt.auth...)).Query()
 			assert.Equal(t, "st-1", q.Get("state"), "the state comes back")
 			if e := q.Get("error"); e != "" {
 				assert.Equal(t, tt.wantErr, "error="+e)
